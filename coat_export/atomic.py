@@ -1,0 +1,44 @@
+"""Write files so that a reader never sees a half-written one: temp file, then rename."""
+import os
+import tempfile
+from contextlib import contextmanager
+
+
+@contextmanager
+def atomic_path(final_path: str):
+    """Yield a temporary path beside `final_path`; rename it into place only on success.
+
+    The temporary name keeps the final suffix, because some writers (MindSpore's export)
+    decide the format from it.
+    """
+    directory = os.path.dirname(os.path.abspath(final_path))
+    base, suffix = os.path.splitext(os.path.basename(final_path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".partial{suffix}", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, final_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def ensure_writable_dir(path: str) -> str:
+    """Create `path` if needed; UserError if it is a file or cannot be written."""
+    from .errors import UserError
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"output directory {path} is a file; pass a directory to --output_dir")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output directory {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"output directory {path} is not writable; choose another --output_dir")
+    return path

@@ -1,0 +1,114 @@
+"""Comparator: turns (reference, candidate) output pairs into statistics and a verdict.
+
+Pure NumPy, no MindSpore: the edge runtime and quantization gates use it too. Reporting
+lives elsewhere (coat_export.report); this module only computes.
+"""
+from dataclasses import dataclass, asdict, field
+from typing import Dict, Optional
+
+import numpy as np
+
+__all__ = ["Tolerance", "TOLERANCES", "Comparison", "compare_arrays", "tolerance_for"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Pass criteria. `None` disables a criterion."""
+
+    max_abs: Optional[float] = 1e-4
+    cosine_min: Optional[float] = 0.99999
+    top1_min: Optional[float] = 1.0
+    top5_min: Optional[float] = None
+
+
+# fp32 graphs must compute the same numbers; reduced precision is judged by agreement.
+TOLERANCES: Dict[str, Tolerance] = {
+    "fp32": Tolerance(max_abs=1e-4, cosine_min=0.99999, top1_min=1.0),
+    "fp16": Tolerance(max_abs=None, cosine_min=0.999, top1_min=0.95, top5_min=0.9),
+    "int8": Tolerance(max_abs=None, cosine_min=0.98, top1_min=0.85, top5_min=0.8),
+}
+
+
+def tolerance_for(precision: str, **overrides) -> Tolerance:
+    """The default tolerance of a precision ('fp32', 'fp16', 'int8'), with overrides applied."""
+    base = TOLERANCES[precision]
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Tolerance(**{**asdict(base), **given})
+
+
+@dataclass
+class Comparison:
+    reference: str
+    candidate: str
+    output: str
+    max_abs_diff: float
+    max_rel_diff: float
+    mean_abs_diff: float
+    cosine: float
+    top1_agreement: float
+    top5_agreement: float
+    num_samples: int
+    precision: str
+    passed: bool
+    failures: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _topk(x: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, x.shape[-1])
+    # Stable argsort so that ties resolve the same way in both frameworks' outputs.
+    return np.argsort(-x, axis=-1, kind="stable")[..., :k]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
+    if na == 0.0 and nb == 0.0:
+        return 1.0
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(np.dot(a64, b64) / (na * nb))
+
+
+def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_name: str = "reference",
+                   candidate_name: str = "candidate", output_name: str = "output",
+                   tolerance: Tolerance = TOLERANCES["fp32"], precision: str = "fp32") -> Comparison:
+    """Statistics of `candidate` against `reference` (both shaped (N, ...), class axis last)."""
+    ref = np.asarray(reference, dtype=np.float32)
+    cand = np.asarray(candidate, dtype=np.float32)
+    if ref.shape != cand.shape:
+        raise ValueError(f"{candidate_name} output '{output_name}' has shape {list(cand.shape)}, "
+                         f"the reference {list(ref.shape)}")
+    diff = np.abs(ref.astype(np.float64) - cand.astype(np.float64))
+    finite = bool(np.isfinite(cand).all())
+    max_abs = float(diff.max()) if diff.size else 0.0
+    rel = diff / np.maximum(np.abs(ref.astype(np.float64)), 1e-6)
+    max_rel = float(rel.max()) if rel.size else 0.0
+    mean_abs = float(diff.mean()) if diff.size else 0.0
+    cosine = _cosine(ref, cand)
+    flat_ref = ref.reshape(ref.shape[0], -1) if ref.ndim > 1 else ref.reshape(1, -1)
+    flat_cand = cand.reshape(flat_ref.shape)
+    top1 = float(np.mean(_topk(flat_ref, 1)[:, 0] == _topk(flat_cand, 1)[:, 0]))
+    ref5, cand5 = _topk(flat_ref, 5), _topk(flat_cand, 5)
+    # top-5 agreement: the reference's top-1 class is among the candidate's top 5.
+    top5 = float(np.mean([r[0] in c for r, c in zip(ref5, cand5)]))
+
+    failures = []
+    if not finite:
+        failures.append("non-finite values in candidate")
+    t = tolerance
+    if t.max_abs is not None and not max_abs <= t.max_abs:
+        failures.append(f"max_abs_diff {max_abs:.3g} > {t.max_abs:g}")
+    if t.cosine_min is not None and not cosine >= t.cosine_min:
+        failures.append(f"cosine {cosine:.6f} < {t.cosine_min:g}")
+    if t.top1_min is not None and not top1 >= t.top1_min:
+        failures.append(f"top1_agreement {top1:.3f} < {t.top1_min:g}")
+    if t.top5_min is not None and not top5 >= t.top5_min:
+        failures.append(f"top5_agreement {top5:.3f} < {t.top5_min:g}")
+    return Comparison(reference=reference_name, candidate=candidate_name, output=output_name,
+                      max_abs_diff=max_abs, max_rel_diff=max_rel, mean_abs_diff=mean_abs,
+                      cosine=cosine, top1_agreement=top1, top5_agreement=top5,
+                      num_samples=int(flat_ref.shape[0]), precision=precision,
+                      passed=not failures, failures=failures)
