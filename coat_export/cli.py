@@ -49,3 +49,8 @@ def run_command(run, args) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     return run_command(args._run, args)
+
+
+def main_entry() -> None:
+    """Console-script entry point (`coat-export`)."""
+    sys.exit(main())

@@ -339,10 +339,12 @@ class CoaT(nn.Cell):
                 for _ in range(cfg.parallel_depth)])
             self.norm2 = nn.LayerNorm((dims[1],), epsilon=1e-6)
             self.norm3 = nn.LayerNorm((dims[2],), epsilon=1e-6)
-            self.aggregate = nn.Conv1d(3, 1, 1, has_bias=True)
         else:
             self.parallel_blocks = None
         self.norm4 = nn.LayerNorm((dims[3],), epsilon=1e-6)
+        if cfg.parallel_depth > 0:
+            # Mixes the class tokens of scales 2-4 (a 1x1 Conv1d, as in MindCV).
+            self.aggregate = nn.Conv1d(3, 1, 1, has_bias=True)
         self.head = nn.Dense(dims[3], cfg.num_classes)
         self._init_weights()
 

@@ -1,0 +1,68 @@
+"""`export`: checkpoint -> MINDIR / AIR (and ONNX), each verified against the source network.
+
+The flags are a fixed contract shared with the MindCV-style `export.py` at the repo root.
+"""
+import argparse
+import os
+
+FORMATS = ("mindir", "air")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", help="yaml config: ours (configs/) or MindCV's training yaml")
+    p.add_argument("--model", help="variant name (default: the config's, else coat_lite_tiny)")
+    p.add_argument("--ckpt_path", help="MindCV checkpoint (.ckpt); absent: seeded random weights")
+    p.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    p.add_argument("--batch_size", type=positive_int, default=1, help="static batch size")
+    p.add_argument("--dynamic_batch", action="store_true",
+                   help="symbolic batch dimension (MINDIR/ONNX)")
+    p.add_argument("--output_dir", default="./exported", help="where to write DIR/<model>.<ext>")
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights and test inputs")
+
+
+def run(args) -> int:
+    from ..atomic import atomic_path, ensure_writable_dir
+    from ..config import build_config, resolve_spec
+    from ..errors import UserError
+    from ..progress import say, step
+
+    spec = resolve_spec(args.config, args.model, args.ckpt_path)
+    build_config(spec)  # unknown model / bad architecture: fail before any work
+    if args.dynamic_batch and args.format == "air":
+        raise UserError("--dynamic_batch is not available for AIR; export a static batch size")
+    if args.dynamic_batch and args.batch_size != 1:
+        say("note: --dynamic_batch given: --batch_size is ignored")
+
+    from .. import pipeline
+
+    if args.format == "air":
+        pipeline.check_air_supported(pipeline.current_device_target())
+    out_dir = ensure_writable_dir(args.output_dir)
+    built = pipeline.build_model(spec, seed=args.seed)
+    final = os.path.join(out_dir, f"{built.name}.{args.format}")
+
+    with atomic_path(final) as tmp:
+        if args.format == "mindir":
+            kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
+            with step(f"compile and export MINDIR ({kind})"):
+                pipeline.export_mindir(built, tmp, args.batch_size, args.dynamic_batch)
+            with step("verify: reload MINDIR and compare with the source network"):
+                results = pipeline.verify_mindir(built, tmp, args.batch_size, args.dynamic_batch,
+                                                 seed=args.seed,
+                                                 display_name=os.path.basename(final))
+            pipeline.report_verification(results)
+        else:
+            with step("compile and export AIR"):
+                pipeline.export_air(built, tmp, args.batch_size)
+    print(final)
+    return 0

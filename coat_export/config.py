@@ -1,0 +1,148 @@
+"""Model specs from yaml configs (ours or MindCV's training yaml) and command-line flags.
+
+No MindSpore here: a spec is plain data. `model.CoaTConfig` is built from it by the
+pipeline. Precedence: built-in variant < config file < command-line flags.
+"""
+import difflib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from .errors import UserError
+from .progress import say
+
+DEFAULT_MODEL = "coat_lite_tiny"  # the seed recipe's model
+
+# Architecture keys a config may set, and the MindCV spellings that mean the same.
+ARCH_KEYS = ("embed_dims", "serial_depths", "parallel_depth", "num_heads", "mlp_ratios",
+             "num_classes", "image_size", "in_channels", "patch_size", "qkv_bias", "crpe_window")
+ALIASES = {"image_resize": "image_size", "in_chans": "in_channels"}
+PIPELINE_KEYS = ("model", "ckpt_path", "crop_pct", "interpolation", "mean", "std",
+                 "architecture", "batch_size")
+# Keys of MindCV's training yaml files that have no meaning for export: ignored silently.
+# Anything else unknown gets a warning when it looks like a misspelt known key.
+_KNOWN = set(ARCH_KEYS) | set(ALIASES) | set(PIPELINE_KEYS)
+
+
+@dataclass
+class ModelSpec:
+    """What to build and how to preprocess for it."""
+
+    name: str
+    overrides: Dict[str, Any] = field(default_factory=dict)  # CoaTConfig fields
+    ckpt_path: Optional[str] = None
+    crop_pct: float = 0.9
+    interpolation: str = "bicubic"
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+    source: str = "built-in default"
+
+    def preprocessing(self, image_size: int) -> Dict[str, Any]:
+        return {"image_size": image_size, "crop_pct": self.crop_pct,
+                "interpolation": self.interpolation, "mean": list(self.mean),
+                "std": list(self.std)}
+
+
+def read_yaml(path: str) -> Dict[str, Any]:
+    """yaml.safe_load a config file; UserError for a missing, unreadable or malformed one."""
+    import yaml
+
+    if not os.path.isfile(path):
+        raise UserError(f"config file not found: {path}")
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise UserError(f"malformed yaml in {path}{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read config {path}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config {path} must be a mapping of keys to values, "
+                        f"not a {type(data).__name__}")
+    return data
+
+
+def _warn_unknown(keys, path: str) -> None:
+    for key in keys:
+        if key in _KNOWN:
+            continue
+        close = difflib.get_close_matches(key, sorted(_KNOWN), n=1, cutoff=0.85)
+        if close:
+            say(f"warning: {path}: unknown key '{key}' ignored (did you mean '{close[0]}'?)")
+
+
+def spec_from_config(data: Dict[str, Any], path: str) -> ModelSpec:
+    """A ModelSpec from a parsed config. Training-only keys (MindCV's) are ignored."""
+    _warn_unknown(data.keys(), path)
+    name = data.get("model") or DEFAULT_MODEL
+    if not isinstance(name, str):
+        raise UserError(f"{path}: 'model' must be a model name, got {name!r}")
+    overrides: Dict[str, Any] = {}
+    for key, value in data.items():
+        key = ALIASES.get(key, key)
+        if key in ARCH_KEYS and value is not None:
+            overrides[key] = value
+    arch = data.get("architecture") or {}
+    if not isinstance(arch, dict):
+        raise UserError(f"{path}: 'architecture' must be a mapping")
+    for key, value in arch.items():
+        key = ALIASES.get(key, key)
+        if key not in ARCH_KEYS:
+            raise UserError(f"{path}: unknown architecture key '{key}'; "
+                            f"known: {', '.join(ARCH_KEYS)}")
+        overrides[key] = value
+    spec = ModelSpec(name=name, overrides=overrides, source=path)
+    ckpt = data.get("ckpt_path")
+    if ckpt:
+        spec.ckpt_path = str(ckpt)
+    for key in ("crop_pct", "interpolation"):
+        if data.get(key) is not None:
+            setattr(spec, key, data[key])
+    for key in ("mean", "std"):
+        if data.get(key) is not None:
+            # MindCV configs may give mean/std scaled to 0..255
+            values = tuple(float(v) for v in data[key])
+            setattr(spec, key, tuple(v / 255.0 for v in values) if max(values) > 1.0 else values)
+    return spec
+
+
+def resolve_spec(config_path: Optional[str] = None, model: Optional[str] = None,
+                 ckpt_path: Optional[str] = None, **flag_overrides) -> ModelSpec:
+    """Combine config file and flags. Flags that are None are not given."""
+    if config_path:
+        spec = spec_from_config(read_yaml(config_path), config_path)
+    else:
+        spec = ModelSpec(name=DEFAULT_MODEL)
+    if model:
+        spec.name = model
+    if ckpt_path:
+        spec.ckpt_path = ckpt_path
+    for key, value in flag_overrides.items():
+        if value is not None:
+            spec.overrides[key] = value
+    return spec
+
+
+def build_config(spec: ModelSpec):
+    """The model.CoaTConfig for a spec; UserError for an unknown model or a bad architecture."""
+    from model import CoaTConfig, VARIANTS
+
+    fields = dict(spec.overrides)
+    if spec.name in VARIANTS:
+        fields = {**VARIANTS[spec.name], **fields}
+    else:
+        required = ("embed_dims", "serial_depths", "parallel_depth", "num_heads", "mlp_ratios")
+        missing = [k for k in required if k not in fields]
+        if missing:
+            raise UserError(f"unknown model '{spec.name}'; known: {', '.join(sorted(VARIANTS))} "
+                            f"(or give a custom architecture in a config with "
+                            f"{', '.join(required)})")
+    try:
+        return CoaTConfig(**fields)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"invalid architecture for '{spec.name}' ({spec.source}): {exc}") from None

@@ -1,0 +1,165 @@
+"""Checkpoint -> MindSpore network -> MINDIR / AIR, with verification. Imports MindSpore."""
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .compare import Comparison, compare_arrays, tolerance_for
+from .config import ModelSpec, build_config
+from .errors import UserError, VerificationError
+from .progress import say, step
+
+DYNAMIC_CHECK_BATCHES = (1, 3, 8)
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _mindspore():
+    import mindspore as ms
+
+    # Graph mode: what export traces; set once, CPU unless the user's context says otherwise.
+    if ms.get_context("mode") != ms.GRAPH_MODE:
+        ms.set_context(mode=ms.GRAPH_MODE)
+    return ms
+
+
+@dataclass
+class BuiltModel:
+    name: str
+    config: object  # model.CoaTConfig
+    network: object  # model.CoaT, in inference mode
+    ckpt_path: Optional[str]
+    load_info: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def input_shape(self):
+        c = self.config
+        return (c.in_channels, c.image_size, c.image_size)
+
+
+def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
+    """Build the network and load its checkpoint strictly (or seeded random weights)."""
+    if not _NAME_RE.match(spec.name):
+        raise UserError(f"model name '{spec.name}' must use only letters, digits, '_', '.', '-'")
+    config = build_config(spec)
+    if spec.ckpt_path and not os.path.isfile(spec.ckpt_path):
+        raise UserError(f"checkpoint not found: {spec.ckpt_path}")
+    ms = _mindspore()
+    from model import CheckpointError, create_model, load_checkpoint_strict
+
+    with step(f"build {spec.name}"):
+        ms.set_seed(seed)
+        net = create_model(config)
+        net.set_train(False)
+    info: Dict[str, object] = {}
+    if spec.ckpt_path:
+        with step(f"load checkpoint {spec.ckpt_path}"):
+            try:
+                info = load_checkpoint_strict(net, spec.ckpt_path)
+            except CheckpointError as exc:
+                raise UserError(str(exc)) from None
+        if info.get("ignored_training_state"):
+            say(f"note: ignored {len(info['ignored_training_state'])} training-state entries "
+                "(optimizer moments, counters) in the checkpoint")
+    else:
+        say(f"warning: no --ckpt_path: {spec.name} has RANDOM weights (seed {seed}); the export "
+            "is only good for testing the pipeline")
+    return BuiltModel(spec.name, config, net, spec.ckpt_path, info)
+
+
+def sample_input(shape: Sequence[int], seed: int = 0) -> np.ndarray:
+    """A deterministic input in the range of normalised images."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def run_network(net, x: np.ndarray) -> np.ndarray:
+    ms = _mindspore()
+    return net(ms.Tensor(x)).asnumpy()
+
+
+def export_mindir(built: BuiltModel, path: str, batch_size: int = 1,
+                  dynamic_batch: bool = False) -> None:
+    """Write `path` (.mindir) with a static or symbolic batch dimension."""
+    ms = _mindspore()
+    if dynamic_batch:
+        example = ms.Tensor(shape=[None, *built.input_shape], dtype=ms.float32)
+    else:
+        example = ms.Tensor(np.zeros((batch_size, *built.input_shape), np.float32))
+    base = path[:-len(".mindir")] if path.endswith(".mindir") else path
+    ms.export(built.network, example, file_name=base, file_format="MINDIR")
+    if not os.path.isfile(base + ".mindir"):
+        raise UserError(f"MindSpore did not write {base}.mindir")
+    _make_readable(base + ".mindir")
+
+
+def _make_readable(path: str) -> None:
+    # MindSpore writes exports read-only for the owner (0400); give them normal permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def load_mindir(path: str):
+    """A callable GraphCell for a MINDIR file; UserError if it cannot be loaded."""
+    ms = _mindspore()
+    from mindspore import nn
+
+    if not os.path.isfile(path):
+        raise UserError(f"MINDIR file not found: {path}")
+    try:
+        return nn.GraphCell(ms.load(path))
+    except Exception as exc:  # MindSpore raises RuntimeError/ValueError with C++ traces
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot load {path} as MINDIR: {first[:200]}") from None
+
+
+def verify_mindir(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bool,
+                  seed: int = 0, display_name: Optional[str] = None) -> List[Comparison]:
+    """Reload the MINDIR and compare it with the source network at the batches it promises."""
+    graph = load_mindir(path)
+    batches = DYNAMIC_CHECK_BATCHES if dynamic_batch else (batch_size,)
+    results = []
+    for b in batches:
+        x = sample_input((b, *built.input_shape), seed)
+        reference = run_network(built.network, x)
+        candidate = run_network(graph, x)
+        results.append(compare_arrays(reference, candidate, reference_name="mindspore",
+                                      candidate_name=f"{display_name or os.path.basename(path)}[batch={b}]",
+                                      output_name="logits", tolerance=tolerance_for("fp32")))
+    return results
+
+
+def report_verification(results: List[Comparison]) -> None:
+    for r in results:
+        verdict = "ok" if r.passed else "FAILED: " + "; ".join(r.failures)
+        say(f"     {r.candidate} vs {r.reference}: max_abs_diff={r.max_abs_diff:.2e} "
+            f"cosine={r.cosine:.8f} top1={r.top1_agreement:.2f} -> {verdict}")
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise VerificationError(f"{failed[0].candidate} does not match the source network "
+                                f"({'; '.join(failed[0].failures)}); the file was removed")
+
+
+# ----------------------------------------------------------------------------- AIR
+
+
+def current_device_target() -> str:
+    ms = _mindspore()
+    return str(ms.get_context("device_target"))
+
+
+def check_air_supported(device_target: str) -> None:
+    """AIR export needs MindSpore's Ascend backend; say so, and what to use instead."""
+    if device_target != "Ascend":
+        raise UserError(f"AIR export needs an Ascend device with CANN installed (MindSpore's "
+                        f"device target here is {device_target}); use --format mindir for Ascend "
+                        "inference (ATC/MindSpore Lite accept MINDIR) or --format onnx elsewhere")
+
+
+def export_air(built: BuiltModel, path: str, batch_size: int) -> None:
+    ms = _mindspore()
+    example = ms.Tensor(np.zeros((batch_size, *built.input_shape), np.float32))
+    base = path[:-len(".air")] if path.endswith(".air") else path
+    ms.export(built.network, example, file_name=base, file_format="AIR")
+    _make_readable(base + ".air")

@@ -1,0 +1,257 @@
+"""MindCV's evaluation transform in NumPy + Pillow: the one preprocessing of the edge runtime.
+
+MindCV (`mindcv.data.transforms_imagenet_eval`) evaluates with
+
+    Decode -> Resize(int(image_size / crop_pct), bicubic) -> CenterCrop(image_size)
+    -> Normalize(mean*255, std*255) -> HWC2CHW
+
+This module computes the same thing without MindSpore, so that `predict`, `validate` and the
+parity check all feed the exported graph the numbers the network was trained on:
+
+* decode: PIL, then ``.convert("RGB")`` as MindCV's decode does. That means: grayscale is
+  replicated to three channels; palette images take their palette colours (transparency is
+  ignored); RGBA / LA drop the alpha channel *without compositing* (pixels under full
+  transparency keep whatever colour they store); CMYK uses PIL's conversion. 16-bit
+  grayscale (PIL modes I;16*, I) is scaled to 8 bits (value >> 8), as OpenCV-style decoders
+  do, instead of PIL's clipping at 255 (which turns most 16-bit images white). EXIF
+  orientation is not applied (MindCV does not apply it either).
+* resize: the shorter side to ``int(image_size / crop_pct)``, the longer side to
+  ``int(long * scale / short)`` (truncated, as MindSpore's Resize does);
+* center crop: offset ``(size - image_size) // 2`` (floor, as MindSpore's CenterCrop);
+* ``(x / 255 - mean) / std`` in float32, NCHW.
+
+A file that cannot be decoded raises `ImageDecodeError` (a `UserError`: `predict` reports it
+as one line; `validate` catches it, reports the file and skips it).
+"""
+import os
+import warnings
+from dataclasses import dataclass, field, asdict
+from typing import Iterable, List, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import UserError
+
+__all__ = ["PreprocessConfig", "ImageDecodeError", "IMAGE_EXTENSIONS", "load_image",
+           "preprocess_image", "preprocess_batch", "list_images", "list_image_folder",
+           "resize_size"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Extensions MindSpore's ImageFolderDataset reads (plus a few PIL decodes anyway).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".gif",
+                    ".webp", ".ppm", ".pgm", ".pbm", ".pnm")
+
+_INTERPOLATIONS = {
+    "bicubic": Image.BICUBIC,
+    "bilinear": Image.BILINEAR,
+    "nearest": Image.NEAREST,
+    "lanczos": Image.LANCZOS,
+    "area": Image.BOX,
+    "box": Image.BOX,
+    "hamming": Image.HAMMING,
+}
+
+
+class ImageDecodeError(UserError):
+    """A file that is not an image Pillow can decode (missing, corrupt, truncated)."""
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """The parameters of MindCV's eval transform (keys as in MindCV's yaml configs)."""
+
+    image_size: int = 224
+    crop_pct: float = 0.9
+    mean: Tuple[float, float, float] = IMAGENET_MEAN
+    std: Tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bicubic"
+
+    def __post_init__(self):
+        object.__setattr__(self, "image_size", int(self.image_size))
+        object.__setattr__(self, "crop_pct", float(self.crop_pct))
+        object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
+        object.__setattr__(self, "std", tuple(float(s) for s in self.std))
+        object.__setattr__(self, "interpolation", str(self.interpolation).lower())
+        if self.image_size <= 0:
+            raise ValueError(f"image_size must be positive, got {self.image_size}")
+        if not 0.0 < self.crop_pct <= 1.0:
+            raise ValueError(f"crop_pct must be in (0, 1], got {self.crop_pct}")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError("mean and std need 3 values (R, G, B)")
+        if any(s <= 0 for s in self.std):
+            raise ValueError(f"std values must be positive, got {list(self.std)}")
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation '{self.interpolation}'; "
+                             f"known: {', '.join(sorted(_INTERPOLATIONS))}")
+
+    @property
+    def resize_size(self) -> int:
+        return resize_size(self.image_size, self.crop_pct)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PreprocessConfig":
+        """From `to_dict()` output or a MindCV-style dict (`image_resize` = image_size);
+        unknown keys are ignored."""
+        d = dict(d or {})
+        if "image_size" not in d and "image_resize" in d:
+            d["image_size"] = d["image_resize"]
+        known = {k: d[k] for k in ("image_size", "crop_pct", "mean", "std", "interpolation")
+                 if k in d and d[k] is not None}
+        return cls(**known)
+
+
+def resize_size(image_size: int, crop_pct: float) -> int:
+    """MindCV's scale size: ``int(image_size / crop_pct)`` (224, 0.9 -> 248)."""
+    return int(image_size / crop_pct)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(img)
+        if a.dtype.byteorder == ">" or mode.endswith("B"):
+            a = a.astype(a.dtype.newbyteorder("="))
+        a = np.clip(a.astype(np.int64), 0, 65535)
+        return Image.fromarray((a >> 8).astype(np.uint8), "L").convert("RGB")
+    if mode == "F":
+        a = np.clip(np.asarray(img, dtype=np.float64), 0, 255)
+        return Image.fromarray(a.astype(np.uint8), "L").convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        # Palette colours, alpha dropped: the same as convert("RGB"), without PIL's warning.
+        return img.convert("RGBA").convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(path_or_pil: Union[str, os.PathLike, Image.Image]) -> Image.Image:
+    """Decode a file (or take a PIL image) and return it as an 8-bit RGB PIL image."""
+    if isinstance(path_or_pil, Image.Image):
+        try:
+            return _to_rgb(path_or_pil)
+        except (OSError, ValueError) as exc:
+            raise ImageDecodeError(f"cannot convert image (mode {path_or_pil.mode}) to RGB: "
+                                   f"{exc}") from None
+    path = os.fspath(path_or_pil)
+    if not os.path.exists(path):
+        raise ImageDecodeError(f"image not found: {path}")
+    if not os.path.isfile(path):
+        raise ImageDecodeError(f"not a file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                img.load()
+                return _to_rgb(img)
+    except UnidentifiedImageError:
+        raise ImageDecodeError(f"not an image file (or a format Pillow cannot read): "
+                               f"{path}") from None
+    except Image.DecompressionBombError:
+        raise ImageDecodeError(f"image too large (decompression bomb guard): {path}") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImageDecodeError(f"corrupt or truncated image {path}: {reason}") from None
+
+
+def _resize_shorter(img: Image.Image, size: int, resample) -> Image.Image:
+    w, h = img.size
+    if w <= h:
+        new_w, new_h = size, int(h * size / w)
+    else:
+        new_w, new_h = int(w * size / h), size
+    if (new_w, new_h) == (w, h):
+        return img
+    return img.resize((new_w, new_h), resample=resample)
+
+
+def _center_crop(a: np.ndarray, size: int) -> np.ndarray:
+    h, w = a.shape[:2]
+    if h < size or w < size:  # cannot happen after the resize (crop_pct <= 1); pad like MindSpore
+        ph, pw = max(size - h, 0), max(size - w, 0)
+        a = np.pad(a, ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+        h, w = a.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return a[top:top + size, left:left + size]
+
+
+def preprocess_image(path_or_pil, cfg: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """One image -> float32 array (3, image_size, image_size), normalized, CHW."""
+    img = load_image(path_or_pil)
+    img = _resize_shorter(img, cfg.resize_size, _INTERPOLATIONS[cfg.interpolation])
+    a = _center_crop(np.asarray(img, dtype=np.uint8), cfg.image_size)
+    x = a.astype(np.float32) / np.float32(255.0)
+    x = (x - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
+
+
+def preprocess_batch(paths: Sequence, cfg: PreprocessConfig = PreprocessConfig(),
+                     skip_errors: bool = False):
+    """Images -> float32 (N, 3, S, S).
+
+    With skip_errors=False an undecodable file raises ImageDecodeError. With skip_errors=True
+    it returns (batch, kept_indices, errors) where errors is a list of (index, message) and
+    the batch holds only the decodable images (shape (0, 3, S, S) if none)."""
+    arrays, kept, errors = [], [], []
+    for i, p in enumerate(paths):
+        try:
+            arrays.append(preprocess_image(p, cfg))
+            kept.append(i)
+        except ImageDecodeError as exc:
+            if not skip_errors:
+                raise
+            errors.append((i, str(exc)))
+    s = cfg.image_size
+    batch = np.stack(arrays) if arrays else np.zeros((0, 3, s, s), np.float32)
+    if skip_errors:
+        return batch, kept, errors
+    return batch
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+
+
+def list_images(directory: str, recursive: bool = False) -> List[str]:
+    """Image files (by extension) in a directory, sorted; optionally recursive."""
+    if not os.path.isdir(directory):
+        raise UserError(f"not a directory: {directory}")
+    found = []
+    if recursive:
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found.extend(os.path.join(root, f) for f in sorted(files) if _is_image_name(f))
+    else:
+        found = [os.path.join(directory, f) for f in sorted(os.listdir(directory))
+                 if _is_image_name(f) and os.path.isfile(os.path.join(directory, f))]
+    return found
+
+
+def list_image_folder(data_dir: str) -> Tuple[List[str], List[Tuple[str, int]]]:
+    """An ImageFolder layout, as MindCV/MindSpore read it: class subfolders, sorted names are
+    class indices 0..C-1. Returns (class_names, [(path, class_index), ...])."""
+    if not os.path.isdir(data_dir):
+        raise UserError(f"data directory not found: {data_dir}")
+    classes = sorted(d for d in os.listdir(data_dir)
+                     if os.path.isdir(os.path.join(data_dir, d)) and not d.startswith("."))
+    if not classes:
+        raise UserError(f"{data_dir} has no class subfolders (expected DIR/<class>/<image>)")
+    samples = []
+    for idx, name in enumerate(classes):
+        for path in list_images(os.path.join(data_dir, name), recursive=True):
+            samples.append((path, idx))
+    if not samples:
+        raise UserError(f"no images found under {data_dir}")
+    return classes, samples
+
+
+def iter_batches(items: Sequence, batch_size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), batch_size):
+        yield items[start:start + batch_size]
