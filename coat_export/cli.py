@@ -14,6 +14,7 @@ from .errors import UserError
 # subcommand -> (module in coat_export.commands, one-line help)
 COMMANDS = {
     "export": ("export", "export a CoaT checkpoint to MINDIR, AIR or ONNX and verify it"),
+    "predict": ("predict", "classify images with an ONNX model or an edge bundle"),
 }
 
 
