@@ -1,0 +1,82 @@
+"""`quantize`: fp16 / int8 (dynamic, static) variants of an fp32 ONNX model, checked against it."""
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="IN.onnx", help="fp32 ONNX model")
+    p.add_argument("output", metavar="OUT.onnx", help="where to write the variant")
+    p.add_argument("--mode", required=True, choices=("fp16", "dynamic", "static"),
+                   help="fp16, int8 dynamic, or int8 static (needs --calib_dir)")
+    p.add_argument("--calib_dir", help="images for static calibration (searched recursively); "
+                                       "also used as check inputs")
+    p.add_argument("--calib_limit", type=int, default=128,
+                   help="at most this many calibration images (default 128)")
+    p.add_argument("--manifest", help="manifest.json with the model's preprocessing "
+                                      "(default: the one beside IN.onnx, else MindCV defaults)")
+    p.add_argument("--per_tensor", action="store_true",
+                   help="per-tensor instead of per-channel int8 weights")
+    p.add_argument("--no_check", action="store_true",
+                   help="skip the agreement check against the fp32 model")
+    p.add_argument("--json", metavar="PATH", help="write the result as JSON")
+
+
+def _preprocess(args):
+    import os
+
+    from ..bundle import MANIFEST_NAME, read_manifest
+    from ..preprocess import PreprocessConfig
+
+    path = args.manifest
+    if path is None:
+        beside = os.path.join(os.path.dirname(os.path.abspath(args.input)), MANIFEST_NAME)
+        path = beside if os.path.isfile(beside) else None
+    if path is None:
+        return None
+    manifest = read_manifest(os.path.dirname(os.path.abspath(path)) if os.path.basename(path) == MANIFEST_NAME
+                             else path)
+    return PreprocessConfig.from_dict(manifest.get("preprocessing") or {})
+
+
+def _report(result) -> None:
+    from ..progress import say
+
+    mb = 1024 * 1024
+    say(f"{result.mode}: {result.method}")
+    say(f"  converted in {result.seconds:.1f}s, {result.input_bytes / mb:.2f} MB -> "
+        f"{result.output_bytes / mb:.2f} MB")
+    for n in result.notes:
+        say(f"  note: {n}")
+    c = result.check
+    if c is not None:
+        say(f"  check vs fp32 on {result.check_inputs}: cosine {c.cosine:.5f}, "
+            f"top1 agreement {c.top1_agreement:.3f}, top5 agreement {c.top5_agreement:.3f}, "
+            f"max |diff| {c.max_abs_diff:.4g} -> {'PASS' if c.passed else 'FAIL'}")
+
+
+def run(args) -> int:
+    import json
+
+    from ..atomic import write_text
+    from ..errors import UserError, VerificationError
+    from ..progress import step
+    from ..quantize import quantize_model
+
+    if args.mode == "static" and not args.calib_dir:
+        raise UserError("static quantization needs calibration images: pass --calib_dir DIR")
+    if args.calib_limit < 1:
+        raise UserError("--calib_limit must be >= 1")
+    pre = _preprocess(args)
+    try:
+        with step(f"quantize {args.input} ({args.mode})"):
+            result = quantize_model(args.input, args.output, args.mode, calib_dir=args.calib_dir,
+                                    preprocess=pre, check=not args.no_check,
+                                    per_channel=not args.per_tensor, calib_limit=args.calib_limit)
+    except VerificationError as exc:
+        if getattr(exc, "result", None) is not None:
+            _report(exc.result)
+        raise
+    _report(result)
+    if args.json:
+        write_text(args.json, json.dumps(result.to_dict(), indent=1) + "\n")
+    print(result.output_path)
+    return 0

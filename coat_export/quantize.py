@@ -1,0 +1,286 @@
+"""Reduced-precision variants of an fp32 ONNX model, each checked against the fp32 model.
+
+Modes:
+* fp16     weights and compute in float16 (onnxconverter-common's converter), float32 inputs
+           and outputs (keep_io_types=True), so callers feed the same arrays.
+* dynamic  int8 weights, activations quantized at run time (onnxruntime.quantization
+           .quantize_dynamic; MatMul/Gemm, per-channel weights). No calibration data.
+* static   int8 weights and activations, QDQ format, per-channel weights, U8 activations /
+           S8 weights (the VNNI fast path), ranges calibrated (MinMax) on preprocessed images
+           from a calibration directory.
+
+int8 modes first run onnxruntime's `quant_pre_process` (shape inference and graph
+optimization), as its documentation recommends.
+
+Every result is compared with the fp32 model on the same inputs (the calibration images when
+given, else seeded random inputs) by coat_export.compare with the agreement gates of its
+precision (tolerance_for('fp16') / tolerance_for('int8')). A failing result is not written
+(VerificationError, exit 1), unless the check is switched off.
+"""
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from .compare import Comparison, compare_arrays, tolerance_for
+from .errors import UserError, VerificationError
+from .preprocess import PreprocessConfig, list_images, preprocess_batch
+
+__all__ = ["MODES", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
+           "calibration_images"]
+
+MODES = ("fp16", "dynamic", "static")
+
+
+@dataclass
+class QuantizeResult:
+    mode: str
+    method: str                    # what was done, in words
+    input_path: str
+    output_path: Optional[str]     # None when the check failed (nothing written)
+    seconds: float                 # conversion time (without the check)
+    input_bytes: int
+    output_bytes: int = 0
+    check: Optional[Comparison] = None
+    check_inputs: str = ""         # "N calibration images" / "N random inputs"
+    notes: List[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("mode", "method", "input_path", "output_path",
+                                           "seconds", "input_bytes", "output_bytes",
+                                           "check_inputs", "notes")}
+        d["check"] = self.check.to_dict() if self.check else None
+        return d
+
+
+def calibration_images(calib_dir: str, limit: Optional[int] = None) -> List[str]:
+    """Image files under calib_dir (recursive, sorted); UserError if there are none."""
+    if not os.path.isdir(calib_dir):
+        raise UserError(f"calibration directory not found: {calib_dir}")
+    paths = list_images(calib_dir, recursive=True)
+    if not paths:
+        raise UserError(f"no images found in calibration directory {calib_dir}")
+    if limit and len(paths) > limit:
+        # an even spread over the sorted list, so every class folder is represented
+        idx = np.linspace(0, len(paths) - 1, limit).round().astype(int)
+        paths = [paths[i] for i in sorted(set(idx.tolist()))]
+    return paths
+
+
+def _load_calibration(paths, preprocess: PreprocessConfig) -> np.ndarray:
+    batch, kept, errors = preprocess_batch(paths, preprocess, skip_errors=True)
+    if not kept:
+        raise UserError(f"none of the {len(paths)} calibration images could be decoded")
+    return batch
+
+
+class ImageCalibrationReader:
+    """onnxruntime CalibrationDataReader over preprocessed images, `batch` at a time."""
+
+    def __init__(self, input_name: str, data: np.ndarray, batch: int = 1,
+                 fixed_batch: bool = False):
+        self.input_name, self.data, self.batch = input_name, data, max(1, batch)
+        self.fixed_batch = fixed_batch
+        self._pos = 0
+
+    def get_next(self):
+        if self._pos >= len(self.data):
+            return None
+        chunk = self.data[self._pos:self._pos + self.batch]
+        self._pos += self.batch
+        if self.fixed_batch and len(chunk) < self.batch:
+            return None  # a fixed-batch graph cannot take a short batch
+        return {self.input_name: np.ascontiguousarray(chunk, dtype=np.float32)}
+
+    def rewind(self):
+        self._pos = 0
+
+    def __len__(self):
+        return -(-len(self.data) // self.batch)
+
+
+def _graph_input(path: str):
+    from .runtime import create_session, input_info
+
+    s = create_session(path, intra_op_threads=1)
+    inp = input_info(s)[0]
+    return inp
+
+
+def _image_size(inp, preprocess: Optional[PreprocessConfig]) -> PreprocessConfig:
+    size = inp.image_size
+    if preprocess is None:
+        return PreprocessConfig(image_size=size or 224)
+    if size and size != preprocess.image_size:
+        raise UserError(f"preprocessing image_size {preprocess.image_size} does not match the "
+                        f"model input {inp.shape}")
+    return preprocess
+
+
+def _pre_process(src: str, dst: str, notes: List[str]) -> str:
+    """quant_pre_process (symbolic shape inference + ORT optimization); fall back to src."""
+    import importlib.util
+
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    # onnxruntime's symbolic shape inference needs sympy; ONNX's own shape inference does not.
+    symbolic = importlib.util.find_spec("sympy") is not None
+    try:
+        quant_pre_process(src, dst, skip_symbolic_shape=not symbolic)
+        return dst
+    except Exception as exc:  # symbolic shape inference fails on some graphs
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        try:
+            quant_pre_process(src, dst, skip_symbolic_shape=True)
+            notes.append(f"symbolic shape inference skipped ({reason})")
+            return dst
+        except Exception:
+            notes.append(f"quant_pre_process skipped ({reason})")
+            return src
+
+
+def _fp16(src: str, dst: str) -> str:
+    import onnx
+    try:
+        from onnxconverter_common import float16
+    except ImportError:
+        raise UserError("fp16 needs the onnxconverter-common package: "
+                        "pip install onnxconverter-common==1.16.0") from None
+    import warnings
+
+    model = onnx.load(src)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "values truncated to fp16 range" notices
+        m16 = float16.convert_float_to_float16(model, keep_io_types=True)
+    onnx.save(m16, dst)
+    return "float16 weights and compute (onnxconverter-common), float32 inputs/outputs"
+
+
+def _dynamic(src: str, dst: str, per_channel: bool) -> str:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(src, dst, op_types_to_quantize=["MatMul", "Gemm"], per_channel=per_channel,
+                     weight_type=QuantType.QInt8)
+    return (f"int8 dynamic: MatMul/Gemm weights S8 ({'per-channel' if per_channel else 'per-tensor'}), "
+            "activations quantized at run time")
+
+
+def _static(src: str, dst: str, reader, per_channel: bool) -> str:
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax,
+                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+    return (f"int8 static QDQ: U8 activations (MinMax calibration), S8 weights "
+            f"({'per-channel' if per_channel else 'per-tensor'})")
+
+
+def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, seed: int):
+    if calib is not None and len(calib):
+        data = calib[:samples]
+        what = f"{len(data)} calibration images"
+    else:
+        rng = np.random.default_rng(seed)
+        s = preprocess.image_size
+        data = rng.standard_normal((samples, 3, s, s)).astype(np.float32)
+        what = f"{samples} seeded random inputs"
+    fixed = inp.fixed_batch
+    if fixed and fixed > 1 and len(data) % fixed:  # whole batches for a fixed-batch graph
+        n = max(fixed, len(data) // fixed * fixed)
+        data = np.concatenate([data] * (n // len(data) + 1))[:n]
+    return data, what
+
+
+def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Optional[str] = None,
+                   preprocess: Optional[PreprocessConfig] = None, check: bool = True,
+                   per_channel: bool = True, calib_limit: int = 128, check_samples: int = 32,
+                   seed: int = 0, tolerance=None) -> QuantizeResult:
+    """Write a `mode` variant of the fp32 ONNX model at input_path to output_path.
+
+    calib_dir: images (any layout, searched recursively) for static calibration; also used as
+        check inputs in every mode when given. Required for 'static'.
+    preprocess: the model's preprocessing (default: MindCV's at the graph's input size).
+    check: compare with the fp32 model (tolerance: default tolerance_for(fp16/int8)).
+        On failure nothing is written and VerificationError is raised.
+    Returns a QuantizeResult with the timing, sizes and the comparison.
+    """
+    if mode not in MODES:
+        raise UserError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
+    if not os.path.isfile(input_path):
+        raise UserError(f"model not found: {input_path}")
+    if mode == "static" and not calib_dir:
+        raise UserError("static quantization needs calibration images: pass --calib_dir DIR")
+    out_dir = os.path.dirname(os.path.abspath(output_path))
+    if not os.path.isdir(out_dir):
+        raise UserError(f"output directory does not exist: {out_dir}")
+    if os.path.abspath(output_path) == os.path.abspath(input_path):
+        raise UserError("output path must differ from the input model")
+
+    inp = _graph_input(input_path)
+    preprocess = _image_size(inp, preprocess)
+    calib = None
+    if calib_dir:
+        calib = _load_calibration(calibration_images(calib_dir, calib_limit), preprocess)
+
+    notes: List[str] = []
+    work = tempfile.mkdtemp(prefix="coat_quant_")
+    try:
+        tmp_out = os.path.join(work, "out.onnx")
+        t0 = time.perf_counter()
+        try:
+            if mode == "fp16":
+                method = _fp16(input_path, tmp_out)
+            else:
+                src = _pre_process(input_path, os.path.join(work, "pre.onnx"), notes)
+                if mode == "dynamic":
+                    method = _dynamic(src, tmp_out, per_channel)
+                else:
+                    fixed = inp.fixed_batch
+                    if fixed and len(calib) < fixed:
+                        raise UserError(f"the model's batch size is fixed at {fixed}; give at "
+                                        f"least {fixed} calibration images")
+                    reader = ImageCalibrationReader(inp.name, calib, batch=fixed or 8,
+                                                    fixed_batch=bool(fixed))
+                    method = _static(src, tmp_out, reader, per_channel)
+                    method += f", {len(calib)} calibration images"
+        except UserError:
+            raise
+        except Exception as exc:  # onnxruntime.quantization / converter internals
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"{mode} conversion of {input_path} failed: {reason}") from None
+        seconds = time.perf_counter() - t0
+        result = QuantizeResult(mode=mode, method=method, input_path=input_path,
+                                output_path=None, seconds=seconds,
+                                input_bytes=os.path.getsize(input_path),
+                                output_bytes=os.path.getsize(tmp_out), notes=notes)
+        if check:
+            from .runtime import create_session, run_batches
+
+            data, result.check_inputs = _check_inputs(inp, preprocess, calib, check_samples, seed)
+            precision = "fp16" if mode == "fp16" else "int8"
+            ref = run_batches(create_session(input_path), data, max_batch=16)
+            cand = run_batches(create_session(tmp_out), data, max_batch=16)
+            result.check = compare_arrays(ref, cand, reference_name="fp32",
+                                          candidate_name=f"{mode}",
+                                          tolerance=tolerance or tolerance_for(precision),
+                                          precision=precision)
+            if not result.check.passed:
+                err = VerificationError(
+                    f"{mode} model fails the {precision} agreement gates against fp32 on "
+                    f"{result.check_inputs}: {'; '.join(result.check.failures)}; not written")
+                err.result = result
+                raise err
+        shutil.move(tmp_out, output_path + ".partial")
+        os.replace(output_path + ".partial", output_path)
+        result.output_path = output_path
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if os.path.exists(output_path + ".partial"):
+            os.remove(output_path + ".partial")
