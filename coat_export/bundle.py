@@ -257,6 +257,9 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.partial-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; a bundle is an ordinary directory
     try:
         _copy_model(onnx_path, os.path.join(tmp, MODEL_FILE))
         variant_recs = {"fp32": {"file": MODEL_FILE, "precision": "fp32"}}

@@ -16,6 +16,7 @@ COMMANDS = {
     "export": ("export", "export a CoaT checkpoint to MINDIR, AIR or ONNX and verify it"),
     "predict": ("predict", "classify images with an ONNX model or an edge bundle"),
     "quantize": ("quantize", "fp16 / int8 variants of an ONNX model, checked against fp32"),
+    "bundle": ("bundle", "write an edge-deployment bundle (ONNX, variants, labels, manifest)"),
 }
 
 

@@ -1,0 +1,84 @@
+"""`bundle`: an edge-deployment directory (ONNX model, variants, labels, manifest.json)."""
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("onnx", metavar="MODEL.onnx", help="the fp32 ONNX model")
+    p.add_argument("--output_dir", required=True, help="bundle directory to write")
+    p.add_argument("--model_name", help="model name (default: the ONNX file name)")
+    p.add_argument("--architecture", metavar="JSON",
+                   help="JSON file with the architecture (a dict, or {'architecture': dict})")
+    p.add_argument("--ckpt_path", help="checkpoint the model was exported from (sha256 recorded)")
+    p.add_argument("--opset", type=int, help="expected opset (checked against the file)")
+    p.add_argument("--image_size", type=int, help="default: the model's input size")
+    p.add_argument("--crop_pct", type=float, default=0.9)
+    p.add_argument("--interpolation", default="bicubic")
+    p.add_argument("--mean", type=float, nargs=3, default=(0.485, 0.456, 0.406))
+    p.add_argument("--std", type=float, nargs=3, default=(0.229, 0.224, 0.225))
+    p.add_argument("--parity", metavar="JSON", help="parity results of the export (JSON file)")
+    p.add_argument("--labels", help="class names, one per line (or JSON list)")
+    p.add_argument("--variants", nargs="+", default=[], choices=("fp16", "dynamic", "static"),
+                   help="reduced-precision variants to add, each checked against fp32")
+    p.add_argument("--calib_dir", help="calibration images (needed by the static variant)")
+    p.add_argument("--no_check", action="store_true", help="do not check the variants")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+
+
+def _read_json(path, what):
+    import json
+    import os
+
+    from ..errors import UserError
+
+    if not os.path.isfile(path):
+        raise UserError(f"{what} file not found: {path}")
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read {what} JSON {path}: {exc}") from None
+
+
+def run(args) -> int:
+    import os
+
+    from ..bundle import onnx_io, write_bundle
+    from ..errors import UserError
+    from ..preprocess import PreprocessConfig
+    from ..progress import say, step
+
+    if not os.path.isfile(args.onnx):
+        raise UserError(f"ONNX model not found: {args.onnx}")
+    if "static" in args.variants and not args.calib_dir:
+        raise UserError("the static variant needs calibration images: pass --calib_dir DIR")
+    arch = None
+    if args.architecture:
+        arch = _read_json(args.architecture, "architecture")
+        if isinstance(arch, dict) and isinstance(arch.get("architecture"), dict):
+            arch = arch["architecture"]
+    else:
+        say("warning: no --architecture given: the manifest records none")
+    parity = _read_json(args.parity, "parity") if args.parity else None
+    size = args.image_size
+    if size is None:
+        shape = (onnx_io(args.onnx)["inputs"] or [{"shape": []}])[0]["shape"]
+        size = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else 224
+    try:
+        pre = PreprocessConfig(image_size=size, crop_pct=args.crop_pct, mean=args.mean,
+                               std=args.std, interpolation=args.interpolation)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    name = args.model_name or os.path.splitext(os.path.basename(args.onnx))[0]
+    with step(f"write bundle {args.output_dir}"):
+        manifest = write_bundle(args.onnx, args.output_dir, name, arch,
+                                checkpoint_path=args.ckpt_path, opset=args.opset,
+                                preprocessing=pre, parity=parity, labels_file=args.labels,
+                                variants=args.variants, calib_dir=args.calib_dir,
+                                check_variants=not args.no_check, overwrite=args.overwrite)
+    for key, rec in manifest["variants"].items():
+        c = rec.get("check")
+        extra = (f": cosine {c['cosine']:.5f}, top1 agreement {c['top1_agreement']:.3f}"
+                 if c else "")
+        say(f"  {key:<13} {rec['file']}{extra}")
+    print(args.output_dir)
+    return 0
