@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": ("predict", "classify images with an ONNX model or an edge bundle"),
     "quantize": ("quantize", "fp16 / int8 variants of an ONNX model, checked against fp32"),
     "bundle": ("bundle", "write an edge-deployment bundle (ONNX, variants, labels, manifest)"),
+    "validate": ("validate", "top-1/top-5 of exported models (ONNX, MINDIR) on an ImageFolder"),
 }
 
 

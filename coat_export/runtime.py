@@ -13,7 +13,8 @@ import numpy as np
 from .errors import UserError
 
 __all__ = ["available_cores", "default_threads", "create_session", "input_info", "output_info",
-           "ModelIO", "run_batches"]
+           "ModelIO", "run_batches", "OrtBackend", "MindirBackend", "model_format",
+           "open_backend"]
 
 
 def available_cores() -> int:
@@ -141,3 +142,127 @@ def run_batches(session, batch: np.ndarray, max_batch: Optional[int] = None) -> 
         chunk = np.ascontiguousarray(batch[start:start + step], dtype=np.float32)
         outs.append(session.run([out_name], {inp.name: chunk})[0])
     return np.concatenate(outs, axis=0) if outs else np.zeros((0,), np.float32)
+
+
+# ---------------------------------------------------------------- backends (validate, bench)
+
+class OrtBackend:
+    """An .onnx file run by ONNX Runtime: `__call__(batch) -> logits` for any batch size."""
+
+    format = "onnx"
+
+    def __init__(self, path: str, provider=None, intra_op_threads: Optional[int] = None,
+                 share: int = 1):
+        self.path = path
+        self.session = create_session(path, provider=provider,
+                                      intra_op_threads=intra_op_threads, share=share)
+        self.input = input_info(self.session)[0]
+        self.output = output_info(self.session)[0]
+        self.threads = int(intra_op_threads or default_threads(share))
+
+    @property
+    def image_size(self) -> Optional[int]:
+        return self.input.image_size
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        d = self.output.shape[-1] if self.output.shape else None
+        return d if isinstance(d, int) else None
+
+    @property
+    def fixed_batch(self) -> Optional[int]:
+        return self.input.fixed_batch
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return run_batches(self.session, batch)
+
+
+class MindirBackend:
+    """A .mindir file run by MindSpore's GraphCell. MindSpore is imported here, only here.
+
+    A MINDIR exported with a static batch is fed in chunks of that batch when a whole batch
+    is refused (the first refusal switches to per-sample calls for good)."""
+
+    format = "mindir"
+
+    def __init__(self, path: str, threads: Optional[int] = None):
+        if not os.path.isfile(path):
+            raise UserError(f"model not found: {path}")
+        try:
+            import mindspore as ms
+            from mindspore import nn
+        except ImportError:
+            raise UserError(f"{path} is a MINDIR file: running it needs MindSpore, which is "
+                            "not installed") from None
+        ms.set_context(device_target="CPU")
+        if threads:
+            try:
+                ms.set_context(runtime_num_threads=int(threads))
+            except Exception:  # the option moved between MindSpore releases
+                pass
+        try:
+            graph = ms.load(path)
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"MindSpore cannot load {path}: {reason}") from None
+        self._ms = ms
+        self.path = path
+        self.cell = nn.GraphCell(graph)
+        self.per_sample = False
+        self.threads = threads
+
+    image_size = None      # not recorded in a MINDIR we can read without parsing it
+    num_classes = None
+    fixed_batch = None
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self.cell(self._ms.Tensor(np.ascontiguousarray(x, dtype=np.float32))).asnumpy()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if not self.per_sample and len(batch) > 1:
+            try:
+                out = self._run(batch)
+                if out.shape[0] == len(batch):
+                    return out
+            except Exception:
+                pass
+            self.per_sample = True
+        if self.per_sample or len(batch) == 1:
+            try:
+                return np.concatenate([self._run(batch[i:i + 1]) for i in range(len(batch))])
+            except Exception as exc:
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                raise UserError(f"MindSpore cannot run {self.path} on inputs of shape "
+                                f"{list(batch.shape[1:])}: {reason}") from None
+        return self._run(batch)
+
+
+def model_format(path: str) -> str:
+    """'onnx', 'mindir' or 'bundle' (a directory with manifest.json); UserError otherwise."""
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "manifest.json")):
+            return "bundle"
+        raise UserError(f"{path} is a directory without manifest.json (not a bundle)")
+    if not os.path.exists(path):
+        raise UserError(f"model not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".onnx":
+        return "onnx"
+    if ext == ".mindir":
+        return "mindir"
+    raise UserError(f"{path}: unknown model format '{ext or '(none)'}'; expected .onnx, "
+                    ".mindir or a bundle directory")
+
+
+def open_backend(path: str, provider=None, intra_op_threads: Optional[int] = None,
+                 share: int = 1, variant: Optional[str] = None):
+    """OrtBackend for .onnx (or a bundle's model), MindirBackend for .mindir."""
+    fmt = model_format(path)
+    if fmt == "bundle":
+        from .bundle import read_manifest, variant_file
+
+        path = os.path.join(path, variant_file(read_manifest(path), variant))
+        fmt = "onnx"
+    if fmt == "onnx":
+        return OrtBackend(path, provider=provider, intra_op_threads=intra_op_threads, share=share)
+    return MindirBackend(path, threads=intra_op_threads)
