@@ -18,6 +18,7 @@ COMMANDS = {
     "quantize": ("quantize", "fp16 / int8 variants of an ONNX model, checked against fp32"),
     "bundle": ("bundle", "write an edge-deployment bundle (ONNX, variants, labels, manifest)"),
     "validate": ("validate", "top-1/top-5 of exported models (ONNX, MINDIR) on an ImageFolder"),
+    "bench": ("bench", "latency and throughput of exported models (ONNX, MINDIR)"),
 }
 
 
