@@ -1,0 +1,91 @@
+"""quantize: modes, gates, bad inputs; the trained digits model keeps its accuracy."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import HELDOUT, run_cli
+from coat_export.compare import Tolerance
+from coat_export.errors import UserError, VerificationError
+from coat_export.quantize import quantize_model
+from coat_export.runtime import create_session, input_info, run_batches
+
+
+@pytest.mark.parametrize("mode", ["fp16", "dynamic", "static"])
+def test_modes_on_tiny_model(mode, tiny_onnx, tmp_path):
+    out = str(tmp_path / f"{mode}.onnx")
+    res = quantize_model(tiny_onnx, out, mode, calib_dir=HELDOUT if mode == "static" else None)
+    assert res.output_path == out and os.path.isfile(out)
+    assert res.check.passed and res.check.cosine > 0.99
+    s = create_session(out)
+    assert input_info(s)[0].type == "tensor(float)"  # fp16 keeps float32 I/O
+    x = np.random.default_rng(1).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    assert run_batches(s, x).shape == (3, 10)
+
+
+def test_failed_gate_writes_nothing(tiny_onnx, tmp_path):
+    out = tmp_path / "q.onnx"
+    with pytest.raises(VerificationError) as e:
+        quantize_model(tiny_onnx, str(out), "dynamic", tolerance=Tolerance(max_abs=0.0))
+    assert e.value.exit_code == 1 and "not written" in str(e.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_static_needs_calibration(tiny_onnx, tmp_path):
+    with pytest.raises(UserError, match="calib"):
+        quantize_model(tiny_onnx, str(tmp_path / "q.onnx"), "static")
+
+
+def test_cli_prints_numbers(tiny_onnx, tmp_path):
+    out = tmp_path / "d.onnx"
+    r = run_cli(["quantize", tiny_onnx, out, "--mode", "dynamic", "--json", tmp_path / "r.json"])
+    assert r.returncode == 0, r.stderr
+    assert "cosine" in r.stderr and "top1 agreement" in r.stderr and out.exists()
+
+
+@pytest.mark.parametrize("case", ["unknown_mode", "static_no_calib", "missing_model",
+                                  "not_onnx", "empty_calib"])
+def test_cli_bad_inputs_one_line(case, tiny_onnx, tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_text("not a model")
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out.onnx"
+    args = {
+        "unknown_mode": ["quantize", tiny_onnx, out, "--mode", "int4"],
+        "static_no_calib": ["quantize", tiny_onnx, out, "--mode", "static"],
+        "missing_model": ["quantize", tmp_path / "none.onnx", out, "--mode", "fp16"],
+        "not_onnx": ["quantize", junk, out, "--mode", "dynamic"],
+        "empty_calib": ["quantize", tiny_onnx, out, "--mode", "static", "--calib_dir",
+                        tmp_path / "empty"],
+    }[case]
+    r = run_cli(args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    errors = [l for l in r.stderr.splitlines() if "error" in l]
+    assert len(errors) == 1 and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+# ------------------------------------------------- the trained digits model (needs the converter)
+
+@pytest.fixture(scope="session")
+def trained_variants(trained_onnx, tmp_path_factory):
+    d = tmp_path_factory.mktemp("trained_variants")
+    out = {}
+    for mode in ("fp16", "dynamic", "static"):
+        path = str(d / f"{mode}.onnx")
+        out[mode] = quantize_model(trained_onnx, path, mode, calib_dir=HELDOUT, calib_limit=100)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["fp16", "dynamic", "static"])
+def test_trained_variants_pass_gates_and_keep_accuracy(mode, trained_variants, trained_onnx,
+                                                       heldout_batch, trained_meta):
+    res = trained_variants[mode]
+    assert res.check.passed, res.check.failures
+    x, y = heldout_batch
+    fp32 = run_batches(create_session(trained_onnx), x, max_batch=64).argmax(-1)
+    q = run_batches(create_session(res.output_path), x, max_batch=64).argmax(-1)
+    acc32, accq = float(np.mean(fp32 == y)), float(np.mean(q == y))
+    assert acc32 == pytest.approx(trained_meta["heldout_accuracy"])
+    limit = 0.005 if mode == "fp16" else 0.01
+    assert accq >= acc32 - limit, (mode, acc32, accq)
