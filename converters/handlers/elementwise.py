@@ -1,0 +1,143 @@
+"""Element-wise arithmetic, comparisons, casts and *_like fills (with scalar / Ext / in-place forms)."""
+import numpy as np
+
+from ..errors import ConversionError
+from ..mindir_proto import TYPE_IDS
+from .registry import op
+
+_BINARY = {
+    "Add": "Add", "AddV2": "Add", "AddExt": "Add", "InplaceAddExt": "Add", "AddScalar": "Add",
+    "InplaceAddsExt": "Add", "Adds": "Add",
+    "Sub": "Sub", "SubExt": "Sub", "SubScalar": "Sub", "InplaceSubExt": "Sub", "Subs": "Sub",
+    "Mul": "Mul", "Muls": "Mul", "InplaceMul": "Mul", "InplaceMuls": "Mul",
+    "Div": "Div", "RealDiv": "Div", "Divs": "Div", "InplaceDiv": "Div", "InplaceDivs": "Div",
+    "Pow": "Pow", "PowTensorScalar": "Pow", "PowScalarTensor": "Pow",
+    "Maximum": "Max", "Minimum": "Min",
+}
+_COMPARE = {"Equal": "Equal", "Less": "Less", "Greater": "Greater", "LessEqual": "LessOrEqual",
+            "GreaterEqual": "GreaterOrEqual"}
+_UNARY = {"Erf": "Erf", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "ReLU": "Relu", "Exp": "Exp",
+          "Log": "Log", "Neg": "Neg", "Abs": "Abs", "Sqrt": "Sqrt", "Reciprocal": "Reciprocal",
+          "Floor": "Floor", "Ceil": "Ceil", "Sign": "Sign", "Sin": "Sin", "Cos": "Cos",
+          "LogicalNot": "Not", "Round": "Round"}
+
+
+def _operand(ctx, pos, dtype):
+    """Input `pos` as a tensor of `dtype` (MindSpore promotes scalars and mixed types)."""
+    x = ctx.arg(pos)
+    if ctx.is_const(pos):
+        return ctx.tensor_of(np.asarray(ctx.const(pos), dtype=dtype))
+    t = ctx.tensor(pos)
+    if np.dtype(ctx.in_dtype(pos)) != np.dtype(dtype):
+        t = ctx.cast(t, dtype)
+    return t
+
+
+@op(*_BINARY)
+def binary(ctx):
+    onnx_op = _BINARY[ctx.node.op_type]
+    dtype = ctx.out_dtype()
+    a, b = _operand(ctx, 0, dtype), _operand(ctx, 1, dtype)
+    # AddExt / SubExt: input + alpha * other
+    if ctx.node.op_type in ("AddExt", "SubExt", "AddScalar", "SubScalar", "InplaceAddExt",
+                            "InplaceSubExt") and len(ctx.node.inputs) > 2:
+        alpha = ctx.const(2)
+        if alpha != 1:
+            b = ctx.make("Mul", [b, ctx.tensor_of(np.asarray(alpha, dtype=dtype))])
+    if onnx_op == "Div" and np.issubdtype(np.dtype(dtype), np.integer):
+        raise ConversionError(f"{ctx.where()}: integer division is not supported")
+    ctx.set_output(ctx.make(onnx_op, [a, b]))
+
+
+@op(*_COMPARE)
+def compare(ctx):
+    dtypes = [np.dtype(ctx.in_dtype(i)) for i in (0, 1)]
+    common = np.result_type(*dtypes)
+    a, b = _operand(ctx, 0, common), _operand(ctx, 1, common)
+    ctx.set_output(ctx.make(_COMPARE[ctx.node.op_type], [a, b]))
+
+
+@op("NotEqual")
+def not_equal(ctx):
+    common = np.result_type(np.dtype(ctx.in_dtype(0)), np.dtype(ctx.in_dtype(1)))
+    eq = ctx.make("Equal", [_operand(ctx, 0, common), _operand(ctx, 1, common)])
+    ctx.set_output(ctx.make("Not", [eq]))
+
+
+@op(*_UNARY)
+def unary(ctx):
+    ctx.set_output(ctx.make(_UNARY[ctx.node.op_type], [ctx.tensor(0)]))
+
+
+@op("Rsqrt")
+def rsqrt(ctx):
+    ctx.set_output(ctx.make("Reciprocal", [ctx.make("Sqrt", [ctx.tensor(0)])]))
+
+
+@op("Square")
+def square(ctx):
+    x = ctx.tensor(0)
+    ctx.set_output(ctx.make("Mul", [x, x]))
+
+
+@op("Select")
+def select(ctx):
+    dtype = ctx.out_dtype()
+    ctx.set_output(ctx.make("Where", [ctx.tensor(0), _operand(ctx, 1, dtype),
+                                      _operand(ctx, 2, dtype)]))
+
+
+@op("Cast")
+def cast(ctx):
+    target = ctx.const(1, "dst_type")
+    if isinstance(target, int):
+        if target not in TYPE_IDS:
+            raise ConversionError(f"{ctx.where()}: cast to MindSpore type id {target}")
+        dtype = np.dtype(TYPE_IDS[target])
+    else:
+        dtype = np.dtype(ctx.out_dtype())
+    ctx.set_output(ctx.cast(ctx.tensor(0), dtype))
+
+
+def _fill_like(ctx, value):
+    dtype = ctx.out_dtype()
+    shape = ctx.make("Shape", [ctx.tensor(0)])
+    fill = np.array([value], dtype=dtype)
+    ctx.set_output(ctx.make("ConstantOfShape", [shape], value=fill))
+
+
+@op("ZerosLike", "ZerosLikeExt")
+def zeros_like(ctx):
+    _fill_like(ctx, 0)
+
+
+@op("OnesLike", "OnesLikeExt")
+def ones_like(ctx):
+    _fill_like(ctx, 1)
+
+
+@op("Zeros", "Ones", "FillV2", "Fill", "FullLike")
+def fill(ctx):
+    """Constant-shaped fills: materialised as initializers when the shape is known."""
+    shape = ctx.out_shape()
+    if shape is None or any(d is None for d in shape):
+        raise ConversionError(f"{ctx.where()}: fill of a run-time shape")
+    if ctx.node.op_type == "Zeros":
+        value = 0
+    elif ctx.node.op_type == "Ones":
+        value = 1
+    else:
+        raw = ctx.const(1)
+        value = np.asarray(raw).reshape(-1)[0]
+    ctx.set_output(ctx.initializer(np.full(shape, value, dtype=ctx.out_dtype())))
+
+
+@op("Identity", "StopGradient", "TensorMove", "Contiguous")
+def identity(ctx):
+    ctx.set_output(ctx.tensor(0))
+
+
+@op("Dropout", "DropoutExt")
+def dropout(ctx):
+    # inference: identity; the mask output (if any) is never used by inference graphs
+    ctx.set_output(ctx.tensor(0))

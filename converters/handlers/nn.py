@@ -1,0 +1,102 @@
+"""Convolution and bias: Conv2D (pad / same / valid, stride, dilation, groups), Conv2DExt, BiasAdd."""
+import numpy as np
+
+from ..errors import ConversionError
+from .registry import op
+
+_PAD_MODES = {0: "pad", 1: "same", 2: "valid"}  # MindSpore PadMode enum
+
+
+def pair(v, n=2):
+    """MindSpore spatial arguments come as int, (h, w) or NCHW 4-tuples."""
+    if isinstance(v, (int, np.integer)):
+        return [int(v)] * n
+    v = [int(x) for x in v]
+    if len(v) == n:
+        return v
+    if len(v) == n + 2:
+        return v[2:]
+    if len(v) == 1:
+        return v * n
+    raise ConversionError(f"cannot read {v} as {n} spatial values")
+
+
+def pad_mode_of(value) -> str:
+    if isinstance(value, (int, np.integer)):
+        return _PAD_MODES[int(value)]
+    return str(value).lower()
+
+
+def same_pads(in_size, kernel, stride, dilation):
+    """TF/MindSpore 'same': output ceil(in/stride), the odd extra pad at the end."""
+    pads_begin, pads_end = [], []
+    for i, k, s, d in zip(in_size, kernel, stride, dilation):
+        if i is None:
+            raise ConversionError("'same' padding needs static spatial dimensions")
+        out = -(-i // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - i, 0)
+        pads_begin.append(total // 2)
+        pads_end.append(total - total // 2)
+    return pads_begin + pads_end
+
+
+@op("Conv2D")
+def conv2d(ctx):
+    if str(ctx.node.attrs.get("format", "NCHW")) not in ("NCHW", "0"):
+        raise ConversionError(f"{ctx.where()}: only NCHW convolutions are supported")
+    w_shape = ctx.in_shape(1)
+    kernel = pair(ctx.node.attrs.get("kernel_size", w_shape[2:]))
+    stride = pair(ctx.node.attrs.get("stride", 1))
+    dilation = pair(ctx.node.attrs.get("dilation", 1))
+    group = int(ctx.node.attrs.get("group", ctx.node.attrs.get("groups", 1)))
+    mode = pad_mode_of(ctx.node.attrs.get("pad_mode", "valid"))
+    if mode == "pad":
+        top, bottom, left, right = [int(p) for p in ctx.node.attrs.get("pad", (0, 0, 0, 0))]
+        pads = [top, left, bottom, right]
+    elif mode == "same":
+        pads = same_pads(ctx.in_shape(0)[2:], kernel, stride, dilation)
+    else:
+        pads = [0, 0, 0, 0]
+    ctx.set_output(ctx.make("Conv", [ctx.tensor(0), ctx.tensor(1)], kernel_shape=kernel,
+                            strides=stride, dilations=dilation, group=group, pads=pads))
+
+
+def _conv_ext(ctx, padding):
+    w_shape = ctx.in_shape(1)
+    spatial = len(w_shape) - 2
+    stride = pair(ctx.const(3, default=1), spatial)
+    dilation = pair(ctx.const(5, default=1), spatial)
+    groups = int(ctx.const(6, default=1))
+    if isinstance(padding, str) or ctx.node.op_type == "Conv2DPadding":
+        mode = padding if isinstance(padding, str) else pad_mode_of(padding)
+        pads = same_pads(ctx.in_shape(0)[2:], w_shape[2:], stride, dilation) if mode == "same" \
+            else [0] * (2 * spatial)
+    else:
+        p = pair(padding, spatial)
+        pads = p + p
+    inputs = [ctx.tensor(0), ctx.tensor(1)]
+    if ctx.arg(2, default=None) is not None:
+        inputs.append(ctx.tensor(2))
+    ctx.set_output(ctx.make("Conv", inputs, kernel_shape=list(w_shape[2:]), strides=stride,
+                            dilations=dilation, group=groups, pads=pads))
+
+
+@op("Conv2DExt", "Conv2DPadding", "Conv1DExt", "Conv1DPadding")
+def conv_ext(ctx):
+    _conv_ext(ctx, ctx.const(4, default=0))
+
+
+@op("BiasAdd")
+def bias_add(ctx):
+    fmt = ctx.const(2, "data_format", default=0)
+    rank = ctx.in_rank(0)
+    channels_last = fmt in (1, "NHWC")
+    if channels_last or rank <= 2:
+        b = ctx.tensor(1)
+    elif ctx.is_const(1):
+        bias = np.asarray(ctx.const(1))
+        b = ctx.initializer(bias.reshape([-1] + [1] * (rank - 2)))
+    else:
+        b = ctx.make("Reshape", [ctx.tensor(1),
+                                 ctx.initializer(np.array([-1] + [1] * (rank - 2), np.int64))])
+    ctx.set_output(ctx.make("Add", [ctx.tensor(0), b]))

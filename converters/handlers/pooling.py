@@ -1,0 +1,90 @@
+"""Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive average pooling."""
+from ..errors import ConversionError
+from .nn import pad_mode_of, pair, same_pads
+from .registry import op
+
+
+def _window(ctx, kernel, strides, mode, pads=None):
+    if mode == "same":
+        return same_pads(ctx.in_shape(0)[2:], kernel, strides, [1, 1])
+    if mode == "valid":
+        return [0, 0, 0, 0]
+    return pads
+
+
+@op("MaxPool")
+def max_pool(ctx):
+    kernel = pair(ctx.const(1, "kernel_size"))
+    strides = pair(ctx.const(2, "strides"))
+    mode = pad_mode_of(ctx.const(3, "pad_mode", default="valid"))
+    fmt = ctx.const(4, "format", default="NCHW")
+    if fmt not in ("NCHW", 0):
+        raise ConversionError(f"{ctx.where()}: only NCHW pooling is supported")
+    pads = _window(ctx, kernel, strides, mode, [0, 0, 0, 0])
+    ctx.set_output(ctx.make("MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+                            pads=pads))
+
+
+@op("AvgPool")
+def avg_pool(ctx):
+    kernel = pair(ctx.const(1, "kernel_size"))
+    strides = pair(ctx.const(2, "strides"))
+    mode = pad_mode_of(ctx.const(3, "pad_mode", default="valid"))
+    fmt = ctx.const(4, "data_format", default=0)
+    if fmt not in ("NCHW", 0):
+        raise ConversionError(f"{ctx.where()}: only NCHW pooling is supported")
+    pads = _window(ctx, kernel, strides, mode, [0, 0, 0, 0])
+    # MindSpore averages 'same' windows over the valid elements only
+    ctx.set_output(ctx.make("AveragePool", [ctx.tensor(0)], kernel_shape=kernel,
+                            strides=strides, pads=pads, count_include_pad=0))
+
+
+@op("AvgPool2D")
+def avg_pool2d(ctx):
+    """torch-style: (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor)."""
+    kernel = pair(ctx.const(1))
+    stride = ctx.const(2, default=None)
+    strides = pair(stride) if stride not in (None, ()) else kernel
+    p = pair(ctx.const(3, default=0))
+    ceil_mode = int(bool(ctx.const(4, default=False)))
+    include = int(bool(ctx.const(5, default=True)))
+    if ctx.const(6, default=None) is not None:
+        raise ConversionError(f"{ctx.where()}: divisor_override is not supported")
+    ctx.set_output(ctx.make("AveragePool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+                            pads=p + p, ceil_mode=ceil_mode, count_include_pad=include))
+
+
+@op("MaxPool2D")
+def max_pool2d(ctx):
+    kernel = pair(ctx.const(1))
+    stride = ctx.const(2, default=None)
+    strides = pair(stride) if stride not in (None, ()) else kernel
+    p = pair(ctx.const(3, default=0))
+    dilation = pair(ctx.const(4, default=1))
+    ceil_mode = int(bool(ctx.const(5, default=False)))
+    ctx.set_output(ctx.make("MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+                            pads=p + p, dilations=dilation, ceil_mode=ceil_mode))
+
+
+def _adaptive(ctx, onnx_avg, onnx_global, output_size):
+    in_hw = ctx.in_shape(0)[2:]
+    out = pair(output_size) if output_size is not None else [None, None]
+    out = [i if o is None else o for o, i in zip(out, in_hw)]
+    if out == [1, 1]:
+        ctx.set_output(ctx.make(onnx_global, [ctx.tensor(0)]))
+        return
+    if any(i is None or i % o for i, o in zip(in_hw, out)):
+        raise ConversionError(f"{ctx.where()}: adaptive pooling {tuple(in_hw)} -> {tuple(out)} "
+                              "needs input sizes divisible by the output size")
+    kernel = [i // o for i, o in zip(in_hw, out)]
+    ctx.set_output(ctx.make(onnx_avg, [ctx.tensor(0)], kernel_shape=kernel, strides=kernel))
+
+
+@op("AdaptiveAvgPool2D", "AdaptiveAvgPool2DExt")
+def adaptive_avg_pool(ctx):
+    _adaptive(ctx, "AveragePool", "GlobalAveragePool", ctx.const(1, "output_size"))
+
+
+@op("AdaptiveMaxPool2D")
+def adaptive_max_pool(ctx):
+    _adaptive(ctx, "MaxPool", "GlobalMaxPool", ctx.const(1, "output_size"))

@@ -1,0 +1,72 @@
+"""Image resizing: bilinear / nearest with align_corners and half_pixel_centers."""
+import numpy as np
+
+from ..errors import ConversionError
+from .registry import op
+
+
+def _sizes(ctx, hw):
+    """Resize `sizes` input: N and C from the input tensor (may be symbolic), then (h, w)."""
+    shape = ctx.in_shape(0)
+    if shape is not None and all(d is not None for d in shape[:2]):
+        return ctx.initializer(np.array(list(shape[:2]) + list(hw), np.int64))
+    nc = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(0)]),
+                            ctx.initializer(np.array([0], np.int64)),
+                            ctx.initializer(np.array([2], np.int64))])
+    return ctx.make("Concat", [nc, ctx.initializer(np.array(hw, np.int64))], axis=0)
+
+
+def _resize(ctx, hw, linear, align_corners, half_pixel):
+    if align_corners and half_pixel:
+        raise ConversionError(f"{ctx.where()}: align_corners and half_pixel_centers together")
+    if any(d is None for d in hw):
+        raise ConversionError(f"{ctx.where()}: run-time output size")
+    hw = [int(d) for d in hw]
+    if linear:
+        mode = "align_corners" if align_corners else ("half_pixel" if half_pixel else "asymmetric")
+        attrs = dict(mode="linear", coordinate_transformation_mode=mode)
+    elif align_corners:
+        # TF / MindSpore: src = round(dst * (in - 1) / (out - 1)), halves rounded up
+        attrs = dict(mode="nearest", coordinate_transformation_mode="align_corners",
+                     nearest_mode="round_prefer_ceil")
+    elif half_pixel:
+        attrs = dict(mode="nearest", coordinate_transformation_mode="tf_half_pixel_for_nn",
+                     nearest_mode="floor")
+    else:
+        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                     nearest_mode="floor")
+    y = ctx.make("Resize", [ctx.tensor(0), "", "", _sizes(ctx, hw)], **attrs)
+    ctx.set_output(y)
+
+
+def _size_arg(ctx, pos, name):
+    size = ctx.const(pos, name)
+    return [int(s) for s in np.asarray(size).reshape(-1)]
+
+
+@op("ResizeBilinearV2", "ResizeNearestNeighborV2")
+def resize_v2(ctx):
+    _resize(ctx, _size_arg(ctx, 1, "size"), ctx.node.op_type == "ResizeBilinearV2",
+            bool(ctx.const(2, "align_corners", default=False)),
+            bool(ctx.const(3, "half_pixel_centers", default=False)))
+
+
+@op("ResizeNearestNeighbor", "ResizeBilinear")
+def resize_legacy(ctx):
+    _resize(ctx, [int(s) for s in ctx.node.attrs["size"]],
+            ctx.node.op_type == "ResizeBilinear",
+            bool(ctx.node.attrs.get("align_corners", False)),
+            bool(ctx.node.attrs.get("half_pixel_centers", False)))
+
+
+@op("UpsampleBilinear2D", "UpsampleNearest2D")
+def upsample(ctx):
+    out = ctx.out_shape()
+    if out is None:
+        raise ConversionError(f"{ctx.where()}: unknown output shape")
+    linear = ctx.node.op_type == "UpsampleBilinear2D"
+    align = bool(ctx.const(3, default=False)) if linear else False
+    if linear:
+        _resize(ctx, out[2:], True, align, not align)  # torch-style half-pixel when not aligned
+    else:
+        _resize(ctx, out[2:], False, False, False)

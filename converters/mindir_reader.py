@@ -1,0 +1,426 @@
+"""Read a MINDIR file into the IR of `ir.py`.
+
+MINDIR (mindspore/core/proto/mind_ir.proto) stores one main FuncGraph (`ModelProto.graph`),
+optionally further FuncGraphs (`ModelProto.functions`) called by name, and the primitives
+(`ModelProto.primitives`) that nodes reference as ``op_type = "REF::<primitive name>"``.
+MindSpore 2.x records a node's inferred output type(s) in its ``shape`` attribute and its full
+scope name in ``domain``. Constants are ``Constant`` nodes, shared by name across graphs.
+
+Newer "PRIMITIVE_FUNCTION" primitives take their arguments (axis, keep_dims, masks, ...) as
+node inputs; older "PRIMITIVE" ones carry them as primitive attributes. Both end up in
+`ir.Node` (inputs and attrs) and handlers read whichever is present.
+
+The reader evaluates the graph symbolically so that the IR contains only computations:
+plumbing nodes are resolved, sub-graph calls are inlined, `Switch`es whose condition folds to a
+constant (MindSpore keeps some Python-level shape checks as control flow in dynamic-shape
+graphs) are resolved, and scalar arithmetic on constants is folded.
+"""
+import operator
+import os
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import ir
+from .errors import ConversionError
+from .mindir_proto import MONAD, decode_attribute, tensor_info, tensor_to_numpy
+
+_MAX_CALL_DEPTH = 64  # a (corrupt) self-calling graph must not recurse forever
+
+_IDENTITY_OPS = {"Load", "Depend", "Return", "StopGradient", "stop_gradient"}
+_TUPLE_OPS = {"MakeTuple", "make_tuple", "MakeList", "make_list"}
+_GETITEM_OPS = {"TupleGetItem", "tuple_getitem", "ListGetItem", "list_getitem", "RealTupleGetItem"}
+_SCALAR_FOLD = {
+    "ScalarAdd": operator.add, "scalar_add": operator.add,
+    "ScalarSub": operator.sub, "scalar_sub": operator.sub,
+    "ScalarMul": operator.mul, "scalar_mul": operator.mul,
+    "ScalarDiv": operator.truediv, "scalar_div": operator.truediv,
+    "ScalarFloorDiv": operator.floordiv, "scalar_floordiv": operator.floordiv,
+    "ScalarMod": operator.mod, "scalar_mod": operator.mod,
+    "ScalarEq": operator.eq, "scalar_eq": operator.eq,
+    "ScalarNe": operator.ne, "scalar_ne": operator.ne,
+    "ScalarLt": operator.lt, "scalar_lt": operator.lt,
+    "ScalarGt": operator.gt, "scalar_gt": operator.gt,
+    "ScalarLe": operator.le, "scalar_le": operator.le,
+    "ScalarGe": operator.ge, "scalar_ge": operator.ge,
+    "is_": lambda a, b: a is b or (a is None and b is None) or (
+        isinstance(a, bool) and isinstance(b, bool) and a == b),
+    "is_not": lambda a, b: not (a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)),
+    "BoolNot": operator.not_, "bool_not": operator.not_, "not_": operator.not_,
+    "BoolAnd": lambda a, b: a and b, "BoolOr": lambda a, b: a or b,
+}
+# Scalar arithmetic that may also run on run-time dimensions (kept as IR nodes then).
+_SCALAR_RUNTIME = {"ScalarAdd", "ScalarSub", "ScalarMul", "ScalarFloorDiv", "ScalarDiv",
+                   "scalar_add", "scalar_sub", "scalar_mul", "scalar_floordiv", "scalar_div"}
+
+
+class _FuncRef:
+    def __init__(self, name):
+        self.name = name
+
+
+class _Closure:
+    def __init__(self, target, bound):
+        self.target, self.bound = target, list(bound)
+
+
+def _is_literal(x) -> bool:
+    if isinstance(x, ir.Value):
+        return False
+    if isinstance(x, (tuple, list)):
+        return all(_is_literal(e) for e in x)
+    return True
+
+
+def short_name(name: str) -> str:
+    """'2438_..._construct_213:CNode_215:1' -> 'CNode_215:1' (drop the owning graph's name)."""
+    head, sep, tail = name.partition(":")
+    return tail if sep and "_" in head and head.split("_")[0].isdigit() else name
+
+
+class _Frame:
+    def __init__(self, graph, parent: Optional["_Frame"], prefix: str, depth: int):
+        self.graph, self.parent, self.prefix, self.depth = graph, parent, prefix, depth
+        self.env: Dict[str, Any] = {}
+
+
+class MindIRReader:
+    def __init__(self, model, base_dir: str):
+        self.model = model
+        self.base_dir = base_dir
+        self.prims = {p.name: p for p in model.primitives}
+        self.functions = {f.name: f for f in model.functions}
+        self.const_protos = {}
+        for g in [model.graph, *model.functions]:
+            for n in g.node:
+                if n.op_type == "Constant":
+                    for out in n.output:
+                        self.const_protos[out] = n
+        self.constants: Dict[str, Any] = {}
+        self.parameters: Dict[str, ir.Value] = {}
+        self.param_by_proto_name: Dict[str, ir.Value] = {}
+        self.prim_attrs: Dict[str, dict] = {}
+        self.nodes: List[ir.Node] = []
+        self.node_names = set()
+
+    # ------------------------------------------------------------------ entry point
+    def read(self) -> ir.Graph:
+        g = self.model.graph
+        if not g.node and not g.input:
+            raise ConversionError("the file holds no graph: not a MindSpore MINDIR model")
+        for graph in [g, *self.model.functions]:
+            for p in graph.parameter:
+                self._add_parameter(p)
+        frame = _Frame(g, None, "", 0)
+        inputs = []
+        for inp in g.input:
+            if not inp.tensor:
+                raise ConversionError(f"graph input '{inp.name}' has no tensor type")
+            dtype, shape = tensor_info(inp.tensor[0])
+            if dtype is None:
+                raise ConversionError(f"graph input '{inp.name}' has an unsupported data type")
+            v = ir.Value(short_name(inp.name), dtype, shape, "input")
+            frame.env[inp.name] = v
+            inputs.append(v)
+        self._run(frame)
+        if not g.output:
+            raise ConversionError("the graph has no outputs")
+        outputs = []
+        for out in g.output:
+            self._flatten_output(self._resolve(frame, out.name), outputs)
+        graph = ir.Graph(short_name(g.name), inputs, outputs, self.nodes, self.parameters)
+        graph.prune()
+        return graph
+
+    def _flatten_output(self, value, acc):
+        if isinstance(value, (tuple, list)):
+            for v in value:
+                self._flatten_output(v, acc)
+        elif isinstance(value, ir.Value):
+            acc.append(value)
+        else:
+            raise ConversionError(f"a graph output is a constant ({value!r}), not a tensor")
+
+    def _add_parameter(self, p):
+        name = short_name(p.name)
+        if p.name in self.param_by_proto_name:
+            return
+        data = tensor_to_numpy(p, self.base_dir)
+        v = ir.Value(name, data.dtype, tuple(data.shape), "parameter", data=data)
+        self.parameters[name] = v
+        self.param_by_proto_name[p.name] = v
+
+    # ------------------------------------------------------------------ evaluation
+    def _run(self, frame: _Frame):
+        """Evaluate a graph's nodes in dependency order (Kahn, stable in file order)."""
+        nodes = [n for n in frame.graph.node if n.op_type != "Constant"]
+        produced = {}
+        for i, n in enumerate(nodes):
+            for out in n.output:
+                produced[out] = i
+        deps = [set() for _ in nodes]
+        users = [[] for _ in nodes]
+        for i, n in enumerate(nodes):
+            refs = list(n.input)
+            if n.op_type.startswith("REF::"):
+                refs.append(n.op_type[5:])  # calling a closure computed by another node
+            for inp in refs:
+                j = produced.get(inp)
+                if j is not None and j != i and j not in deps[i]:
+                    deps[i].add(j)
+                    users[j].append(i)
+        pending = [len(d) for d in deps]
+        ready = [i for i, c in enumerate(pending) if c == 0]
+        ready.reverse()
+        done = 0
+        while ready:
+            i = ready.pop()
+            self._eval(frame, nodes[i])
+            done += 1
+            for u in sorted(users[i], reverse=True):
+                pending[u] -= 1
+                if pending[u] == 0:
+                    ready.append(u)
+            ready.sort(reverse=True)
+        if done != len(nodes):
+            raise ConversionError(f"graph '{frame.graph.name}' has a dependency cycle")
+
+    def _resolve(self, frame: _Frame, name: str):
+        f = frame
+        while f is not None:
+            if name in f.env:
+                return f.env[name]
+            f = f.parent
+        if name in self.param_by_proto_name:
+            return self.param_by_proto_name[name]
+        if name in self.constants:
+            return self.constants[name]
+        if name in self.const_protos:
+            value = self._decode_constant(self.const_protos[name])
+            self.constants[name] = value
+            return value
+        if name in self.functions:
+            return _FuncRef(name)
+        raise ConversionError(f"node input '{name}' is not defined in the MINDIR")
+
+    def _decode_constant(self, node):
+        attrs = [a for a in node.attribute if a.name == "value"] or list(node.attribute)
+        if not attrs:
+            raise ConversionError(f"constant '{node.name}' has no value")
+        value = decode_attribute(attrs[0], self.base_dir)
+        if isinstance(value, np.ndarray):
+            return ir.Value(short_name(node.output[0]), value.dtype, tuple(value.shape),
+                            "constant", data=value)
+        return value
+
+    def _output_info(self, node):
+        for a in node.attribute:
+            if a.name == "shape":
+                return _type_info(a)
+        return None
+
+    def _eval(self, frame: _Frame, node):
+        ref = node.op_type[5:] if node.op_type.startswith("REF::") else node.op_type
+        inputs = [self._resolve(frame, i) for i in node.input]
+        out_name = node.output[0] if node.output else node.name
+        if ref in self.prims:
+            result = self._primitive(frame, node, self.prims[ref], inputs)
+        elif ref in self.functions:
+            result = self._call(frame, node, _FuncRef(ref), inputs)
+        else:
+            target = self._resolve(frame, ref)
+            result = self._call(frame, node, target, inputs)
+        frame.env[out_name] = result
+
+    def _call(self, frame, node, target, args):
+        if isinstance(target, _Closure):
+            args = target.bound + list(args)
+            target = target.target
+        if not isinstance(target, _FuncRef):
+            raise ConversionError(f"node '{node.name}' calls something that is not a graph")
+        if frame.depth >= _MAX_CALL_DEPTH:
+            raise ConversionError(f"sub-graph calls nest deeper than {_MAX_CALL_DEPTH} "
+                                  f"(recursive graph?) at '{node.name}'")
+        g = self.functions[target.name]
+        if len(g.input) != len(args):
+            raise ConversionError(f"'{node.name}' calls '{target.name}' with {len(args)} "
+                                  f"arguments, it takes {len(g.input)}")
+        callee = _Frame(g, frame, frame.prefix + short_name(node.name) + "/", frame.depth + 1)
+        for inp, arg in zip(g.input, args):
+            callee.env[inp.name] = arg
+        self._run(callee)
+        outs = [self._resolve(callee, o.name) for o in g.output]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _attrs(self, prim) -> dict:
+        attrs = self.prim_attrs.get(prim.name)
+        if attrs is None:
+            attrs = {}
+            for a in prim.attribute:
+                if a.name in ("input_names", "output_names"):
+                    continue
+                try:
+                    attrs[a.name] = decode_attribute(a, self.base_dir)
+                except ConversionError:
+                    pass  # an attribute no handler reads must not block conversion
+            self.prim_attrs[prim.name] = attrs
+        return attrs
+
+    def _primitive(self, frame, node, prim, inputs):
+        op = prim.op_type
+        if op in _IDENTITY_OPS:
+            if not inputs:
+                raise ConversionError(f"'{node.name}' ({op}) has no input")
+            return inputs[0]
+        if op == "UpdateState":
+            return MONAD
+        if op in _TUPLE_OPS:
+            return tuple(inputs)
+        if op in _GETITEM_OPS:
+            seq, index = inputs[0], inputs[1]
+            if not isinstance(seq, (tuple, list)) or not isinstance(index, int):
+                raise ConversionError(f"'{node.name}' indexes something that is not a tuple")
+            return seq[index]
+        if op == "Partial":
+            return _Closure(inputs[0], inputs[1:])
+        if op == "Switch":
+            cond = inputs[0]
+            if not isinstance(cond, (bool, np.bool_)):
+                raise ConversionError(
+                    f"'{node.name}' branches on a run-time value (data-dependent control "
+                    f"flow), which ONNX export does not support")
+            return inputs[1] if cond else inputs[2]
+        if op == "InSequence":
+            return _in_sequence(node, inputs)
+        if op in ("TupleLen", "ListLen", "sequence_len", "SequenceLen"):
+            return len(inputs[0])
+        if op in _SCALAR_FOLD and all(_is_literal(x) for x in inputs):
+            return _SCALAR_FOLD[op](*inputs)
+        if op in _SCALAR_FOLD and op not in _SCALAR_RUNTIME:
+            raise ConversionError(f"'{node.name}' ({op}) compares run-time values: "
+                                  "data-dependent control flow is not supported")
+        return self._make_node(frame, node, prim, op, inputs)
+
+    def _make_node(self, frame, node, prim, op, inputs):
+        name = frame.prefix + short_name(node.name)
+        while name in self.node_names:  # the same sub-graph inlined twice from one site
+            name += "'"
+        self.node_names.add(name)
+        irn = ir.Node(name, op, [x for x in inputs if x is not MONAD], [], self._attrs(prim),
+                      node.domain)
+        info = self._output_info(node)
+        if op == "Shape" and irn.inputs and isinstance(irn.inputs[0], ir.Value):
+            return self._shape_node(irn)
+        if info is None:
+            info = [(None, None)]
+        single = not isinstance(info, list)
+        for i, (dtype, shape) in enumerate([info] if single else info):
+            irn.outputs.append(ir.Value(name if single else f"{name}.{i}", dtype, shape, "node",
+                                        irn, i))
+        self.nodes.append(irn)
+        return irn.outputs[0] if single else tuple(irn.outputs)
+
+    def _shape_node(self, irn):
+        """Shape(x) as a tuple: static dimensions as ints, symbolic ones as scalar Values."""
+        x = irn.inputs[0]
+        if x.shape is None:
+            raise ConversionError(f"'{irn.name}' takes the shape of a tensor of unknown rank")
+        result = []
+        for i, d in enumerate(x.shape):
+            v = ir.Value(f"{irn.name}.{i}", np.dtype(np.int64), (), "node", irn, i)
+            irn.outputs.append(v)
+            result.append(d if d is not None else v)
+        self.nodes.append(irn)
+        return tuple(result)
+
+
+def _in_sequence(node, inputs):
+    item, seq = inputs[0], inputs[1]
+    if not isinstance(seq, (tuple, list)):
+        raise ConversionError(f"'{node.name}' (InSequence) needs a tuple")
+    if not _is_literal(item):
+        raise ConversionError(f"'{node.name}' (InSequence) tests a run-time value")
+    known = [e for e in seq if _is_literal(e)]
+    if item in known:
+        return True
+    runtime = [e for e in seq if not _is_literal(e)]
+    # Run-time tuple entries here are tensor dimensions, which are never negative: MindSpore
+    # uses this to test for its "unknown rank" marker -2.
+    if all(isinstance(e, ir.Value) and e.producer is not None and e.producer.op_type == "Shape"
+           for e in runtime) and isinstance(item, int) and item < 0:
+        return False
+    if not runtime:
+        return False
+    raise ConversionError(f"'{node.name}' (InSequence) depends on run-time values")
+
+
+def _type_info(a):
+    """Output types from a node's ``shape`` attribute: (dtype, shape) or a list for tuples."""
+    if a.type == 19 and a.tensors:        # TENSORS
+        return tensor_info(a.tensors[0])
+    if a.type == 39:                      # SCALAR
+        dtype = tensor_info(a.tensors[0])[0] if a.tensors else None
+        return (dtype, ())
+    if a.type == 20:                      # TUPLE
+        out = []
+        for v in a.values:
+            info = _type_info(v)
+            out.append(info if isinstance(info, tuple) else (None, None))
+        return out
+    return None
+
+
+_PB2 = None
+
+
+def load_mind_ir_pb2():
+    """MindSpore's generated `mind_ir_pb2` module, without importing all of MindSpore.
+
+    `import mindspore` takes about a second; the protobuf module alone needs only protobuf.
+    """
+    global _PB2
+    if _PB2 is None:
+        import importlib.util
+        import sys
+        mod = sys.modules.get("mindspore.train.mind_ir_pb2")
+        if mod is None:
+            spec = importlib.util.find_spec("mindspore")
+            if spec is None or not spec.submodule_search_locations:
+                raise ConversionError("MindSpore is not installed (needed for its MINDIR schema)")
+            path = os.path.join(list(spec.submodule_search_locations)[0], "train", "mind_ir_pb2.py")
+            pb_spec = importlib.util.spec_from_file_location("_converters_mind_ir_pb2", path)
+            mod = importlib.util.module_from_spec(pb_spec)
+            pb_spec.loader.exec_module(mod)
+        _PB2 = mod
+    return _PB2
+
+
+def read_mindir(path: str) -> ir.Graph:
+    """Parse a .mindir file into an `ir.Graph`; ConversionError for anything unreadable."""
+    from google.protobuf.message import DecodeError
+    mind_ir_pb2 = load_mind_ir_pb2()
+
+    if not os.path.exists(path):
+        raise ConversionError(f"MINDIR file not found: {path}")
+    if not os.path.isfile(path):
+        raise ConversionError(f"not a file: {path}")
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        raise ConversionError(f"{path} is empty")
+    model = mind_ir_pb2.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise ConversionError(f"{path} is not a valid MINDIR file (truncated or corrupt: "
+                              f"protobuf decoding failed: {str(exc)[:120]})") from None
+    reader = MindIRReader(model, os.path.dirname(os.path.abspath(path)))
+    try:
+        return reader.read()
+    except ConversionError as exc:
+        raise ConversionError(f"{path}: {exc}") from None
+    except (RecursionError, MemoryError) as exc:
+        raise ConversionError(f"{path} is malformed: {type(exc).__name__}") from None
+    except Exception as exc:  # a mutated file can break any assumption about its structure
+        raise ConversionError(f"{path} is not a well-formed MINDIR graph "
+                              f"({type(exc).__name__}: {str(exc)[:160]})") from None

@@ -1,0 +1,130 @@
+"""Serialise an `OnnxGraph` to an onnx.ModelProto and write it atomically."""
+import json
+import os
+import tempfile
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .errors import ConversionError
+from .onnx_graph import OnnxGraph
+
+PRODUCER = "coat-export converters"
+PRODUCER_VERSION = "1.0"
+PROVENANCE_KEY = "mindspore_provenance"
+EXTERNAL_DATA_THRESHOLD = 2 ** 31 - 2 ** 24  # protobuf's 2 GiB limit, with headroom
+
+
+def _elem_type(dtype) -> int:
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _attr(key, value):
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return helper.make_attribute(key, _elem_type(value))
+    if isinstance(value, np.ndarray):
+        return helper.make_attribute(key, numpy_helper.from_array(value, key))
+    if isinstance(value, (list, tuple)):
+        value = [int(v) if isinstance(v, (bool, np.integer)) else
+                 (float(v) if isinstance(v, np.floating) else v) for v in value]
+    elif isinstance(value, (bool, np.integer)):
+        value = int(value)
+    elif isinstance(value, np.floating):
+        value = float(value)
+    return helper.make_attribute(key, value)
+
+
+def _value_info(name, info, symbolic_batch: str):
+    dtype = info.dtype if info is not None else None
+    if dtype is None:
+        raise ConversionError(f"graph input/output '{name}' has an unknown data type")
+    shape = None
+    if info.shape is not None:
+        shape = []
+        for i, d in enumerate(info.shape):
+            if d is None:
+                shape.append(symbolic_batch if i == 0 else f"{name}_dim{i}")
+            else:
+                shape.append(d)
+    return helper.make_tensor_value_info(name, _elem_type(dtype), shape)
+
+
+def min_ir_version(opset: int) -> int:
+    """The oldest IR version that carries `opset`, so older runtimes can still load the model."""
+    for _release, ir_version, ai_onnx_opset, *_ in helper.VERSION_TABLE:
+        if ai_onnx_opset >= opset:
+            return ir_version
+    return onnx.IR_VERSION
+
+
+def provenance_of(og: OnnxGraph) -> dict:
+    """ONNX tensor name -> the MINDIR node output it equals (name, scope, op type, index)."""
+    out = {}
+    for tensor, (node_name, index) in sorted(og.tensor_origin.items()):
+        node = og.ir_nodes.get(node_name)
+        out[tensor] = {"node": node_name, "output": index,
+                       "op": node.op_type if node else "", "scope": node.scope if node else ""}
+    return out
+
+
+def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onnx.ModelProto:
+    nodes = []
+    for n in og.nodes:
+        attrs = [_attr(k, v) for k, v in sorted(n.attrs.items())]
+        proto = helper.make_node(n.op_type, n.inputs, n.outputs, name=n.name, domain=n.domain)
+        proto.attribute.extend(attrs)
+        if n.origin:
+            proto.doc_string = "; ".join(
+                f"MindSpore {o.op_type} '{o.scope or o.name}' (MINDIR node {o.name})"
+                for o in n.origin)
+        nodes.append(proto)
+    initializers = [numpy_helper.from_array(np.asarray(a), name)
+                    for name, a in og.initializers.items()]
+    inputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.inputs]
+    outputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.outputs]
+    graph = helper.make_graph(nodes, og.name, inputs, outputs, initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name=PRODUCER, producer_version=PRODUCER_VERSION)
+    model.ir_version = min_ir_version(opset)
+    helper.set_model_props(model, {PROVENANCE_KEY: json.dumps(provenance_of(og),
+                                                              sort_keys=True)})
+    return model
+
+
+def write_model(model: onnx.ModelProto, path: str) -> str:
+    """Write next to `path` under a temporary name, then rename: never a half-written file."""
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise ConversionError(f"output directory does not exist: {directory}")
+    if not os.access(directory, os.W_OK):
+        raise ConversionError(f"output directory is not writable: {directory}")
+    if os.path.isdir(path):
+        raise ConversionError(f"output path is a directory: {path}")
+    big = sum(len(t.raw_data) for t in model.graph.initializer) > EXTERNAL_DATA_THRESHOLD
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        if big:
+            location = os.path.basename(path) + ".data"
+            onnx.save_model(model, tmp, save_as_external_data=True,
+                            all_tensors_to_one_file=True, location=location, size_threshold=1024)
+        else:
+            with open(tmp, "wb") as f:
+                f.write(model.SerializeToString())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConversionError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_provenance(model: onnx.ModelProto) -> Optional[dict]:
+    for prop in model.metadata_props:
+        if prop.key == PROVENANCE_KEY:
+            return json.loads(prop.value)
+    return None
