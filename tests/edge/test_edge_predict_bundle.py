@@ -181,3 +181,25 @@ def test_bundle_cli(tiny_onnx, tmp_path):
     assert m["preprocessing"]["crop_pct"] == 0.95 and "int8_dynamic" in m["variants"]
     r = run_cli(["bundle", tiny_onnx, "--output_dir", out])
     assert r.returncode == 2 and "overwrite" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_trained_bundle_predicts_digits_without_mindspore(trained_onnx, trained_meta, blocker_dir,
+                                                          tmp_path):
+    """End to end: the trained CoaT as a bundle; predict (MindSpore blocked) names the digits."""
+    out = tmp_path / "digits_bundle"
+    write_bundle(trained_onnx, str(out), trained_meta["model"], trained_meta["architecture"],
+                 checkpoint_path=CKPT, opset=17, preprocessing=trained_meta["preprocessing"],
+                 labels_file=LABELS, variants=["dynamic"], calib_dir=HELDOUT)
+    images = [os.path.join(HELDOUT, str(c), sorted(os.listdir(os.path.join(HELDOUT, str(c))))[0])
+              for c in range(10)]
+    marker = tmp_path / "imports.txt"
+    names = open(LABELS).read().split()
+    for variant in ("fp32", "int8_dynamic"):
+        r = run_cli(["predict", out, *images, *sklearn_images(), "--topk", "1", "--json",
+                     "--variant", variant], block_mindspore=True, blocker=blocker_dir,
+                    marker=str(marker))
+        assert r.returncode == 0, r.stderr
+        assert not marker.exists()
+        res = json.loads(r.stdout)["results"]
+        assert [x["top"][0]["label"] for x in res[:10]] == names
+        assert len(res) == 12
