@@ -37,11 +37,14 @@ class OnnxGraph:
         self.info: Dict[str, TensorInfo] = {}          # known dtype/shape per tensor
         self.tensor_origin: Dict[str, Tuple[str, int]] = {}  # tensor -> (IR node name, output)
         self.ir_nodes: Dict[str, Any] = {}             # IR node name -> ir.Node
+        self.generated = set()                         # names made up by fresh()
         self._counter = 0
 
     def fresh(self, hint: str = "t") -> str:
         self._counter += 1
-        return f"{hint}__{self._counter}"
+        name = f"{hint}__{self._counter}"
+        self.generated.add(name)
+        return name
 
     def add_initializer(self, array: np.ndarray, hint: str = "const") -> str:
         name = self.fresh(hint)

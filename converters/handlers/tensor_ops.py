@@ -390,3 +390,11 @@ def to_tensor(ctx):
         t = ctx.ints(x)
     ctx.set_output(t if np.dtype(ctx.in_dtype(0) if isinstance(x, ir.Value) else np.int64)
                    == np.dtype(dt) else ctx.cast(t, dt))
+
+
+@op("_BroadcastBatch")
+def broadcast_batch(ctx):
+    """Converter-internal (dynamic_batch pass): repeat a batch-1 tensor to the batch of input 1."""
+    batch = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(1)]), ctx.ints((0,)), ctx.ints((1,))])
+    rest = ctx.initializer(np.array(ctx.in_shape(0)[1:], np.int64))
+    ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.make("Concat", [batch, rest], axis=0)]))

@@ -1,0 +1,19 @@
+"""General MindSpore MINDIR -> ONNX converter.
+
+    converters.convert("net.mindir", "net.onnx", opset=17, dynamic_batch=False)
+    converters.convert_to_model("net.mindir")            # -> onnx.ModelProto
+    converters.convert_detailed("net.mindir")            # model + IR graph + provenance
+
+CLI: ``python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]``.
+"""
+from .api import (DEFAULT_OPSET, Conversion, ConversionResult, Provenance, check_opset,
+                  convert, convert_detailed, convert_to_model)
+from .errors import ConversionError, UnsupportedOpsError
+from .handlers.registry import MAX_OPSET, MIN_OPSET, supported_ops
+from .mindir_reader import read_mindir
+from .onnx_writer import PROVENANCE_KEY, load_provenance
+
+__all__ = ["convert", "convert_to_model", "convert_detailed", "ConversionError",
+           "UnsupportedOpsError", "ConversionResult", "Conversion", "Provenance",
+           "read_mindir", "supported_ops", "load_provenance", "check_opset", "DEFAULT_OPSET",
+           "MIN_OPSET", "MAX_OPSET", "PROVENANCE_KEY"]

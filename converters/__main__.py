@@ -1,0 +1,48 @@
+"""python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
+
+Exit status 0 on success; 2 with one ``error: ...`` line on stderr for anything that went wrong
+(nothing is written then).
+"""
+import argparse
+import sys
+
+from .api import DEFAULT_OPSET, convert
+from .errors import ConversionError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(2)
+
+
+def main(argv=None) -> int:
+    parser = _Parser(prog="python -m converters",
+                     description="Convert a MindSpore MINDIR file to ONNX.")
+    parser.add_argument("mindir", help="input .mindir file")
+    parser.add_argument("onnx", help="output .onnx file")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                        help=f"ONNX opset (13..21, default {DEFAULT_OPSET})")
+    parser.add_argument("--dynamic_batch", action="store_true",
+                        help="make the batch dimension symbolic ('batch')")
+    args = parser.parse_args(argv)
+    try:
+        result = convert(args.mindir, args.onnx, opset=args.opset,
+                         dynamic_batch=args.dynamic_batch)
+    except ConversionError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 2
+    except Exception as exc:  # never a traceback: but say it is a converter bug
+        sys.stderr.write(f"error: internal converter error ({type(exc).__name__}: {exc})\n")
+        return 2
+    print(f"wrote {result.onnx_path}: {result.onnx_nodes} nodes, {result.initializers} "
+          f"initializers, opset {result.opset}, {result.timings['total']:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Public API: convert a MINDIR file to ONNX (file or in-memory model)."""
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+import onnx
+
+from . import ir
+from .errors import ConversionError
+from .handlers.registry import MAX_OPSET, MIN_OPSET
+from .lowering import lower
+from .mindir_reader import read_mindir
+from .onnx_graph import OnnxGraph
+from .onnx_writer import build_model, provenance_of, write_model
+from .passes import run_passes
+from .passes.dynamic_batch import make_batch_dynamic
+
+DEFAULT_OPSET = 17
+
+
+@dataclass
+class Provenance:
+    """Which ONNX tensor holds which MINDIR node output, both ways.
+
+    `onnx_to_ir[tensor] = (IR node name, output index)`; `ir_to_onnx` is the inverse. Only
+    tensors that equal an IR output exactly are listed (intermediates of a decomposed op and
+    outputs fused away, e.g. a Conv before its folded bias, are not).
+    """
+    onnx_to_ir: Dict[str, Tuple[str, int]]
+    ir_to_onnx: Dict[Tuple[str, int], str]
+
+
+@dataclass
+class Conversion:
+    """Everything one conversion produced, for callers that need more than the file."""
+    model: onnx.ModelProto
+    ir_graph: ir.Graph
+    onnx_graph: OnnxGraph
+    provenance: Provenance
+    opset: int
+    dynamic_batch: bool
+    static_batch: Optional[int]
+    pass_stats: Dict[str, int]
+    timings: Dict[str, float]
+
+
+@dataclass
+class ConversionResult:
+    onnx_path: str
+    opset: int
+    dynamic_batch: bool
+    mindir_nodes: int
+    onnx_nodes: int
+    initializers: int
+    onnx_op_counts: Dict[str, int]
+    timings: Dict[str, float] = field(default_factory=dict)
+    conversion: Optional[Conversion] = field(default=None, repr=False)
+
+    @property
+    def provenance(self) -> Provenance:
+        return self.conversion.provenance
+
+    @property
+    def ir_graph(self) -> ir.Graph:
+        return self.conversion.ir_graph
+
+
+def check_opset(opset) -> int:
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise ConversionError(f"opset must be an integer, got {opset!r}")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ConversionError(f"opset {opset} is outside the supported range "
+                              f"{MIN_OPSET}..{MAX_OPSET}")
+    return opset
+
+
+def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
+                     optimize: bool = True, check: bool = True) -> Conversion:
+    """Read, lower, optimise and build; nothing is written. ConversionError on any failure."""
+    check_opset(opset)
+    timings = {}
+    t0 = time.perf_counter()
+    graph = read_mindir(mindir_path)
+    timings["read"] = time.perf_counter() - t0
+    static_batch = None
+    if dynamic_batch:
+        t = time.perf_counter()
+        static_batch = make_batch_dynamic(graph) or None
+        timings["dynamic_batch"] = time.perf_counter() - t
+    t = time.perf_counter()
+    og = lower(graph, opset)
+    timings["lower"] = time.perf_counter() - t
+    t = time.perf_counter()
+    stats = run_passes(og, opset, optimize=optimize)
+    timings["passes"] = time.perf_counter() - t
+    t = time.perf_counter()
+    model = build_model(og, opset)
+    timings["build"] = time.perf_counter() - t
+    if check:
+        t = time.perf_counter()
+        try:
+            onnx.checker.check_model(model)
+        except onnx.checker.ValidationError as exc:  # a converter bug, reported cleanly
+            raise ConversionError(f"the converted model fails the ONNX checker: "
+                                  f"{str(exc).strip().splitlines()[0]}") from None
+        timings["check"] = time.perf_counter() - t
+    onnx_to_ir = {k: (v["node"], v["output"]) for k, v in provenance_of(og).items()}
+    provenance = Provenance(onnx_to_ir, {v: k for k, v in onnx_to_ir.items()})
+    timings["total"] = time.perf_counter() - t0
+    return Conversion(model, graph, og, provenance, opset, bool(dynamic_batch), static_batch,
+                      stats, timings)
+
+
+def convert_to_model(mindir_path: str, opset: int = DEFAULT_OPSET,
+                     dynamic_batch: bool = False) -> onnx.ModelProto:
+    """The ONNX model for a MINDIR file, in memory."""
+    return convert_detailed(mindir_path, opset, dynamic_batch).model
+
+
+def convert(mindir_path: str, onnx_path: str, opset: int = DEFAULT_OPSET,
+            dynamic_batch: bool = False, optimize: bool = True) -> ConversionResult:
+    """Convert `mindir_path` and write `onnx_path` atomically (nothing is written on error)."""
+    conv = convert_detailed(mindir_path, opset, dynamic_batch, optimize=optimize)
+    t = time.perf_counter()
+    path = write_model(conv.model, onnx_path)
+    conv.timings["write"] = time.perf_counter() - t
+    conv.timings["total"] += conv.timings["write"]
+    counts: Dict[str, int] = {}
+    for n in conv.model.graph.node:
+        counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    return ConversionResult(path, opset, bool(dynamic_batch), len(conv.ir_graph.nodes),
+                            len(conv.model.graph.node), len(conv.model.graph.initializer),
+                            dict(sorted(counts.items())), dict(conv.timings), conv)

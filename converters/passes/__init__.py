@@ -1,0 +1,32 @@
+"""Graph passes over the ONNX-level graph, each in its own module, run in this order."""
+from typing import Callable, List, Tuple
+
+from ..onnx_graph import OnnxGraph
+from . import (dedup_initializers, drop_noops, fold_constants, fuse_conv_bias, fuse_gelu,
+               fuse_gemm, fuse_layernorm, readable_names)
+
+
+def optimization_passes(opset: int) -> List[Tuple[str, Callable[[OnnxGraph], int]]]:
+    passes = [
+        ("fold_constants", fold_constants.run),
+        ("drop_noops", drop_noops.run),
+        ("fuse_conv_bias", fuse_conv_bias.run),
+        ("fuse_gemm", fuse_gemm.run),
+    ]
+    if opset >= 20:
+        passes.append(("fuse_gelu", fuse_gelu.run))
+    if opset >= 17:
+        passes.append(("fuse_layernorm", fuse_layernorm.run))
+    passes.append(("dedup_initializers", dedup_initializers.run))
+    return passes
+
+
+def run_passes(og: OnnxGraph, opset: int, optimize: bool = True) -> dict:
+    """Run the pipeline; returns {pass name: number of changes}. Naming always runs."""
+    stats = {}
+    if optimize:
+        for name, fn in optimization_passes(opset):
+            stats[name] = fn(og)
+    stats["remove_unused"] = og.remove_unused()
+    stats["readable_names"] = readable_names.run(og)
+    return stats

@@ -1,0 +1,53 @@
+"""Conv followed by Add of a per-channel constant (MindSpore's Conv2D + BiasAdd) -> Conv with B."""
+import numpy as np
+
+from ..onnx_graph import OnnxGraph
+
+
+def _per_channel(bias: np.ndarray, channels: int):
+    """The bias as shape (C,) if it adds one value per output channel of an NC... tensor."""
+    if bias.ndim in (3, 4) and bias.size == channels:
+        shape = bias.shape[-3:] if bias.ndim == 4 else bias.shape
+        if bias.ndim == 4 and bias.shape[0] != 1:
+            return None
+        if shape[0] == channels and all(d == 1 for d in shape[1:]):
+            return bias.reshape(channels)
+    if bias.ndim == 1 and channels == 1 and bias.size == 1:
+        return bias
+    return None
+
+
+def run(og: OnnxGraph) -> int:
+    users = og.consumers()
+    outputs = set(og.outputs)
+    fused = 0
+    dead = set()
+    for n in og.nodes:
+        if n.op_type != "Conv" or id(n) in dead:
+            continue
+        out = n.outputs[0]
+        consumers = users.get(out, [])
+        if out in outputs or len(consumers) != 1 or consumers[0].op_type != "Add":
+            continue
+        add = consumers[0]
+        other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
+        bias = og.const_value(other)
+        weight = og.const_value(n.inputs[1])
+        if bias is None or weight is None:
+            continue
+        b = _per_channel(bias, weight.shape[0])
+        if b is None or b.dtype != weight.dtype:
+            continue
+        if len(n.inputs) > 2 and n.inputs[2]:
+            old = og.const_value(n.inputs[2])
+            if old is None:
+                continue
+            b = b + old
+        n.inputs = n.inputs[:2] + [og.add_initializer(b, "bias")]
+        n.outputs = [add.outputs[0]]
+        n.origin = n.origin + add.origin
+        og.tensor_origin.pop(out, None)
+        dead.add(id(add))
+        fused += 1
+    og.nodes = [n for n in og.nodes if id(n) not in dead]
+    return fused

@@ -1,0 +1,59 @@
+"""Small helpers for matching node patterns in an OnnxGraph."""
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..onnx_graph import ONode, OnnxGraph
+
+
+class Matcher:
+    def __init__(self, og: OnnxGraph):
+        self.og = og
+        self.producer: Dict[str, ONode] = og.producers()
+        self.users: Dict[str, List[ONode]] = og.consumers()
+        self.outputs = set(og.outputs)
+
+    def only_user(self, tensor: str) -> Optional[ONode]:
+        """The single consumer of an internal tensor (None if shared or a graph output)."""
+        users = self.users.get(tensor, [])
+        if len(users) != 1 or tensor in self.outputs:
+            return None
+        return users[0]
+
+    def scalar(self, tensor: str) -> Optional[float]:
+        v = self.og.const_value(tensor)
+        if v is None or v.size != 1 or v.dtype.kind != "f":
+            return None
+        return float(v.reshape(-1)[0])
+
+    def other_input(self, node: ONode, tensor: str) -> Optional[str]:
+        if len(node.inputs) != 2 or tensor not in node.inputs:
+            return None
+        return node.inputs[1] if node.inputs[0] == tensor else node.inputs[0]
+
+    def reduce_axes(self, node: ONode):
+        if len(node.inputs) > 1 and node.inputs[1]:
+            axes = self.og.const_value(node.inputs[1])
+            return None if axes is None else [int(a) for a in axes.reshape(-1)]
+        return node.attrs.get("axes")
+
+
+def close(value: Optional[float], target: float, rel: float = 1e-4) -> bool:
+    return value is not None and abs(value - target) <= rel * abs(target)
+
+
+def replace(og: OnnxGraph, dead: List[ONode], new: ONode) -> None:
+    """Put `new` where the last of `dead` was; provenance of all of them goes to `new`."""
+    ids = {id(n) for n in dead}
+    last = max(i for i, n in enumerate(og.nodes) if id(n) in ids)
+    new.origin = [o for n in dead for o in n.origin]
+    for n in dead:
+        for out in n.outputs:
+            if out not in new.outputs:
+                og.tensor_origin.pop(out, None)
+    nodes = og.nodes[:last] + [new] + og.nodes[last + 1:]
+    og.nodes = [n for n in nodes if id(n) not in ids]
+
+
+def as_array(og: OnnxGraph, tensor: str) -> Optional[np.ndarray]:
+    return og.const_value(tensor)
