@@ -53,10 +53,10 @@ def resize_v2(ctx):
 
 @op("ResizeNearestNeighbor", "ResizeBilinear")
 def resize_legacy(ctx):
-    _resize(ctx, [int(s) for s in ctx.node.attrs["size"]],
-            ctx.node.op_type == "ResizeBilinear",
-            bool(ctx.node.attrs.get("align_corners", False)),
-            bool(ctx.node.attrs.get("half_pixel_centers", False)))
+    # (input, size, align_corners, half_pixel_centers) as inputs or primitive attributes
+    _resize(ctx, _size_arg(ctx, 1, "size"), ctx.node.op_type == "ResizeBilinear",
+            bool(ctx.const(2, "align_corners", default=False)),
+            bool(ctx.const(3, "half_pixel_centers", default=False)))
 
 
 @op("UpsampleBilinear2D", "UpsampleNearest2D")
