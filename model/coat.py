@@ -256,13 +256,16 @@ class ParallelBlock(nn.Cell):
         self.norm24 = nn.LayerNorm((dims[3],), epsilon=1e-6)
         # One MLP shared by the three scales, as in the paper's code (MindCV: mlp2 = mlp3 = mlp4).
         self.mlp2 = Mlp(dims[1], int(dims[1] * mlp_ratios[1]))
+        # MindCV resizes with its old interpolate API, whose default is align_corners (timm's
+        # PyTorch CoaT uses half-pixel); its checkpoints were trained with this. The primitive
+        # is used directly: ops.interpolate adds a control-flow subgraph that breaks
+        # dynamic-batch MINDIR on CPU.
+        self.resize = ops.ResizeBilinearV2(align_corners=True, half_pixel_centers=False)
 
     def resample(self, x, src_size, dst_size):
         cls_token, img_tokens = x[:, :1, :], x[:, 1:, :]
         img = _tokens_to_image(img_tokens, self.dim, src_size)
-        # MindCV resizes with its old interpolate API, whose default is align_corners
-        # (timm's PyTorch CoaT uses half-pixel); its checkpoints were trained with this.
-        img = ops.interpolate(img, size=dst_size, mode="bilinear", align_corners=True)
+        img = self.resize(img, dst_size)
         return ops.concat((cls_token, _image_to_tokens(img, self.dim, dst_size)), axis=1)
 
     def construct(self, x2, x3, x4, sizes):
