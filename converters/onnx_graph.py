@@ -48,7 +48,8 @@ class OnnxGraph:
 
     def add_initializer(self, array: np.ndarray, hint: str = "const") -> str:
         name = self.fresh(hint)
-        self.initializers[name] = np.ascontiguousarray(array)
+        # np.ascontiguousarray would turn 0-d arrays into 1-d ones
+        self.initializers[name] = np.asarray(array, order="C")
         return name
 
     def producers(self) -> Dict[str, ONode]:

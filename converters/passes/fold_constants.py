@@ -88,7 +88,7 @@ def run(og: OnnxGraph) -> int:
             kept.append(n)
             continue
         out = n.outputs[0]
-        og.initializers[out] = np.ascontiguousarray(np.asarray(value))
+        og.initializers[out] = np.asarray(value, order="C")
         og.tensor_origin.pop(out, None)
         og.info.pop(out, None)
         folded += 1

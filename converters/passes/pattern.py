@@ -10,7 +10,9 @@ class Matcher:
     def __init__(self, og: OnnxGraph):
         self.og = og
         self.producer: Dict[str, ONode] = og.producers()
-        self.users: Dict[str, List[ONode]] = og.consumers()
+        # a node reading a tensor twice (x * x) is one user
+        self.users: Dict[str, List[ONode]] = {
+            t: list({id(n): n for n in users}.values()) for t, users in og.consumers().items()}
         self.outputs = set(og.outputs)
 
     def only_user(self, tensor: str) -> Optional[ONode]:
