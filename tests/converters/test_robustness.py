@@ -1,0 +1,144 @@
+"""Errors: corrupt inputs, unsupported operators (all reported at once), opsets, the CLI,
+deterministic output bytes."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mindspore as ms
+from mindspore import nn, ops
+
+import converters
+from converters.handlers import unregistered
+from cvt_util import export
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def small_mindir(small_coats):
+    return small_coats["parallel"][1]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(converters.ConversionError, match="not found"):
+        converters.convert_to_model(str(tmp_path / "nope.mindir"))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.01, 0.5, 0.9, 0.999])
+def test_truncated(tmp_path, small_mindir, fraction):
+    data = open(small_mindir, "rb").read()
+    bad = tmp_path / "t.mindir"
+    bad.write_bytes(data[:int(len(data) * fraction)])
+    with pytest.raises(converters.ConversionError):
+        converters.convert_to_model(str(bad))
+
+
+def test_random_bytes(tmp_path):
+    rng = np.random.RandomState(0)
+    for i in range(10):
+        bad = tmp_path / f"r{i}.mindir"
+        bad.write_bytes(rng.bytes(int(rng.randint(1, 5000))))
+        with pytest.raises(converters.ConversionError):
+            converters.convert_to_model(str(bad))
+
+
+def test_bit_flips_never_crash(tmp_path, small_coats):
+    """Seeded mutation loop: each mutated file converts or raises ConversionError, nothing else."""
+    _, path, _ = small_coats["lite"]
+    data = bytearray(open(path, "rb").read())
+    # mutate the graph structure (the first part of the file), not only weight bytes
+    header = min(len(data), 60000)
+    rng = np.random.RandomState(1)
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(40):
+        mutated = bytearray(data)
+        for _ in range(int(rng.randint(1, 6))):
+            pos = int(rng.randint(0, header))
+            mutated[pos] ^= 1 << int(rng.randint(0, 8))
+        bad = tmp_path / f"m{i}.mindir"
+        bad.write_bytes(bytes(mutated))
+        try:
+            converters.convert_to_model(str(bad))
+            outcomes["ok"] += 1
+        except converters.ConversionError:
+            outcomes["error"] += 1
+    assert sum(outcomes.values()) == 40
+
+
+def test_unsupported_ops_listed_together(small_mindir):
+    with unregistered("Erf", "ResizeBilinearV2", "LayerNorm"):
+        with pytest.raises(converters.UnsupportedOpsError) as info:
+            converters.convert_to_model(small_mindir)
+    err = info.value
+    assert set(err.unsupported) == {"Erf", "ResizeBilinearV2", "LayerNorm"}
+    counts = converters.read_mindir(small_mindir).op_counts()
+    for op_type, (count, example) in err.unsupported.items():
+        assert count == counts[op_type]
+        assert op_type in example            # an example node's MindSpore scope name
+        assert f"{op_type} (x{count}, e.g. " in str(err)
+
+
+def test_rare_primitive_reported(tmp_path):
+    class Rare(nn.Cell):
+        def construct(self, x):
+            return ops.cumsum(x, 1) + ops.lgamma(ops.abs(x) + 1)
+
+    net = Rare()
+    path = export(net, tmp_path / "rare", (1, 4))
+    with pytest.raises(converters.ConversionError, match="CumSum.*Lgamma|Lgamma.*CumSum"):
+        converters.convert_to_model(path)
+
+
+@pytest.mark.parametrize("opset", [12, 22, 0])
+def test_opset_out_of_range(small_mindir, opset):
+    with pytest.raises(converters.ConversionError, match="outside the supported range 13..21"):
+        converters.convert_to_model(small_mindir, opset=opset)
+
+
+def test_deterministic_bytes(tmp_path, small_mindir):
+    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    converters.convert(small_mindir, str(a), dynamic_batch=True)
+    converters.convert(small_mindir, str(b), dynamic_batch=True)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_nothing_written_on_error(tmp_path, small_mindir):
+    out = tmp_path / "out.onnx"
+    with unregistered("Erf"):
+        with pytest.raises(converters.ConversionError):
+            converters.convert(small_mindir, str(out))
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(converters.ConversionError, match="does not exist"):
+        converters.convert(small_mindir, str(tmp_path / "no" / "dir.onnx"))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "converters", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_happy_path(tmp_path, small_mindir):
+    import onnx
+    out = tmp_path / "m.onnx"
+    proc = _cli(small_mindir, str(out), "--opset", "18", "--dynamic_batch")
+    assert proc.returncode == 0, proc.stderr
+    model = onnx.load(str(out))
+    assert model.opset_import[0].version == 18
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+def test_cli_errors(tmp_path, small_mindir):
+    garbage = tmp_path / "g.mindir"
+    garbage.write_bytes(b"\x00\xff garbage" * 10)
+    for args in ([str(garbage), str(tmp_path / "o.onnx")],
+                 [small_mindir, str(tmp_path / "o.onnx"), "--opset", "30"],
+                 [str(tmp_path / "missing.mindir"), str(tmp_path / "o.onnx")]):
+        proc = _cli(*args)
+        assert proc.returncode == 2
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.onnx").exists()
