@@ -1,0 +1,33 @@
+"""The seven full-size CoaT variants (224x224, seeded random weights): one export each at batch 1,
+converted at opset 17 (static and --dynamic_batch), compared with MindSpore once.
+
+The whole set takes several minutes on 2 cores (MindSpore's export dominates), so the larger
+variants are marked slow; deselect them with -m "not slow"."""
+import numpy as np
+import pytest
+
+import mindspore as ms
+
+import converters
+from cvt_util import export, ms_forward, ort_forward, session, validate
+
+FAST = ["coat_lite_tiny"]
+SLOW = ["coat_lite_mini", "coat_lite_small", "coat_lite_medium", "coat_tiny", "coat_mini",
+        "coat_small"]
+
+
+@pytest.mark.parametrize("variant", FAST + [pytest.param(v, marks=pytest.mark.slow) for v in SLOW])
+def test_variant_matches_mindspore(tmp_path, variant):
+    from model import create_model
+    ms.set_seed(42)
+    net = create_model(variant)
+    net.set_train(False)
+    x = np.random.RandomState(0).randn(1, 3, 224, 224).astype(np.float32)
+    expected = ms_forward(net, x)[0]
+    path = export(net, tmp_path / variant, (1, 3, 224, 224))
+    model = converters.convert_to_model(path, opset=17, dynamic_batch=True)
+    validate(model, strict=True)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    (out,) = ort_forward(session(model), x)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4)
