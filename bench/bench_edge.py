@@ -43,16 +43,7 @@ def export_mindir(net, image_size, base):
 def to_onnx(mindir, onnx_path):
     import converters
 
-    if hasattr(converters, "convert"):
-        converters.convert(mindir, onnx_path, opset=17, dynamic_batch=True)
-    else:  # while converters.convert is being written: its internal stages
-        from converters.lowering import lower
-        from converters.mindir_reader import read_mindir
-        from converters.onnx_writer import build_model, write_model
-
-        print("  note: converters.convert not available yet; using its internal stages",
-              flush=True)
-        write_model(build_model(lower(read_mindir(mindir), 17), 17), onnx_path)
+    converters.convert(mindir, onnx_path, opset=17, dynamic_batch=True)
     return onnx_path
 
 

@@ -51,7 +51,10 @@ def resolve_model(model: str, labels_file: Optional[str] = None,
         raise UserError(f"model not found: {model}")
 
     if manifest is not None:
-        preprocess = PreprocessConfig.from_dict(manifest.get("preprocessing") or {})
+        try:
+            preprocess = PreprocessConfig.from_dict(manifest.get("preprocessing") or {})
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"bad preprocessing in {MANIFEST_NAME} of {model}: {exc}") from None
     else:
         preprocess = None
     labels = None

@@ -159,8 +159,6 @@ def validate(files: Sequence[str], data_dir: str, batch_size: int = 32,
         batch, kept, errors = preprocess_batch(paths, cfg, skip_errors=True)
         for i, msg in errors:
             skipped.append({"path": paths[i], "error": msg})
-            if bar is not None and not bar.tty:
-                pass
         if kept:
             labels = np.array([chunk[i][1] for i in kept])
             for res, b in zip(results, backends):
@@ -194,6 +192,6 @@ def format_table(report: ValidationReport) -> str:
                        enumerate(zip(row, widths))) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if report.skipped:
-        lines.append(f"skipped {len(report.skipped)} unreadable image(s):")
-        lines.extend(f"  {s['error']}" for s in report.skipped)
+        lines.append(f"skipped {len(report.skipped)} unreadable image(s) (listed on stderr and "
+                     "in --json)")
     return "\n".join(lines)

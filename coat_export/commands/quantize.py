@@ -21,9 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _preprocess(args):
+    """The model's preprocessing from --manifest (a manifest.json or a bundle directory), else
+    from a manifest.json beside IN.onnx, else None (MindCV defaults at the graph's size)."""
     import os
 
     from ..bundle import MANIFEST_NAME, read_manifest
+    from ..errors import UserError
     from ..preprocess import PreprocessConfig
 
     path = args.manifest
@@ -32,9 +35,17 @@ def _preprocess(args):
         path = beside if os.path.isfile(beside) else None
     if path is None:
         return None
-    manifest = read_manifest(os.path.dirname(os.path.abspath(path)) if os.path.basename(path) == MANIFEST_NAME
-                             else path)
-    return PreprocessConfig.from_dict(manifest.get("preprocessing") or {})
+    if os.path.isdir(path):
+        bundle_dir = path
+    elif os.path.basename(path) == MANIFEST_NAME:
+        bundle_dir = os.path.dirname(os.path.abspath(path))
+    else:
+        raise UserError(f"--manifest expects a {MANIFEST_NAME} or a bundle directory, got {path}")
+    manifest = read_manifest(bundle_dir)
+    try:
+        return PreprocessConfig.from_dict(manifest.get("preprocessing") or {})
+    except ValueError as exc:
+        raise UserError(f"bad preprocessing in {bundle_dir}/{MANIFEST_NAME}: {exc}") from None
 
 
 def _report(result) -> None:

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import CKPT, HELDOUT, LABELS, run_cli, sklearn_images
+from .helpers import CKPT, HELDOUT, LABELS, run_cli, sklearn_images
 from coat_export import __version__
 from coat_export.bundle import read_manifest, verify_bundle, write_bundle
 from coat_export.errors import UserError
@@ -108,7 +108,7 @@ def test_predict_in_process_leaves_mindspore_unimported(tiny_bundle):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from .helpers import REPO
 
     code = ("import sys\nfrom coat_export.cli import main\n"
             f"rc = main(['predict', {tiny_bundle!r}, {sklearn_images()[0]!r}, '--variant', "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import sklearn_images
+from .helpers import sklearn_images
 from coat_export.errors import UserError
 from coat_export.preprocess import (ImageDecodeError, PreprocessConfig, list_image_folder,
                                     list_images, load_image, preprocess_batch, preprocess_image,

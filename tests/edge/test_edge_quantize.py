@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import HELDOUT, run_cli
+from .helpers import HELDOUT, run_cli
 from coat_export.compare import Tolerance
 from coat_export.errors import UserError, VerificationError
 from coat_export.quantize import quantize_model
@@ -89,3 +89,17 @@ def test_trained_variants_pass_gates_and_keep_accuracy(mode, trained_variants, t
     assert acc32 == pytest.approx(trained_meta["heldout_accuracy"])
     limit = 0.005 if mode == "fp16" else 0.01
     assert accq >= acc32 - limit, (mode, acc32, accq)
+
+
+def test_cli_reads_preprocessing_from_a_bundle(tiny_onnx, tmp_path):
+    from coat_export.bundle import write_bundle
+
+    b = tmp_path / "b"
+    write_bundle(tiny_onnx, str(b), "t", {}, preprocessing={"image_size": 32, "crop_pct": 0.5})
+    out = tmp_path / "s.onnx"
+    r = run_cli(["quantize", b / "model.onnx", out, "--mode", "static", "--calib_dir", HELDOUT,
+                 "--calib_limit", "20"])
+    assert r.returncode == 0, r.stderr
+    assert "20 calibration images" in r.stderr
+    r = run_cli(["quantize", tiny_onnx, out, "--mode", "dynamic", "--manifest", tmp_path])
+    assert r.returncode == 2 and "not a bundle" in r.stderr
