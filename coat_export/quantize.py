@@ -6,7 +6,8 @@ Modes:
 * dynamic  int8 weights, activations quantized at run time (onnxruntime.quantization
            .quantize_dynamic; MatMul/Gemm, per-channel weights). No calibration data.
 * static   int8 weights and activations, QDQ format, per-channel weights, U8 activations /
-           S8 weights (the VNNI fast path), ranges calibrated (MinMax) on preprocessed images
+           S8 weights (the VNNI fast path), ranges calibrated (MinMax by default; percentile or
+           entropy on request) on preprocessed images
            from a calibration directory.
 
 int8 modes first run onnxruntime's `quant_pre_process` (shape inference and graph
@@ -169,15 +170,20 @@ def _dynamic(src: str, dst: str, per_channel: bool) -> str:
             "activations quantized at run time")
 
 
-def _static(src: str, dst: str, reader, per_channel: bool) -> str:
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+def _static(src: str, dst: str, reader, per_channel: bool, calibrate: str = "minmax") -> str:
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[calibrate]
     quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax,
+                    calibrate_method=method,
                     extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
-    return (f"int8 static QDQ: U8 activations (MinMax calibration), S8 weights "
+    return (f"int8 static QDQ: U8 activations ({calibrate} calibration), S8 weights "
             f"({'per-channel' if per_channel else 'per-tensor'})")
 
 
@@ -200,12 +206,13 @@ def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, se
 def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Optional[str] = None,
                    preprocess: Optional[PreprocessConfig] = None, check: bool = True,
                    per_channel: bool = True, calib_limit: int = 128, check_samples: int = 32,
-                   seed: int = 0, tolerance=None) -> QuantizeResult:
+                   seed: int = 0, tolerance=None, calibrate: str = "minmax") -> QuantizeResult:
     """Write a `mode` variant of the fp32 ONNX model at input_path to output_path.
 
     calib_dir: images (any layout, searched recursively) for static calibration; also used as
         check inputs in every mode when given. Required for 'static'.
     preprocess: the model's preprocessing (default: MindCV's at the graph's input size).
+    calibrate: static calibration method, 'minmax' (default), 'percentile' or 'entropy'.
     check: compare with the fp32 model (tolerance: default tolerance_for(fp16/int8)).
         On failure nothing is written and VerificationError is raised.
     Returns a QuantizeResult with the timing, sizes and the comparison.
@@ -216,6 +223,9 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         raise UserError(f"model not found: {input_path}")
     if mode == "static" and not calib_dir:
         raise UserError("static quantization needs calibration images: pass --calib_dir DIR")
+    if calibrate not in CALIBRATION_METHODS:
+        raise UserError(f"unknown calibration method '{calibrate}'; choose from "
+                        f"{', '.join(CALIBRATION_METHODS)}")
     out_dir = os.path.dirname(os.path.abspath(output_path))
     if not os.path.isdir(out_dir):
         raise UserError(f"output directory does not exist: {out_dir}")
@@ -247,7 +257,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                         f"least {fixed} calibration images")
                     reader = ImageCalibrationReader(inp.name, calib, batch=fixed or 8,
                                                     fixed_batch=bool(fixed))
-                    method = _static(src, tmp_out, reader, per_channel)
+                    method = _static(src, tmp_out, reader, per_channel, calibrate)
                     method += f", {len(calib)} calibration images"
         except UserError:
             raise

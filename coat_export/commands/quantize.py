@@ -13,6 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="at most this many calibration images (default 128)")
     p.add_argument("--manifest", help="manifest.json with the model's preprocessing "
                                       "(default: the one beside IN.onnx, else MindCV defaults)")
+    p.add_argument("--calibrate", default="minmax", choices=("minmax", "percentile", "entropy"),
+                   help="static calibration method (default minmax)")
     p.add_argument("--per_tensor", action="store_true",
                    help="per-tensor instead of per-channel int8 weights")
     p.add_argument("--no_check", action="store_true",
@@ -81,7 +83,8 @@ def run(args) -> int:
         with step(f"quantize {args.input} ({args.mode})"):
             result = quantize_model(args.input, args.output, args.mode, calib_dir=args.calib_dir,
                                     preprocess=pre, check=not args.no_check,
-                                    per_channel=not args.per_tensor, calib_limit=args.calib_limit)
+                                    per_channel=not args.per_tensor, calib_limit=args.calib_limit,
+                                    calibrate=args.calibrate)
     except VerificationError as exc:
         if getattr(exc, "result", None) is not None:
             _report(exc.result)
