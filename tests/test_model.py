@@ -146,3 +146,16 @@ def test_invalid_architectures_are_explained(bad, message):
 
     with pytest.raises(ValueError, match=message):
         CoaTConfig(**{**SMALL_FULL, **bad})
+
+
+PAPER_GMACS = {"coat_lite_tiny": 1.6, "coat_lite_mini": 2.0, "coat_lite_small": 4.0,
+               "coat_lite_medium": 9.8, "coat_tiny": 4.4, "coat_mini": 6.8, "coat_small": 12.6}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_macs_match_the_paper(variant):
+    from model import variant_config
+    from model.macs import count_macs
+
+    gmacs = count_macs(variant_config(variant)) / 1e9
+    assert abs(gmacs - PAPER_GMACS[variant]) / PAPER_GMACS[variant] < 0.03
