@@ -17,6 +17,11 @@ def atomic_path(final_path: str):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp makes 0600 files and MindSpore writes exports 0400: give the result the
+        # permissions any new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, final_path)
     finally:
         if os.path.exists(tmp):

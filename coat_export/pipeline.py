@@ -90,14 +90,6 @@ def export_mindir(built: BuiltModel, path: str, batch_size: int = 1,
     ms.export(built.network, example, file_name=base, file_format="MINDIR")
     if not os.path.isfile(base + ".mindir"):
         raise UserError(f"MindSpore did not write {base}.mindir")
-    _make_readable(base + ".mindir")
-
-
-def _make_readable(path: str) -> None:
-    # MindSpore writes exports read-only for the owner (0400); give them normal permissions.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def load_mindir(path: str):
@@ -162,4 +154,52 @@ def export_air(built: BuiltModel, path: str, batch_size: int) -> None:
     example = ms.Tensor(np.zeros((batch_size, *built.input_shape), np.float32))
     base = path[:-len(".air")] if path.endswith(".air") else path
     ms.export(built.network, example, file_name=base, file_format="AIR")
-    _make_readable(base + ".air")
+
+
+# ----------------------------------------------------------------------------- ONNX
+
+
+def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch: bool = False,
+                opset: int = 17):
+    """Checkpoint network -> MINDIR (temporary) -> ONNX at `path`. Returns the conversion."""
+    import tempfile
+
+    import converters
+
+    with tempfile.TemporaryDirectory(prefix="coat_export_") as tmp:
+        mindir = os.path.join(tmp, f"{built.name}.mindir")
+        with step(f"compile and export MINDIR ({_batch_kind(batch_size, dynamic_batch)})"):
+            export_mindir(built, mindir, batch_size, dynamic_batch)
+        with step(f"convert MINDIR -> ONNX (opset {opset})"):
+            try:
+                result = converters.convert(mindir, path, opset=opset,
+                                            dynamic_batch=dynamic_batch)
+            except converters.ConversionError as exc:
+                raise UserError(f"ONNX conversion failed: {exc}") from None
+    say(f"     {result.mindir_nodes} MindSpore nodes -> {result.onnx_nodes} ONNX nodes, "
+        f"{result.initializers} initializers")
+    return result
+
+
+def _batch_kind(batch_size: int, dynamic_batch: bool) -> str:
+    return "dynamic batch" if dynamic_batch else f"batch {batch_size}"
+
+
+def verify_onnx(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bool,
+                seed: int = 0, display_name: Optional[str] = None) -> List[Comparison]:
+    """Run the ONNX file in ONNX Runtime and compare it with the source network."""
+    from .runtime import create_session, input_info
+
+    session = create_session(path)
+    input_name = input_info(session)[0].name
+    batches = DYNAMIC_CHECK_BATCHES if dynamic_batch else (batch_size,)
+    results = []
+    for b in batches:
+        x = sample_input((b, *built.input_shape), seed)
+        reference = run_network(built.network, x)
+        candidate = session.run(None, {input_name: x})[0]
+        results.append(compare_arrays(reference, candidate, reference_name="mindspore",
+                                      candidate_name=f"{display_name or os.path.basename(path)}"
+                                                     f"[batch={b}]",
+                                      output_name="logits", tolerance=tolerance_for("fp32")))
+    return results

@@ -207,3 +207,48 @@ def test_bad_inputs_fail_cleanly(tmp_path, bad_files, args, words):
     assert_clean_failure(proc, *words)
     assert_nothing_written(out)
     assert sorted(os.listdir(bad_files)) == ["a_file", "bad.yaml", "text.ckpt", "trunc.ckpt"]
+
+
+# ------------------------------------------------------------------------ ONNX
+
+
+def run_onnx(path, x):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+@pytest.mark.parametrize("kind, flags", [("lite", ["--batch_size", "2"]),
+                                         ("full", ["--dynamic_batch", "--opset", "20"])])
+def test_onnx_export_is_verified_in_onnx_runtime(tmp_path, small_configs, kind, flags):
+    proc = run_export("-c", small_configs[kind], "--format", "onnx", *flags,
+                      "--output_dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "ONNX Runtime" in proc.stderr and "-> ok" in proc.stderr
+    path = tmp_path / f"small_{kind}.onnx"
+    assert sorted(os.listdir(tmp_path)) == [path.name]  # no intermediate MINDIR left behind
+    batches = (1, 3, 8) if "--dynamic_batch" in flags else (2,)
+    for batch in batches:
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 64, 64)).astype(np.float32)
+        assert np.abs(run_onnx(path, x) - reference_logits(small_configs[kind], x)).max() <= 1e-4
+
+
+def test_mindcv_checkpoint_through_onnx_reproduces_mindcv_logits(tmp_path):
+    import json
+
+    arch = json.load(open(fixture_path("coat_lite_nano.json")))["architecture"]
+    cfg = write_config(tmp_path / "nano.yaml", "coat_lite_nano", arch)
+    proc = run_export("-c", cfg, "--ckpt_path", fixture_path("coat_lite_nano.ckpt"), "--format",
+                      "onnx", "--dynamic_batch", "--output_dir", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    got = run_onnx(tmp_path / "out" / "coat_lite_nano.onnx",
+                   np.load(fixture_path("coat_lite_nano.input.npy")))
+    assert np.abs(got - np.load(fixture_path("coat_lite_nano.logits.npy"))).max() <= 1e-4
+
+
+def test_onnx_opset_out_of_range_fails_before_work(tmp_path):
+    proc = run_export("--format", "onnx", "--opset", "9", "--output_dir", tmp_path / "out")
+    assert_clean_failure(proc, "opset", "9")
+    assert "build" not in proc.stderr
+    assert_nothing_written(tmp_path / "out")

@@ -1,11 +1,11 @@
-"""`export`: checkpoint -> MINDIR / AIR (and ONNX), each verified against the source network.
+"""`export`: checkpoint -> MINDIR / AIR / ONNX, each verified against the source network.
 
 The flags are a fixed contract shared with the MindCV-style `export.py` at the repo root.
 """
 import argparse
 import os
 
-FORMATS = ("mindir", "air")
+FORMATS = ("mindir", "air", "onnx")
 
 
 def positive_int(text: str) -> int:
@@ -27,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dynamic_batch", action="store_true",
                    help="symbolic batch dimension (MINDIR/ONNX)")
     p.add_argument("--output_dir", default="./exported", help="where to write DIR/<model>.<ext>")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (13-21; default 17)")
     p.add_argument("--seed", type=int, default=0, help="seed of random weights and test inputs")
 
 
@@ -42,6 +43,13 @@ def run(args) -> int:
         raise UserError("--dynamic_batch is not available for AIR; export a static batch size")
     if args.dynamic_batch and args.batch_size != 1:
         say("note: --dynamic_batch given: --batch_size is ignored")
+    if args.format == "onnx":
+        from converters import ConversionError, check_opset
+
+        try:
+            check_opset(args.opset)
+        except ConversionError as exc:
+            raise UserError(f"--opset: {exc}") from None
 
     from .. import pipeline
 
@@ -50,16 +58,22 @@ def run(args) -> int:
     out_dir = ensure_writable_dir(args.output_dir)
     built = pipeline.build_model(spec, seed=args.seed)
     final = os.path.join(out_dir, f"{built.name}.{args.format}")
+    name = os.path.basename(final)
+    kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
 
     with atomic_path(final) as tmp:
         if args.format == "mindir":
-            kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
             with step(f"compile and export MINDIR ({kind})"):
                 pipeline.export_mindir(built, tmp, args.batch_size, args.dynamic_batch)
             with step("verify: reload MINDIR and compare with the source network"):
                 results = pipeline.verify_mindir(built, tmp, args.batch_size, args.dynamic_batch,
-                                                 seed=args.seed,
-                                                 display_name=os.path.basename(final))
+                                                 seed=args.seed, display_name=name)
+            pipeline.report_verification(results)
+        elif args.format == "onnx":
+            pipeline.export_onnx(built, tmp, args.batch_size, args.dynamic_batch, args.opset)
+            with step("verify: run ONNX in ONNX Runtime and compare with the source network"):
+                results = pipeline.verify_onnx(built, tmp, args.batch_size, args.dynamic_batch,
+                                               seed=args.seed, display_name=name)
             pipeline.report_verification(results)
         else:
             with step("compile and export AIR"):
