@@ -252,3 +252,16 @@ def test_onnx_opset_out_of_range_fails_before_work(tmp_path):
     assert_clean_failure(proc, "opset", "9")
     assert "build" not in proc.stderr
     assert_nothing_written(tmp_path / "out")
+
+
+def test_module_cli_takes_the_same_flags(tmp_path):
+    """`python -m coat_export export` is the same command as export.py."""
+    proc = subprocess.run([sys.executable, "-m", "coat_export", "export", "--format", "air",
+                           "--output_dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert_clean_failure(proc, "Ascend")
+    help_text = subprocess.run([sys.executable, "-m", "coat_export", "export", "--help"],
+                               capture_output=True, text=True, cwd=REPO, timeout=300).stdout
+    for flag in ("--config", "--model", "--ckpt_path", "--format", "--batch_size",
+                 "--dynamic_batch", "--output_dir", "--opset"):
+        assert flag in help_text
