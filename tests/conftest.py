@@ -1,23 +1,11 @@
-"""Shared test setup: repo root importable, fixture paths, small architectures."""
+"""Session fixtures for the top-level tests."""
 import os
 import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(REPO, "tests", "fixtures")
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-# A small CoaT-Lite and a small CoaT (with parallel blocks) at 64x64: breadth in seconds.
-SMALL_LITE = dict(embed_dims=[32, 48, 64, 80], serial_depths=[1, 1, 1, 1], parallel_depth=0,
-                  num_heads=8, mlp_ratios=[2, 2, 2, 2], num_classes=10, image_size=64)
-SMALL_FULL = dict(embed_dims=[32, 48, 48, 48], serial_depths=[1, 1, 1, 1], parallel_depth=2,
-                  num_heads=8, mlp_ratios=[2, 2, 2, 2], num_classes=10, image_size=64)
-
-
-def fixture_path(*parts: str) -> str:
-    return os.path.join(FIXTURES, *parts)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import support  # noqa: E402,F401  (puts the repo root on sys.path)
 
 
 @pytest.fixture(scope="session")

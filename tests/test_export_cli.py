@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, SMALL_FULL, SMALL_LITE, fixture_path
+from support import REPO, SMALL_FULL, SMALL_LITE, fixture_path
 
 
 def run_export(*args, cwd=None):

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SMALL_FULL, fixture_path
+from support import SMALL_FULL, fixture_path
 
 VARIANTS = ["coat_tiny", "coat_mini", "coat_small", "coat_lite_tiny", "coat_lite_mini",
             "coat_lite_small", "coat_lite_medium"]
