@@ -1,24 +1,16 @@
 """`bench`: median / p90 latency and throughput of exported models (ONNX, MINDIR)."""
 import argparse
 
-
-def _positive(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+from .arguments import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", metavar="FILE", nargs="+", help=".onnx, .mindir or bundle directory")
-    p.add_argument("--batch_size", type=_positive, default=1)
-    p.add_argument("--runs", type=_positive, default=30, help="timed rounds (default 30)")
+    p.add_argument("--batch_size", type=positive_int, default=1)
+    p.add_argument("--runs", type=positive_int, default=30, help="timed rounds (default 30)")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs per model (default 5)")
     p.add_argument("--image_size", type=int, help="default: the ONNX input size, else 224")
-    p.add_argument("--threads", type=_positive, help="ONNX Runtime intra-op threads "
+    p.add_argument("--threads", type=positive_int, help="ONNX Runtime intra-op threads "
                                                      "(default: all cores of this process)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")

@@ -5,17 +5,9 @@ The flags are a fixed contract shared with the MindCV-style `export.py` at the r
 import argparse
 import os
 
+from .arguments import positive_int
+
 FORMATS = ("mindir", "air", "onnx")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,22 +1,14 @@
 """`predict`: top-k classes of images with an ONNX model or an edge bundle (no MindSpore)."""
 import argparse
 
-
-def _positive(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+from .arguments import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="an .onnx file or a bundle directory")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     p.add_argument("--labels", help="class names, one per line (default: the bundle's)")
-    p.add_argument("--topk", type=_positive, default=5, help="classes per image (default 5)")
+    p.add_argument("--topk", type=positive_int, default=5, help="classes per image (default 5)")
     p.add_argument("--variant", help="bundle variant: fp32 (default), fp16, int8_dynamic, "
                                      "int8_static")
     p.add_argument("--provider", help="ONNX Runtime execution provider (default: cpu)")

@@ -1,26 +1,18 @@
 """`validate`: top-1 / top-5 of exported models (ONNX, MINDIR, bundles) on an ImageFolder."""
 import argparse
 
-
-def _positive(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+from .arguments import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", metavar="FILE", nargs="+",
                    help=".onnx, .mindir or bundle directory (all evaluated on the same inputs)")
     p.add_argument("--data_dir", required=True, help="ImageFolder: DATA_DIR/<class>/<image>")
-    p.add_argument("--batch_size", type=_positive, default=32)
+    p.add_argument("--batch_size", type=positive_int, default=32)
     p.add_argument("--image_size", type=int, help="default: manifest, else the ONNX input size")
     p.add_argument("--crop_pct", type=float, help="default: manifest, else 0.9")
     p.add_argument("--interpolation", help="default: manifest, else bicubic")
-    p.add_argument("--limit", type=_positive, help="only the first N images (smoke runs)")
+    p.add_argument("--limit", type=positive_int, help="only the first N images (smoke runs)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
 
