@@ -30,7 +30,6 @@ LATENCY_VARIANTS = ("coat_lite_tiny", "coat_tiny")
 def count_macs(model) -> int:
     """Multiply-accumulates of Conv, MatMul and Gemm nodes (shapes from shape inference)."""
     import onnx
-    from onnx import numpy_helper
     inferred = onnx.shape_inference.infer_shapes(model)
     shapes = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + \
@@ -52,7 +51,6 @@ def count_macs(model) -> int:
             trans_a = any(at.name == "transA" and at.i for at in n.attribute)
             k = a[-2] if trans_a else a[-1]
             macs += int(np.prod(out)) * int(k)
-    del numpy_helper
     return macs
 
 

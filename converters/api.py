@@ -11,7 +11,7 @@ from .handlers.registry import MAX_OPSET, MIN_OPSET
 from .lowering import lower
 from .mindir_reader import read_mindir
 from .onnx_graph import OnnxGraph
-from .onnx_writer import build_model, provenance_of, write_model
+from .onnx_writer import EXTERNAL_DATA_THRESHOLD, build_model, provenance_of, write_model
 from .passes import run_passes
 from .passes.dynamic_batch import make_batch_dynamic
 
@@ -96,7 +96,9 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
     t = time.perf_counter()
     model = build_model(og, opset)
     timings["build"] = time.perf_counter() - t
-    if check:
+    # the in-memory checker cannot take protos over 2 GB; those are checked by path after writing
+    small = sum(len(i.raw_data) for i in model.graph.initializer) < EXTERNAL_DATA_THRESHOLD
+    if check and small:
         t = time.perf_counter()
         try:
             onnx.checker.check_model(model)

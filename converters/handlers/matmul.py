@@ -30,7 +30,6 @@ def matmul_ext(ctx):
 @op("Dense")
 def dense(ctx):
     """y = x @ W^T + b, W of shape (out, in)."""
-    w = ctx.arg(1)
     if ctx.is_const(1):
         wt = ctx.initializer(np.ascontiguousarray(np.asarray(ctx.const(1)).T))
     else:
@@ -39,5 +38,4 @@ def dense(ctx):
     bias = ctx.arg(2, default=None)
     if bias is not None:
         y = ctx.make("Add", [y, ctx.tensor(2)])
-    del w
     ctx.set_output(y)

@@ -280,17 +280,14 @@ def gather_d(ctx):
 @op("BroadcastTo")
 def broadcast_to(ctx):
     target = ctx.arg(1, "shape")
-    shape = ctx.in_shape(0)
     target = list(target) if isinstance(target, (tuple, list)) else _int_list(ctx.literal(target))
-    offset = len(target) - len(shape)
     dims = []
-    for i, t in enumerate(target):
+    for t in target:
         if not isinstance(t, ir.Value) and int(ctx.literal(t)) == -1:
             # -1 keeps the input's size; 1 lets Expand keep it without reading it
             t = 1
         dims.append(t)
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.ints(tuple(dims))]))
-    del offset
 
 
 @op("Tile")

@@ -142,3 +142,20 @@ def test_cli_errors(tmp_path, small_mindir):
         assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_external_data_for_big_models(tmp_path, small_coats, images64, monkeypatch):
+    """Models over protobuf's 2 GB limit keep weights in OUT.onnx.data (threshold lowered)."""
+    import onnx
+    from converters import onnx_writer
+    from cvt_util import ms_forward, ort_forward
+    net, static, _ = small_coats["lite"]
+    monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_THRESHOLD", 1024)
+    out = tmp_path / "big.onnx"
+    converters.convert(static, str(out))
+    assert (tmp_path / "big.onnx.data").stat().st_size > 100_000
+    assert out.stat().st_size < 200_000
+    model = onnx.load(str(out))
+    onnx.checker.check_model(str(out), full_check=True)
+    np.testing.assert_allclose(ort_forward(model, images64[:1])[0],
+                               ms_forward(net, images64[:1])[0], atol=1e-4)
