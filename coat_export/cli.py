@@ -19,6 +19,7 @@ COMMANDS = {
     "bundle": ("bundle", "write an edge-deployment bundle (ONNX, variants, labels, manifest)"),
     "validate": ("validate", "top-1/top-5 of exported models (ONNX, MINDIR) on an ImageFolder"),
     "bench": ("bench", "latency and throughput of exported models (ONNX, MINDIR)"),
+    "check": ("check", "parity of exported MINDIR / ONNX files with the MindSpore network"),
 }
 
 

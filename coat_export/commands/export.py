@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output_dir", default="./exported", help="where to write DIR/<model>.<ext>")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (13-21; default 17)")
     p.add_argument("--seed", type=int, default=0, help="seed of random weights and test inputs")
+    p.add_argument("--check", action="store_true",
+                   help="after exporting, run the parity check (as `check`) on the file and "
+                        "write DIR/<model>.parity.json")
 
 
 def run(args) -> int:
@@ -45,6 +48,8 @@ def run(args) -> int:
 
     from .. import pipeline
 
+    if args.check and args.format == "air":
+        raise UserError("--check needs a MINDIR or ONNX export (AIR runs only on Ascend)")
     if args.format == "air":
         pipeline.check_air_supported(pipeline.current_device_target())
     out_dir = ensure_writable_dir(args.output_dir)
@@ -71,4 +76,9 @@ def run(args) -> int:
             with step("compile and export AIR"):
                 pipeline.export_air(built, tmp, args.batch_size)
     print(final)
+    if args.check:
+        from .check import run_and_report
+
+        return run_and_report(built, spec, [final],
+                              os.path.join(out_dir, f"{built.name}.parity.json"), seed=args.seed)
     return 0

@@ -1,0 +1,441 @@
+"""First divergence: the first ONNX node whose output departs from MindSpore's own value.
+
+How the two sides are obtained
+------------------------------
+* ONNX: an in-memory copy of the candidate whose graph outputs are extended with every
+  intermediate tensor that the provenance map ties to a MindSpore node; one ONNX Runtime run
+  (session set up by `runtime.create_session`) gives them all.
+* MindSpore: the source network is exported to a temporary MINDIR (`pipeline.export_mindir`,
+  same batch mode as the candidate), and a copy of that MINDIR protobuf is rewritten so that
+  the outputs of the MindSpore nodes we need become graph outputs (one extra ``MakeTuple``
+  returned by the graph). `mindspore.load` + `nn.GraphCell` runs it: every value is computed
+  by MindSpore itself, in one run, never by our converter.
+
+Matching
+--------
+The candidate ONNX carries its provenance (`converters.PROVENANCE_KEY` in metadata_props):
+ONNX tensor -> (MINDIR node name, output index, op type, scope). MINDIR node names embed
+global counters (``CNode_174:3``) that change with whatever the exporting process compiled
+before, so they are not stable across exports; scope names (``Default/patch_embed1-PatchEmbed/
+Reshape-op0``) are, and are unique per node. Nodes are therefore matched by (scope, op type),
+by name only where the scope is empty or ambiguous, and a match is used only when the
+MindSpore value has the ONNX tensor's shape. Without provenance in the candidate, a fresh
+conversion of the temporary MINDIR supplies one (tensor names are deterministic).
+
+Tolerance and the walk
+----------------------
+A matched tensor departs when ``max|onnx - ms| > atol + rtol * max|ms|`` (or when finiteness
+differs). fp32 drift between two correct implementations grows through the network but stays
+around 1e-6..1e-5 of a tensor's magnitude (measured on CoaT: see the report of issue 4);
+`rtol = 1e-3` leaves two orders of magnitude of headroom and still catches a weight changed
+by a few percent. `atol` guards tensors that are (almost) all zero.
+
+ONNX nodes are walked in topological order. A tensor is `ok` (matched, within tolerance),
+`bad` (matched, departs), `clean` (unmatched, every input of its producer ok/clean) or
+`tainted` (unmatched, downstream of a bad tensor). The first divergence is the first node with
+a bad output whose inputs are all ok or clean. Because tensors inside a decomposed or fused
+op are unmatched, the report also lists the *region*: the ONNX nodes between the last
+matching tensors and the diverging one (where the fault must be).
+"""
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import UserError
+
+__all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe",
+           "locate_first_divergence", "onnx_batch_info", "DEFAULT_NODE_RTOL",
+           "DEFAULT_NODE_ATOL"]
+
+DEFAULT_NODE_RTOL = 1e-3
+DEFAULT_NODE_ATOL = 1e-5
+
+
+@dataclass(frozen=True)
+class NodeTolerance:
+    rtol: float = DEFAULT_NODE_RTOL
+    atol: float = DEFAULT_NODE_ATOL
+
+    def threshold(self, ref_max: float) -> float:
+        return self.atol + self.rtol * ref_max
+
+
+@dataclass
+class Divergence:
+    """The first diverging node, named in both frameworks, with its statistics."""
+
+    onnx_node: str
+    onnx_op: str
+    onnx_tensor: str
+    mindspore_node: str
+    mindspore_op: str
+    mindspore_scope: str
+    mindspore_output: int
+    shape: List[int]
+    max_abs_diff: float
+    max_rel_diff: float
+    mean_abs_diff: float
+    cosine: float
+    reference_max_abs: float
+    threshold: float
+    provenance_node: str = ""   # the node's name in the MINDIR the candidate came from
+    region: List[str] = field(default_factory=list)   # ONNX nodes that may hold the fault
+    matched_inputs: List[str] = field(default_factory=list)  # last agreeing tensors feeding it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"ONNX node '{self.onnx_node}' ({self.onnx_op}) = MindSpore "
+                f"{self.mindspore_op} '{self.mindspore_scope or self.mindspore_node}' "
+                f"(node {self.mindspore_node}): max_abs_diff {self.max_abs_diff:.3g} > "
+                f"{self.threshold:.3g}, cosine {self.cosine:.6f}")
+
+
+@dataclass
+class LocalisationResult:
+    divergence: Optional[Divergence]
+    provenance_source: str            # "candidate" | "fresh conversion"
+    tensors_compared: int
+    tensors_departing: int
+    note: str = ""
+    sample_index: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["divergence"] = self.divergence.to_dict() if self.divergence else None
+        return d
+
+
+# ----------------------------------------------------------------------------- ONNX side
+
+
+def onnx_batch_info(model) -> Tuple[Optional[int], bool]:
+    """(fixed batch or None, dynamic?) of the first graph input."""
+    inp = model.graph.input[0]
+    dims = inp.type.tensor_type.shape.dim
+    if not dims:
+        return None, True
+    d0 = dims[0]
+    if d0.HasField("dim_value") and d0.dim_value > 0:
+        return int(d0.dim_value), False
+    return None, True
+
+
+def _topological(nodes) -> list:
+    produced = {}
+    for i, n in enumerate(nodes):
+        for o in n.output:
+            if o:
+                produced[o] = i
+    deps = [set() for _ in nodes]
+    users = [[] for _ in nodes]
+    for i, n in enumerate(nodes):
+        for t in n.input:
+            j = produced.get(t)
+            if j is not None and j != i and j not in deps[i]:
+                deps[i].add(j)
+                users[j].append(i)
+    pending = [len(d) for d in deps]
+    ready = sorted(i for i, c in enumerate(pending) if c == 0)
+    order = []
+    import heapq
+    heapq.heapify(ready)
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            pending[u] -= 1
+            if pending[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(nodes):  # a cycle: keep file order for the rest
+        seen = set(order)
+        order += [i for i in range(len(nodes)) if i not in seen]
+    return [nodes[i] for i in order]
+
+
+def _onnx_intermediates(model, tensors: Sequence[str], x: np.ndarray, provider=None) -> Dict[str, np.ndarray]:
+    """Run a copy of `model` with `tensors` added as graph outputs; name -> value."""
+    import onnx
+
+    from .runtime import create_session
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    existing = {o.name for o in m.graph.output}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(m)
+        types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    except Exception:  # a broken candidate may not infer: declare float and hope
+        types = {}
+    for t in tensors:
+        if t not in existing:
+            m.graph.output.append(onnx.helper.make_tensor_value_info(
+                t, types.get(t) or onnx.TensorProto.FLOAT, None))
+    with tempfile.TemporaryDirectory(prefix="coat_check_") as tmp:
+        path = os.path.join(tmp, "probe.onnx")
+        onnx.save_model(m, path)
+        session = create_session(path, provider=provider)
+        names = [o.name for o in session.get_outputs()]
+        values = session.run(names, {session.get_inputs()[0].name: x})
+    return dict(zip(names, values))
+
+
+# ----------------------------------------------------------------------------- MindSpore side
+
+
+class MindSporeProbe:
+    """The source network as a temporary MINDIR whose inner node outputs can be read.
+
+    `values(x, names)` -> {IR node name: value or tuple of values}, computed by MindSpore's
+    GraphCell on a rewritten copy of the MINDIR (the listed nodes become graph outputs)."""
+
+    def __init__(self, built, batch_size: int = 1, dynamic_batch: bool = False):
+        import converters
+
+        from . import pipeline
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="coat_check_ms_")
+        self.dynamic_batch = dynamic_batch
+        self.batch_size = batch_size
+        self.mindir = os.path.join(self._tmp.name, f"{built.name}.mindir")
+        pipeline.export_mindir(built, self.mindir, batch_size, dynamic_batch)
+        try:
+            self.ir = converters.read_mindir(self.mindir)
+        except converters.ConversionError as exc:
+            raise UserError(f"cannot read the source network's MINDIR: {exc}") from None
+        self.by_name = {n.name: n for n in self.ir.nodes}
+        self.by_key: Dict[Tuple[str, str], list] = {}
+        for n in self.ir.nodes:
+            self.by_key.setdefault((n.scope, n.op_type), []).append(n)
+        self._fresh = None
+
+    def close(self):
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def fresh_provenance(self, opset: int = 17) -> dict:
+        """Provenance of a fresh conversion of the temporary MINDIR (candidate had none)."""
+        if self._fresh is None:
+            import converters
+            from converters.onnx_writer import provenance_of
+
+            conv = converters.convert_detailed(self.mindir, opset=opset,
+                                               dynamic_batch=self.dynamic_batch)
+            self._fresh = provenance_of(conv.onnx_graph)
+        return self._fresh
+
+    def match(self, entry: dict):
+        """The IR node a provenance entry refers to, or None."""
+        key = (entry.get("scope", ""), entry.get("op", ""))
+        found = self.by_key.get(key, []) if key[0] else []
+        if len(found) == 1:
+            return found[0]
+        named = self.by_name.get(entry.get("node", ""))
+        if named is not None and named.op_type == entry.get("op", named.op_type) \
+                and (not found or named in found):
+            return named
+        return None
+
+    def values(self, x: np.ndarray, names: Sequence[str]) -> Dict[str, object]:
+        import mindspore as ms
+        from mindspore import nn
+
+        from converters.mindir_reader import load_mind_ir_pb2, short_name
+
+        pb = load_mind_ir_pb2()
+        model = pb.ModelProto()
+        with open(self.mindir, "rb") as f:
+            model.ParseFromString(f.read())
+        g = model.graph
+        wanted = set(names)
+        shape_attr = {}
+        probes = []
+        for n in g.node:
+            if n.op_type == "Constant" or not n.output:
+                continue
+            attrs = [a for a in n.attribute if a.name == "shape"]
+            if attrs:
+                shape_attr[n.output[0]] = attrs[0]
+            if short_name(n.name) in wanted and attrs:
+                probes.append((short_name(n.name), n.output[0]))
+        make_tuple = [p.name for p in model.primitives if p.op_type == "MakeTuple"]
+        final = g.output[0].name
+        if not make_tuple or final not in shape_attr or len(g.output) != 1:
+            return {}
+        node = g.node.add()
+        node.name = node.domain = "coat_check_probe"
+        node.op_type = "REF::" + make_tuple[0]
+        node.output.append("coat_check_probe")
+        tuple_attr = node.attribute.add()
+        tuple_attr.name = "shape"
+        tuple_attr.type = pb.AttributeProto.TUPLE
+        for name in [final] + [o for _, o in probes]:
+            node.input.append(name)
+            tuple_attr.values.add().CopyFrom(shape_attr[name])
+        tuple_attr.seq_info.is_dyn_len = False
+        out = g.output[0]
+        out.name = "coat_check_probe"
+        out.denotation = "Tuple"
+        out.ClearField("tensor")
+        out.attr_info.CopyFrom(tuple_attr)
+        path = os.path.join(self._tmp.name, "probe.mindir")
+        with open(path, "wb") as f:
+            f.write(model.SerializeToString())
+        try:
+            cell = nn.GraphCell(ms.load(path))
+            outs = cell(ms.Tensor(np.ascontiguousarray(x, np.float32)))
+        except Exception as exc:  # MindSpore's C++ errors: reported, localisation skipped
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RuntimeError(f"MindSpore could not run the probed MINDIR: {first[:200]}") from None
+        result = {}
+        for (name, _), value in zip(probes, outs[1:]):
+            if isinstance(value, (tuple, list)):
+                result[name] = tuple(v.asnumpy() if hasattr(v, "asnumpy") else v for v in value)
+            else:
+                result[name] = value.asnumpy() if hasattr(value, "asnumpy") else value
+        return result
+
+
+# ----------------------------------------------------------------------------- the walk
+
+
+def _stats(ref: np.ndarray, cand: np.ndarray):
+    r = ref.astype(np.float64)
+    c = cand.astype(np.float64)
+    diff = np.abs(r - c)
+    both_finite = np.isfinite(r) & np.isfinite(c)
+    finite_mismatch = bool((np.isfinite(r) != np.isfinite(c)).any())
+    d = np.where(both_finite, diff, 0.0)
+    max_abs = float(d.max()) if d.size else 0.0
+    if finite_mismatch:
+        max_abs = math.inf
+    mean_abs = float(d.mean()) if d.size else 0.0
+    ref_max = float(np.abs(np.where(np.isfinite(r), r, 0.0)).max()) if r.size else 0.0
+    rel = d / np.maximum(np.abs(r), 1e-6)
+    max_rel = float(rel.max()) if rel.size else 0.0
+    a, b = np.where(both_finite, r, 0).ravel(), np.where(both_finite, c, 0).ravel()
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    cosine = 1.0 if na == 0 and nb == 0 else (0.0 if na == 0 or nb == 0 else
+                                                float(np.dot(a, b) / (na * nb)))
+    return max_abs, max_rel, mean_abs, cosine, ref_max
+
+
+def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
+                            tolerance: NodeTolerance = NodeTolerance(),
+                            provider=None) -> LocalisationResult:
+    """Compare every matched intermediate tensor of `onnx_model` with MindSpore's value on
+    input `x` and name the first node that departs (see the module docstring)."""
+    import converters
+
+    provenance = converters.load_provenance(onnx_model)
+    source = "candidate"
+    if not provenance:
+        opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), 17)
+        provenance = probe.fresh_provenance(opset)
+        source = "fresh conversion"
+    graph = onnx_model.graph
+    produced = {o for n in graph.node for o in n.output if o}
+    matched = {}  # tensor -> (ir node, output index)
+    recorded = {}  # tensor -> node name in the candidate's provenance
+    for tensor, entry in provenance.items():
+        if tensor not in produced:
+            continue
+        node = probe.match(entry)
+        if node is not None:
+            matched[tensor] = (node, int(entry.get("output", 0)))
+            recorded[tensor] = entry.get("node", "")
+    if not matched:
+        return LocalisationResult(None, source, 0, 0,
+                                  note="no ONNX tensor could be matched to a MindSpore node")
+    ms_values = probe.values(x, sorted({n.name for n, _ in matched.values()}))
+    onnx_values = _onnx_intermediates(onnx_model, sorted(matched), x, provider=provider)
+
+    status: Dict[str, str] = {i.name: "ok" for i in graph.input}
+    for init in graph.initializer:
+        status[init.name] = "ok"
+    stats: Dict[str, tuple] = {}
+    compared = departing = 0
+    first = None
+    producer = {}
+    for n in graph.node:
+        for o in n.output:
+            producer[o] = n
+    for n in _topological(list(graph.node)):
+        ins = [status.get(t, "ok") for t in n.input if t]
+        inputs_clean = all(s in ("ok", "clean") for s in ins)
+        for o in n.output:
+            if not o:
+                continue
+            verdict = None
+            if o in matched and o in onnx_values:
+                irn, idx = matched[o]
+                ref = ms_values.get(irn.name)
+                if isinstance(ref, tuple):
+                    ref = ref[idx] if idx < len(ref) else None
+                cand = onnx_values[o]
+                if ref is not None and np.shape(ref) == np.shape(cand):
+                    ref, cand = np.asarray(ref), np.asarray(cand)
+                    if ref.dtype.kind in "biu" or cand.dtype.kind in "biu":
+                        bad = not np.array_equal(ref, cand)
+                        s = (0.0 if not bad else math.inf, 0.0, 0.0, 1.0, 0.0)
+                    else:
+                        s = _stats(ref, cand)
+                        bad = not s[0] <= tolerance.threshold(s[4])
+                    stats[o] = s
+                    compared += 1
+                    departing += int(bad)
+                    verdict = "bad" if bad else "ok"
+            if verdict is None:
+                verdict = "clean" if inputs_clean else "tainted"
+            status[o] = verdict
+            if verdict == "bad" and inputs_clean and first is None:
+                first = (n, o)
+    if first is None:
+        return LocalisationResult(None, source, compared, departing,
+                                  note="every matched intermediate tensor agrees with MindSpore"
+                                  if not departing else "no single first diverging node found")
+    node, tensor = first
+    irn, idx = matched[tensor]
+    max_abs, max_rel, mean_abs, cosine, ref_max = stats[tensor]
+    region, matched_inputs = _region(node, producer, status)
+    div = Divergence(onnx_node=node.name or tensor, onnx_op=node.op_type, onnx_tensor=tensor,
+                     mindspore_node=irn.name, mindspore_op=irn.op_type,
+                     mindspore_scope=irn.scope, mindspore_output=idx,
+                     shape=[int(d) for d in np.shape(onnx_values[tensor])],
+                     max_abs_diff=max_abs, max_rel_diff=max_rel, mean_abs_diff=mean_abs,
+                     cosine=cosine, reference_max_abs=ref_max,
+                     threshold=tolerance.threshold(ref_max),
+                     provenance_node=recorded.get(tensor, ""), region=region,
+                     matched_inputs=matched_inputs)
+    return LocalisationResult(div, source, compared, departing)
+
+
+def _region(node, producer, status) -> Tuple[List[str], List[str]]:
+    """ONNX nodes from the last matched (agreeing) tensors up to `node`, and those tensors."""
+    region, matched_inputs, seen = [], [], set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        region.append(n.name or n.output[0])
+        for t in n.input:
+            if not t:
+                continue
+            s = status.get(t)
+            if s == "clean" and t in producer:
+                stack.append(producer[t])
+            elif s == "ok" and t in producer and t not in matched_inputs:
+                matched_inputs.append(t)
+    return region, matched_inputs
