@@ -108,6 +108,7 @@ class Candidate:
     fixed_batch: Optional[int]
     backend: object = field(repr=False)
     onnx_model: object = field(default=None, repr=False)
+    load_error: Optional[str] = None   # the runtime refused the file (a failure, exit 1)
 
     @property
     def name(self) -> str:
@@ -161,10 +162,20 @@ def open_candidate(path: str, provider=None) -> Candidate:
         except Exception as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise UserError(f"cannot read {path} as ONNX: {reason}") from None
-        backend = OrtBackend(path, provider=provider)
-        shape = list(backend.input.shape)
-        return Candidate(path, "onnx", detect_onnx_precision(model), shape,
-                         backend.fixed_batch, backend, model)
+        dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
+        shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "batch")
+                 for d in dims]
+        fixed = shape[0] if shape and isinstance(shape[0], int) and shape[0] > 0 else None
+        try:
+            backend = OrtBackend(path, provider=provider)
+        except UserError as exc:
+            if "cannot load" not in str(exc):  # e.g. an unavailable provider: usage
+                raise
+            # a well-formed ONNX file that ONNX Runtime refuses (invalid graph): it fails
+            return Candidate(path, "onnx", detect_onnx_precision(model), shape, fixed, None,
+                             model, load_error=str(exc))
+        return Candidate(path, "onnx", detect_onnx_precision(model), shape, fixed, backend,
+                         model)
     shape = _mindir_input_shape(path)
     backend = MindirBackend(path)
     fixed = shape[0] if shape and isinstance(shape[0], int) else None
@@ -260,6 +271,10 @@ def run_check(built, spec, files: Sequence[str], images: Optional[str] = None,
         for cand in candidates:
             tol = tolerance_for(cand.precision, **overrides)
             tolerances[cand.precision] = asdict(tol)
+            if cand.load_error:
+                results.append(CandidateResult(cand.path, cand.format, cand.precision, None,
+                                               error=cand.load_error))
+                continue
             with step(f"run {cand.name} ({cand.format}, {cand.precision})"):
                 try:
                     out = cand.run(x)
