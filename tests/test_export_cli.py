@@ -265,3 +265,28 @@ def test_module_cli_takes_the_same_flags(tmp_path):
     for flag in ("--config", "--model", "--ckpt_path", "--format", "--batch_size",
                  "--dynamic_batch", "--output_dir", "--opset"):
         assert flag in help_text
+
+
+def test_export_check_bundle_writes_a_verified_bundle(tmp_path, small_configs):
+    import json
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(f"class_{i}" for i in range(10)) + "\n")
+    proc = run_export("-c", small_configs["lite"], "--format", "onnx", "--check", "--bundle",
+                      "--labels", labels, "--output_dir", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    bundle = tmp_path / "out" / "small_lite_bundle"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "small_lite"
+    assert manifest["parity"]["passed"] is True  # the export's own parity report
+    assert manifest["preprocessing"]["image_size"] == 64
+    assert (bundle / "labels.txt").read_text().splitlines()[3] == "class_3"
+    x = np.random.default_rng(5).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    got = run_onnx(bundle / "model.onnx", x)
+    assert np.abs(got - reference_logits(small_configs["lite"], x)).max() <= 1e-4
+
+
+def test_bundle_needs_onnx_format(tmp_path):
+    proc = run_export("--format", "mindir", "--bundle", "--output_dir", tmp_path / "out")
+    assert_clean_failure(proc, "--bundle needs --format onnx")
+    assert_nothing_written(tmp_path / "out")

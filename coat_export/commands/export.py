@@ -24,6 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="after exporting, run the parity check (as `check`) on the file and "
                         "write DIR/<model>.parity.json")
+    p.add_argument("--bundle", action="store_true",
+                   help="with --format onnx: also write the edge bundle DIR/<model>_bundle/")
+    p.add_argument("--labels", help="class names, one per line, for the bundle")
+    p.add_argument("--bundle_variants", nargs="+", choices=("fp16", "dynamic", "static"),
+                   default=(), help="reduced-precision variants to add to the bundle")
+    p.add_argument("--calib_dir", help="calibration images for the 'static' int8 variant")
 
 
 def run(args) -> int:
@@ -50,6 +56,15 @@ def run(args) -> int:
 
     if args.check and args.format == "air":
         raise UserError("--check needs a MINDIR or ONNX export (AIR runs only on Ascend)")
+    if (args.bundle_variants or args.labels) and not args.bundle:
+        raise UserError("--labels and --bundle_variants belong to --bundle")
+    if args.bundle:
+        if args.format != "onnx":
+            raise UserError("--bundle needs --format onnx (a bundle is for ONNX Runtime)")
+        if args.labels and not os.path.isfile(args.labels):
+            raise UserError(f"labels file not found: {args.labels}")
+        if "static" in args.bundle_variants and not args.calib_dir:
+            raise UserError("the 'static' bundle variant needs calibration images: --calib_dir")
     if args.format == "air":
         pipeline.check_air_supported(pipeline.current_device_target())
     out_dir = ensure_writable_dir(args.output_dir)
@@ -76,9 +91,30 @@ def run(args) -> int:
             with step("compile and export AIR"):
                 pipeline.export_air(built, tmp, args.batch_size)
     print(final)
+    parity_path = os.path.join(out_dir, f"{built.name}.parity.json")
     if args.check:
         from .check import run_and_report
 
-        return run_and_report(built, spec, [final],
-                              os.path.join(out_dir, f"{built.name}.parity.json"), seed=args.seed)
+        status = run_and_report(built, spec, [final], parity_path, seed=args.seed)
+        if status:
+            return status
+    if args.bundle:
+        _write_bundle(args, built, spec, final, parity_path if args.check else None)
     return 0
+
+
+def _write_bundle(args, built, spec, onnx_path: str, parity_path) -> None:
+    import json
+
+    from ..bundle import write_bundle
+    from ..progress import step
+
+    bundle_dir = os.path.join(os.path.dirname(onnx_path), f"{built.name}_bundle")
+    parity = json.load(open(parity_path, encoding="utf-8")) if parity_path else None
+    with step(f"write edge bundle {bundle_dir}"):
+        write_bundle(onnx_path, bundle_dir, built.name, built.config.to_dict(),
+                     checkpoint_path=spec.ckpt_path, opset=args.opset,
+                     preprocessing=spec.preprocessing(built.config.image_size), parity=parity,
+                     labels_file=args.labels, variants=args.bundle_variants,
+                     calib_dir=args.calib_dir, overwrite=True)
+    print(bundle_dir)
