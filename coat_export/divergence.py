@@ -400,6 +400,9 @@ def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
             status[o] = verdict
             if verdict == "bad" and inputs_clean and first is None:
                 first = (n, o)
+    if first is None and not compared:
+        return LocalisationResult(None, source, 0, 0, note="MindSpore values of the matched "
+                                  "nodes could not be obtained (no tensor compared)")
     if first is None:
         return LocalisationResult(None, source, compared, departing,
                                   note="every matched intermediate tensor agrees with MindSpore"
