@@ -67,20 +67,31 @@ def export_variant(name, directory):
     return path + ".mindir", time.perf_counter() - t
 
 
-def ort_latency(model, batch, runs):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    s = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+def ort_latencies(models, batch, runs):
+    """Median latency of each model on the same input, runs interleaved round-robin so that
+    machine noise falls on all of them alike; sessions from coat_export.runtime (explicit
+    threads, no spinning)."""
+    import onnx
+
+    from coat_export.runtime import create_session
+
+    sessions = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, model in enumerate(models):
+            path = os.path.join(tmp, f"m{i}.onnx")
+            onnx.save(model, path)
+            sessions.append(create_session(path))
     x = np.random.RandomState(0).randn(batch, 3, 224, 224).astype(np.float32)
-    feed = {s.get_inputs()[0].name: x}
-    s.run(None, feed)
-    times = []
+    feeds = [{s.get_inputs()[0].name: x} for s in sessions]
+    for s, feed in zip(sessions, feeds):
+        s.run(None, feed)  # warm-up
+    times = [[] for _ in sessions]
     for _ in range(runs):
-        t = time.perf_counter()
-        s.run(None, feed)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for s, feed, t in zip(sessions, feeds, times):
+            start = time.perf_counter()
+            s.run(None, feed)
+            t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main():
@@ -90,7 +101,7 @@ def main():
     parser.add_argument("--runs", type=int, default=10, help="ORT runs per latency median")
     args = parser.parse_args()
     import mindspore as ms
-    ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
     import converters
 
     variants = [v for v in args.variants.split(",") if v]
@@ -123,8 +134,7 @@ def main():
                                               optimize=False).model
             row = []
             for batch in (1, 8):
-                a = ort_latency(opt, batch, args.runs) * 1e3
-                b = ort_latency(raw, batch, args.runs) * 1e3
+                a, b = (t * 1e3 for t in ort_latencies([opt, raw], batch, args.runs))
                 row += [a, b, b / a]
             print(f"{name:30} {row[0]:10.1f} {row[1]:8.1f} {row[2]:6.2f} {row[3]:10.1f} "
                   f"{row[4]:8.1f} {row[5]:6.2f} {len(opt.graph.node):5d}/{len(raw.graph.node):<6d}")

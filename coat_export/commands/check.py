@@ -10,25 +10,7 @@ stdout, progress to stderr, the JSON report (atomically) to --report.
 import argparse
 import os
 
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+from .arguments import non_negative_float, non_negative_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,22 +24,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", metavar="DIR",
                    help="also feed the images in DIR (MindCV eval preprocessing at the model's "
                         "image size)")
-    p.add_argument("--num_samples", type=_non_negative_int,
+    p.add_argument("--num_samples", type=non_negative_int,
                    help="seeded random inputs (default 4; 0 with --images: images only)")
     p.add_argument("--report", metavar="PATH", help="write the JSON report here")
     p.add_argument("--provider", default=None,
                    help="ONNX Runtime execution provider (cpu, cuda, ...; default cpu)")
-    p.add_argument("--atol", type=_positive_float,
+    p.add_argument("--atol", type=non_negative_float,
                    help="max |difference| of logits (fp32 default 1e-4; off for fp16/int8)")
-    p.add_argument("--min_cosine", type=_positive_float,
+    p.add_argument("--min_cosine", type=non_negative_float,
                    help="minimum cosine similarity of logits (fp32 0.99999, fp16 0.999, "
                         "int8 0.98)")
-    p.add_argument("--min_top1", type=_positive_float,
+    p.add_argument("--min_top1", type=non_negative_float,
                    help="minimum top-1 agreement (fp32 1.0, fp16 0.95, int8 0.85)")
-    p.add_argument("--node_rtol", type=_positive_float, default=None,
+    p.add_argument("--node_rtol", type=non_negative_float, default=None,
                    help="first-divergence search: a node departs when max|diff| > node_atol + "
                         "node_rtol * max|MindSpore value| (default 1e-3)")
-    p.add_argument("--node_atol", type=_positive_float, default=None,
+    p.add_argument("--node_atol", type=non_negative_float, default=None,
                    help="see --node_rtol (default 1e-5)")
     p.add_argument("--no_localize", action="store_true",
                    help="do not search for the first diverging node of a failing ONNX file")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..onnx_graph import OnnxGraph
+from .pattern import absorb_add, constant_add_after
 
 
 def _per_channel(bias: np.ndarray, channels: int):
@@ -25,16 +26,11 @@ def run(og: OnnxGraph) -> int:
     for n in og.nodes:
         if n.op_type != "Conv" or id(n) in dead:
             continue
-        out = n.outputs[0]
-        consumers = users.get(out, [])
-        if out in outputs or len(consumers) != 1 or consumers[0].op_type != "Add":
-            continue
-        add = consumers[0]
-        other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
-        bias = og.const_value(other)
+        found = constant_add_after(og, users, outputs, n)
         weight = og.const_value(n.inputs[1])
-        if bias is None or weight is None:
+        if found is None or weight is None:
             continue
+        add, _, bias = found
         b = _per_channel(bias, weight.shape[0])
         if b is None or b.dtype != weight.dtype:
             continue
@@ -44,10 +40,7 @@ def run(og: OnnxGraph) -> int:
                 continue
             b = b + old
         n.inputs = n.inputs[:2] + [og.add_initializer(b, "bias")]
-        n.outputs = [add.outputs[0]]
-        n.origin = n.origin + add.origin
-        og.tensor_origin.pop(out, None)
-        dead.add(id(add))
+        absorb_add(og, n, add, dead)
         fused += 1
     og.nodes = [n for n in og.nodes if id(n) not in dead]
     return fused

@@ -1,5 +1,5 @@
 """Small helpers for matching node patterns in an OnnxGraph."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -59,3 +59,25 @@ def replace(og: OnnxGraph, dead: List[ONode], new: ONode) -> None:
 
 def as_array(og: OnnxGraph, tensor: str) -> Optional[np.ndarray]:
     return og.const_value(tensor)
+
+
+def constant_add_after(og: OnnxGraph, users: Dict[str, List[ONode]], outputs: Set[str],
+                       node: ONode) -> Optional[Tuple[ONode, str, np.ndarray]]:
+    """(add, constant tensor, its value) when `node`'s output is used only by an Add whose
+    other operand is a constant: the bias that Conv/MatMul fusions fold in."""
+    out = node.outputs[0]
+    consumers = users.get(out, [])
+    if out in outputs or len(consumers) != 1 or consumers[0].op_type != "Add":
+        return None
+    add = consumers[0]
+    other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
+    value = og.const_value(other)
+    return None if value is None else (add, other, value)
+
+
+def absorb_add(og: OnnxGraph, node: ONode, add: ONode, dead: Set[int]) -> None:
+    """`node` takes over the output (and provenance) of the Add it absorbed."""
+    og.tensor_origin.pop(node.outputs[0], None)
+    node.outputs = [add.outputs[0]]
+    node.origin = node.origin + add.origin
+    dead.add(id(add))
