@@ -184,23 +184,23 @@ class FactorAttConvRelPosEnc(nn.Cell):
         self.v = nn.Dense(dim, dim, has_bias=qkv_bias)
         self.proj = nn.Dense(dim, dim)
         self.crpe = shared_crpe
-        self.softmax = nn.Softmax(axis=2)
-        self.kv_matmul = ops.BatchMatMul(transpose_a=True)
-        self.q_matmul = ops.BatchMatMul()
+        self.softmax = nn.Softmax(axis=-1)
+        self.matmul = ops.BatchMatMul()
 
-    def _heads(self, x, tokens):
-        # (B, N, C) -> (B, heads, N, head_dim)
-        return ops.transpose(ops.reshape(x, (-1, tokens, self.num_heads, self.head_dim)),
-                             (0, 2, 1, 3))
+    def _heads(self, x, tokens, order=(0, 2, 1, 3)):
+        # (B, N, C) -> (B, heads, N, head_dim), or another order of the last two axes
+        return ops.transpose(ops.reshape(x, (-1, tokens, self.num_heads, self.head_dim)), order)
 
     def construct(self, x, size):
         tokens, dim = size[0] * size[1] + 1, self.num_heads * self.head_dim
         q = self._heads(self.q(x), tokens)
-        k = self._heads(self.k(x), tokens)
+        # k as (B, heads, head_dim, N), like MindCV: the softmax over tokens is then over the
+        # last axis, which runtimes compute without a transpose.
+        k = self._heads(self.k(x), tokens, (0, 2, 3, 1))
         v = self._heads(self.v(x), tokens)
-        # Linear order: (softmax over tokens of k)^T @ v is head_dim x head_dim.
-        kv = self.kv_matmul(self.softmax(k), v)
-        factor_att = self.q_matmul(q, kv)
+        # Linear order: softmax(k) @ v is head_dim x head_dim, then q @ (that).
+        kv = self.matmul(self.softmax(k), v)
+        factor_att = self.matmul(q, kv)
         x = self.scale * factor_att + self.crpe(q, v, size)
         x = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (-1, tokens, dim))
         return self.proj(x)
