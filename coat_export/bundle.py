@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 __all__ = ["MANIFEST_NAME", "FORMAT", "FORMAT_VERSION", "VARIANT_KEYS", "write_bundle",
            "read_manifest", "load_labels", "variant_file", "verify_file", "verify_bundle",
@@ -152,7 +152,7 @@ def onnx_io(onnx_path: str) -> dict:
     try:
         m = onnx.load(onnx_path, load_external_data=False)
     except Exception as exc:
-        raise UserError(f"cannot read {onnx_path} as ONNX: {str(exc).splitlines()[0][:200]}") from None
+        raise UserError(f"cannot read {onnx_path} as ONNX: {first_line(exc)}") from None
 
     def desc(v):
         t = v.type.tensor_type

@@ -19,7 +19,7 @@ import numpy as np
 
 from .compare import Comparison, compare_arrays, tolerance_for
 from .divergence import LocalisationResult, NodeTolerance
-from .errors import UserError
+from .errors import UserError, first_line
 from .progress import say, step
 
 __all__ = ["CheckInputs", "Candidate", "CandidateResult", "CheckResult", "make_inputs",
@@ -160,7 +160,7 @@ def open_candidate(path: str, provider=None) -> Candidate:
         try:
             model = onnx.load(path)
         except Exception as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            reason = first_line(exc)
             raise UserError(f"cannot read {path} as ONNX: {reason}") from None
         dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
         shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "batch")
@@ -242,11 +242,6 @@ def reference_outputs(built, x: np.ndarray) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
-
-
 def run_check(built, spec, files: Sequence[str], images: Optional[str] = None,
               num_samples: Optional[int] = None, seed: int = 0, provider=None,
               atol: Optional[float] = None, min_cosine: Optional[float] = None,
@@ -285,7 +280,7 @@ def run_check(built, spec, files: Sequence[str], images: Optional[str] = None,
                 except Exception as exc:  # the runtime refused the graph at run time
                     results.append(CandidateResult(cand.path, cand.format, cand.precision,
                                                    None, error=f"{cand.format} runtime error: "
-                                                               f"{_first_line(exc)}"))
+                                                               f"{first_line(exc, limit=300)}"))
                     continue
             try:
                 comp = compare_arrays(reference, out, reference_name=REFERENCE_NAME,
@@ -336,7 +331,7 @@ def _localise(built, cand: Candidate, x, reference, out, probes, node_tolerance,
             raise
         except Exception as exc:  # localisation is a diagnosis: never hide the verdict
             return LocalisationResult(None, "", 0, 0, note=f"localisation failed: "
-                                                             f"{_first_line(exc)}")
+                                                             f"{first_line(exc, limit=300)}")
     loc.sample_index = start
     if loc.divergence is not None:
         say(f"     first divergence: {loc.divergence.describe()}")

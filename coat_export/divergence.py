@@ -45,7 +45,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 __all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe",
            "locate_first_divergence", "onnx_batch_info", "DEFAULT_NODE_RTOL",
@@ -295,8 +295,8 @@ class MindSporeProbe:
             cell = nn.GraphCell(ms.load(path))
             outs = cell(ms.Tensor(np.ascontiguousarray(x, np.float32)))
         except Exception as exc:  # MindSpore's C++ errors: reported, localisation skipped
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise RuntimeError(f"MindSpore could not run the probed MINDIR: {first[:200]}") from None
+            raise RuntimeError(f"MindSpore could not run the probed MINDIR: "
+                               f"{first_line(exc)}") from None
         result = {}
         for (name, _), value in zip(probes, outs[1:]):
             if isinstance(value, (tuple, list)):

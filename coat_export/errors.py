@@ -1,4 +1,5 @@
 """Errors a user can act on: printed as one line, never as a traceback."""
+from typing import Optional
 
 
 class UserError(Exception):
@@ -11,3 +12,10 @@ class VerificationError(UserError):
     """An exported artifact does not compute what the source network computes."""
 
     exit_code = 1
+
+
+def first_line(exc: BaseException, limit: Optional[int] = 200) -> str:
+    """The first line of a foreign exception's message (MindSpore and ONNX Runtime append
+    C++ stack traces), or its type name when the message is empty; at most `limit` chars."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]

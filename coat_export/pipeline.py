@@ -8,7 +8,7 @@ import numpy as np
 
 from .compare import Comparison, compare_arrays, tolerance_for
 from .config import ModelSpec, build_config
-from .errors import UserError, VerificationError
+from .errors import UserError, VerificationError, first_line
 from .progress import say, step
 
 DYNAMIC_CHECK_BATCHES = (1, 3, 8)
@@ -102,24 +102,30 @@ def load_mindir(path: str):
     try:
         return nn.GraphCell(ms.load(path))
     except Exception as exc:  # MindSpore raises RuntimeError/ValueError with C++ traces
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"cannot load {path} as MINDIR: {first[:200]}") from None
+        raise UserError(f"cannot load {path} as MINDIR: {first_line(exc)}") from None
 
 
-def verify_mindir(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bool,
-                  seed: int = 0, display_name: Optional[str] = None) -> List[Comparison]:
-    """Reload the MINDIR and compare it with the source network at the batches it promises."""
-    graph = load_mindir(path)
+def _verify_at_batches(built: BuiltModel, run_candidate, name: str, batch_size: int,
+                       dynamic_batch: bool, seed: int) -> List[Comparison]:
+    """Compare `run_candidate(x)` with the source network at the batches the file promises."""
     batches = DYNAMIC_CHECK_BATCHES if dynamic_batch else (batch_size,)
     results = []
     for b in batches:
         x = sample_input((b, *built.input_shape), seed)
-        reference = run_network(built.network, x)
-        candidate = run_network(graph, x)
-        results.append(compare_arrays(reference, candidate, reference_name="mindspore",
-                                      candidate_name=f"{display_name or os.path.basename(path)}[batch={b}]",
+        results.append(compare_arrays(run_network(built.network, x), run_candidate(x),
+                                      reference_name="mindspore",
+                                      candidate_name=f"{name}[batch={b}]",
                                       output_name="logits", tolerance=tolerance_for("fp32")))
     return results
+
+
+def verify_mindir(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bool,
+                  seed: int = 0, display_name: Optional[str] = None) -> List[Comparison]:
+    """Reload the MINDIR (GraphCell) and compare it with the source network."""
+    graph = load_mindir(path)
+    return _verify_at_batches(built, lambda x: run_network(graph, x),
+                              display_name or os.path.basename(path), batch_size, dynamic_batch,
+                              seed)
 
 
 def report_verification(results: List[Comparison]) -> None:
@@ -192,14 +198,6 @@ def verify_onnx(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bo
 
     session = create_session(path)
     input_name = input_info(session)[0].name
-    batches = DYNAMIC_CHECK_BATCHES if dynamic_batch else (batch_size,)
-    results = []
-    for b in batches:
-        x = sample_input((b, *built.input_shape), seed)
-        reference = run_network(built.network, x)
-        candidate = session.run(None, {input_name: x})[0]
-        results.append(compare_arrays(reference, candidate, reference_name="mindspore",
-                                      candidate_name=f"{display_name or os.path.basename(path)}"
-                                                     f"[batch={b}]",
-                                      output_name="logits", tolerance=tolerance_for("fp32")))
-    return results
+    return _verify_at_batches(built, lambda x: session.run(None, {input_name: x})[0],
+                              display_name or os.path.basename(path), batch_size, dynamic_batch,
+                              seed)

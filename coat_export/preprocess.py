@@ -31,7 +31,7 @@ from typing import Iterable, List, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 __all__ = ["PreprocessConfig", "ImageDecodeError", "IMAGE_EXTENSIONS", "load_image",
            "preprocess_image", "preprocess_batch", "list_images", "list_image_folder",
@@ -157,7 +157,7 @@ def load_image(path_or_pil: Union[str, os.PathLike, Image.Image]) -> Image.Image
     except Image.DecompressionBombError:
         raise ImageDecodeError(f"image too large (decompression bomb guard): {path}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc, limit=None)
         raise ImageDecodeError(f"corrupt or truncated image {path}: {reason}") from None
 
 

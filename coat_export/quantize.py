@@ -28,7 +28,7 @@ from typing import List, Optional
 import numpy as np
 
 from .compare import Comparison, compare_arrays, tolerance_for
-from .errors import UserError, VerificationError
+from .errors import UserError, VerificationError, first_line
 from .preprocess import PreprocessConfig, list_images, preprocess_batch
 
 __all__ = ["MODES", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
@@ -134,7 +134,7 @@ def _pre_process(src: str, dst: str, notes: List[str]) -> str:
         quant_pre_process(src, dst, skip_symbolic_shape=not symbolic)
         return dst
     except Exception as exc:  # symbolic shape inference fails on some graphs
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc, limit=160)
         try:
             quant_pre_process(src, dst, skip_symbolic_shape=True)
             notes.append(f"symbolic shape inference skipped ({reason})")
@@ -262,7 +262,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         except UserError:
             raise
         except Exception as exc:  # onnxruntime.quantization / converter internals
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise UserError(f"{mode} conversion of {input_path} failed: {reason}") from None
         seconds = time.perf_counter() - t0
         result = QuantizeResult(mode=mode, method=method, input_path=input_path,

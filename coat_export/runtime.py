@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 __all__ = ["available_cores", "default_threads", "create_session", "input_info", "output_info",
            "ModelIO", "run_batches", "OrtBackend", "MindirBackend", "model_format",
@@ -84,7 +84,7 @@ def create_session(model_path: str, provider=None, intra_op_threads: Optional[in
     except UserError:
         raise
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc, limit=None)
         raise UserError(f"ONNX Runtime cannot load {model_path}: {reason[:300]}") from None
 
 
@@ -203,7 +203,7 @@ class MindirBackend:
         try:
             graph = ms.load(path)
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise UserError(f"MindSpore cannot load {path}: {reason}") from None
         self._ms = ms
         self.path = path
@@ -231,7 +231,7 @@ class MindirBackend:
             try:
                 return np.concatenate([self._run(batch[i:i + 1]) for i in range(len(batch))])
             except Exception as exc:
-                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                reason = first_line(exc)
                 raise UserError(f"MindSpore cannot run {self.path} on inputs of shape "
                                 f"{list(batch.shape[1:])}: {reason}") from None
         return self._run(batch)
