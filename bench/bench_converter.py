@@ -69,11 +69,11 @@ def export_variant(name, directory):
 
 def ort_latencies(models, batch, runs):
     """Median latency of each model on the same input, runs interleaved round-robin so that
-    machine noise falls on all of them alike; sessions from coat_export.runtime (explicit
+    machine noise falls on all of them alike; sessions from coat_export.edge.runners.onnxruntime_runner (explicit
     threads, no spinning)."""
     import onnx
 
-    from coat_export.runtime import create_session
+    from coat_export.edge.runners.onnxruntime_runner import create_session
 
     sessions = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,13 +3,13 @@
     /work/venv/bin/python bench/bench_edge.py [--json bench/edge_results.json]
 
 1. Latency: coat_lite_tiny at 224x224 with seeded random weights, exported to MINDIR (dynamic
-   batch), converted to ONNX (converters.convert), quantized with coat_export.quantize
+   batch), converted to ONNX (converters.convert), quantized with coat_export.host.quantize
    (static calibrated on 32 crops of scikit-learn's sample photos). Median / p90 latency at
-   batch 1 and 8, interleaved rounds (coat_export.benchmark), ratios to fp32.
+   batch 1 and 8, interleaved rounds (coat_export.edge.benchmark), ratios to fp32.
    Random weights make the logits meaningless, so the agreement numbers are reported but do
    not gate this part.
 2. Accuracy: the trained digits fixture (tests/fixtures/trained), same conversion, each
-   variant's held-out top-1 and its delta to fp32 (coat_export.validate).
+   variant's held-out top-1 and its delta to fp32 (coat_export.edge.validate).
 
 A script, not a test: it takes minutes.
 """
@@ -65,7 +65,7 @@ def calibration_crops(out_dir, n=32, size=256, seed=0):
 
 
 def quantize_all(fp32, work, calib_dir, preprocess, check):
-    from coat_export.quantize import quantize_model
+    from coat_export.host.quantize import quantize_model
 
     out = {}
     for mode in MODES:
@@ -79,8 +79,8 @@ def quantize_all(fp32, work, calib_dir, preprocess, check):
 
 
 def agreement(fp32, variants, x):
-    from coat_export.compare import compare_arrays, tolerance_for
-    from coat_export.runtime import create_session, run_batches
+    from coat_export.edge.compare import compare_arrays, tolerance_for
+    from coat_export.edge.runners.onnxruntime_runner import create_session, run_batches
 
     ref = run_batches(create_session(fp32), x, max_batch=8)
     rows = {}
@@ -94,7 +94,7 @@ def agreement(fp32, variants, x):
 
 
 def latency(files, names, batch_sizes, runs, threads):
-    from coat_export.benchmark import benchmark
+    from coat_export.edge.benchmark import benchmark
 
     out = {}
     for b in batch_sizes:
@@ -124,9 +124,9 @@ def main(argv=None):
 
     import mindspore as ms
     from model import CoaTConfig, create_model, load_checkpoint_strict
-    from coat_export.preprocess import PreprocessConfig
-    from coat_export.runtime import available_cores
-    from coat_export.validate import validate
+    from coat_export.edge.preprocess import PreprocessConfig
+    from coat_export.edge.runners.onnxruntime_runner import available_cores
+    from coat_export.edge.validate import validate
 
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
     report = {"machine": {"cpu": platform.processor() or platform.machine(),
@@ -150,7 +150,7 @@ def main(argv=None):
         print(f"  exported + converted in {time.time() - t:.1f}s", flush=True)
         calib = calibration_crops(os.path.join(work, "calib"))
         variants = quantize_all(fp32, work, calib, PreprocessConfig(224), check=False)
-        from coat_export.preprocess import list_images, preprocess_batch
+        from coat_export.edge.preprocess import list_images, preprocess_batch
         x = preprocess_batch(list_images(calib)[:16], PreprocessConfig(224))
         report["latency_model"] = {
             "model": args.model, "image_size": 224,

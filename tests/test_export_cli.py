@@ -45,7 +45,7 @@ def reference_logits(config_path, x, ckpt=None):
     """The source network's own output, built independently of the CLI."""
     import mindspore as ms
 
-    from coat_export.config import build_config, resolve_spec
+    from coat_export.host.config import build_config, resolve_spec
     from model import create_model, load_checkpoint_strict
 
     ms.set_context(mode=ms.GRAPH_MODE)
@@ -118,7 +118,7 @@ def test_mindcv_checkpoint_through_mindir_reproduces_mindcv_logits(tmp_path):
 
 
 def test_mindcv_training_yaml_is_accepted():
-    from coat_export.config import build_config, resolve_spec
+    from coat_export.host.config import build_config, resolve_spec
 
     spec = resolve_spec(fixture_path("mindcv-configs", "coat_lite_tiny_ascend.yaml"))
     cfg = build_config(spec)
@@ -128,7 +128,7 @@ def test_mindcv_training_yaml_is_accepted():
 
 
 def test_flags_override_config(tmp_path):
-    from coat_export.config import build_config, resolve_spec
+    from coat_export.host.config import build_config, resolve_spec
 
     cfg_path = write_config(tmp_path / "c.yaml", "coat_lite_mini", {}, num_classes=5,
                             ckpt_path="from_config.ckpt")
@@ -151,8 +151,8 @@ def test_air_decision_on_ascend_exports_air(monkeypatch, tmp_path):
     """The Ascend branch, by its decision logic: allowed, and MindSpore is asked for AIR."""
     import mindspore as ms
 
-    from coat_export import pipeline
-    from coat_export.config import ModelSpec
+    from coat_export.host import pipeline
+    from coat_export.host.config import ModelSpec
 
     pipeline.check_air_supported("Ascend")  # no error
     calls = []

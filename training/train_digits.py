@@ -12,7 +12,7 @@ Reproducible (seeded data split, weights, shuffling). What it writes into --out_
 
 The images are the 8x8 digits (0..16) scaled to 8-bit (round(v * 255 / 16)) and saved as
 grayscale PNG. Training and evaluation feed the network exactly what `coat_export predict`
-and `validate` compute from those files: `coat_export.preprocess.preprocess_image` (decode to
+and `validate` compute from those files: `coat_export.edge.preprocess.preprocess_image` (decode to
 RGB, bicubic resize of the shorter side to int(32 / 0.9) = 35, center crop 32, ImageNet
 mean/std). The held-out accuracy is measured on the PNG files as written.
 """
@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from coat_export.preprocess import PreprocessConfig, preprocess_batch, preprocess_image  # noqa: E402
+from coat_export.edge.preprocess import PreprocessConfig, preprocess_batch, preprocess_image  # noqa: E402
 
 NAME = "coat_lite_digits"
 LABELS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -1,25 +1,17 @@
-"""Argument types shared by the subcommands (light: no heavy imports)."""
-import argparse
+"""Argument types and flags shared by the subcommands (light: no heavy imports)."""
+import importlib.util
+
+from ..edge.cli_support import (add_runtime_arguments, non_negative_float,  # noqa: F401
+                                non_negative_int, positive_int)
+
+HOST_INSTALL = 'pip install "coat-export[export]"'
 
 
-def _number(text: str, kind, minimum, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
-    if not value >= minimum:  # also rejects NaN
-        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
-    return value
+def require_host(command: str, *modules: str) -> None:
+    """One line naming the install when a host-side library is missing."""
+    from ..edge.errors import UserError
 
-
-def positive_int(text: str) -> int:
-    """A whole number >= 1, with a one-line error otherwise."""
-    return _number(text, int, 1, "a whole number")
-
-
-def non_negative_int(text: str) -> int:
-    return _number(text, int, 0, "a whole number")
-
-
-def non_negative_float(text: str) -> float:
-    return _number(text, float, 0, "a number")
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"{command} needs the host toolchain ({', '.join(missing)} not "
+                        f"installed): {HOST_INSTALL}")

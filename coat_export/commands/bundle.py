@@ -1,4 +1,5 @@
-"""`bundle`: an edge-deployment directory (ONNX model, variants, labels, manifest.json)."""
+"""`bundle`: an edge bundle directory (ONNX model, variants, labels, manifest.json, predict.py
+and the edge runtime it runs)."""
 import argparse
 
 
@@ -28,7 +29,7 @@ def _read_json(path, what):
     import json
     import os
 
-    from ..errors import UserError
+    from ..edge.errors import UserError
 
     if not os.path.isfile(path):
         raise UserError(f"{what} file not found: {path}")
@@ -42,10 +43,13 @@ def _read_json(path, what):
 def run(args) -> int:
     import os
 
-    from ..bundle import onnx_io, write_bundle
-    from ..errors import UserError
-    from ..preprocess import PreprocessConfig
-    from ..progress import say, step
+    from ..edge.errors import UserError
+    from ..edge.preprocess import PreprocessConfig
+    from ..edge.progress import say, step
+    from ..host.bundle_writer import onnx_io, write_bundle
+    from .arguments import require_host
+
+    require_host("bundle", "onnx", "onnxruntime")
 
     if not os.path.isfile(args.onnx):
         raise UserError(f"ONNX model not found: {args.onnx}")

@@ -33,10 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..atomic import atomic_path, ensure_writable_dir
-    from ..config import build_config, resolve_spec
-    from ..errors import UserError
-    from ..progress import say, step
+    from .arguments import require_host
+
+    require_host("export", "mindspore", "onnx", "yaml")
+    from ..edge.atomic import atomic_path, ensure_writable_dir
+    from ..host.config import build_config, resolve_spec
+    from ..edge.errors import UserError
+    from ..edge.progress import say, step
 
     spec = resolve_spec(args.config, args.model, args.ckpt_path)
     build_config(spec)  # unknown model / bad architecture: fail before any work
@@ -52,7 +55,7 @@ def run(args) -> int:
         except ConversionError as exc:
             raise UserError(f"--opset: {exc}") from None
 
-    from .. import pipeline
+    from ..host import pipeline
 
     if args.check and args.format == "air":
         raise UserError("--check needs a MINDIR or ONNX export (AIR runs only on Ascend)")
@@ -70,32 +73,55 @@ def run(args) -> int:
     out_dir = ensure_writable_dir(args.output_dir)
     built = pipeline.build_model(spec, seed=args.seed)
     final = os.path.join(out_dir, f"{built.name}.{args.format}")
-    name = os.path.basename(final)
     kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
+    inputs = pipeline.verification_inputs(built, args.batch_size, args.dynamic_batch, args.seed)
+    reference = {}
 
+    def verify(runner):
+        if not reference:
+            with step("reference: the source network on the verification inputs"):
+                reference.update({b: runner_ref(x) for b, x in inputs.items()})
+        runtime = {"mindspore": "MindSpore (GraphCell)", "onnxruntime": "ONNX Runtime"}
+        with step(f"verify: {runtime[runner.runtime]} runs the new file at "
+                  f"{'batches ' if len(inputs) > 1 else 'batch '}"
+                  f"{', '.join(map(str, inputs))}; compare with the source network"):
+            pipeline.report_verification(pipeline.verify_export(built, runner, inputs,
+                                                                reference))
+
+    from ..host.runners import NetworkRunner
+
+    runner_ref = NetworkRunner(built)
     with atomic_path(final) as tmp:
         if args.format == "mindir":
+            from ..host.runners import MindirRunner
+
             with step(f"compile and export MINDIR ({kind})"):
                 pipeline.export_mindir(built, tmp, args.batch_size, args.dynamic_batch)
-            with step("verify: reload MINDIR and compare with the source network"):
-                results = pipeline.verify_mindir(built, tmp, args.batch_size, args.dynamic_batch,
-                                                 seed=args.seed, display_name=name)
-            pipeline.report_verification(results)
+            verify(MindirRunner(tmp))
         elif args.format == "onnx":
+            from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
+
             pipeline.export_onnx(built, tmp, args.batch_size, args.dynamic_batch, args.opset)
-            with step("verify: run ONNX in ONNX Runtime and compare with the source network"):
-                results = pipeline.verify_onnx(built, tmp, args.batch_size, args.dynamic_batch,
-                                               seed=args.seed, display_name=name)
-            pipeline.report_verification(results)
+            verify(OnnxRuntimeRunner(tmp, name=tmp))
         else:
             with step("compile and export AIR"):
                 pipeline.export_air(built, tmp, args.batch_size)
     print(final)
     parity_path = os.path.join(out_dir, f"{built.name}.parity.json")
     if args.check:
+        import numpy as np
+
+        from ..edge.parity import CheckInputs
         from .check import run_and_report
 
-        status = run_and_report(built, spec, [final], parity_path, seed=args.seed)
+        # the verification's inputs and reference outputs: nothing is computed twice
+        x = np.concatenate(list(inputs.values()))
+        desc = {"random": int(len(x)), "seed": int(args.seed), "count": int(len(x)),
+                "shape": [int(d) for d in x.shape[1:]],
+                "note": f"the export's verification inputs (batches {list(inputs)})"}
+        status = run_and_report(built, spec, [final], parity_path, seed=args.seed,
+                                inputs=CheckInputs(x, desc),
+                                reference_out=np.concatenate(list(reference.values())))
         if status:
             return status
     if args.bundle:
@@ -106,8 +132,8 @@ def run(args) -> int:
 def _write_bundle(args, built, spec, onnx_path: str, parity_path) -> None:
     import json
 
-    from ..bundle import write_bundle
-    from ..progress import step
+    from ..host.bundle_writer import write_bundle
+    from ..edge.progress import step
 
     bundle_dir = os.path.join(os.path.dirname(onnx_path), f"{built.name}_bundle")
     parity = json.load(open(parity_path, encoding="utf-8")) if parity_path else None

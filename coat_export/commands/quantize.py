@@ -27,9 +27,9 @@ def _preprocess(args):
     from a manifest.json beside IN.onnx, else None (MindCV defaults at the graph's size)."""
     import os
 
-    from ..bundle import MANIFEST_NAME, read_manifest
-    from ..errors import UserError
-    from ..preprocess import PreprocessConfig
+    from ..edge.bundle import MANIFEST_NAME, open_bundle
+    from ..edge.errors import UserError
+    from ..edge.preprocess import PreprocessConfig
 
     path = args.manifest
     if path is None:
@@ -43,15 +43,14 @@ def _preprocess(args):
         bundle_dir = os.path.dirname(os.path.abspath(path))
     else:
         raise UserError(f"--manifest expects a {MANIFEST_NAME} or a bundle directory, got {path}")
-    manifest = read_manifest(bundle_dir)
     try:
-        return PreprocessConfig.from_dict(manifest.get("preprocessing") or {})
+        return PreprocessConfig.from_dict(open_bundle(bundle_dir).preprocessing)
     except ValueError as exc:
         raise UserError(f"bad preprocessing in {bundle_dir}/{MANIFEST_NAME}: {exc}") from None
 
 
 def _report(result) -> None:
-    from ..progress import say
+    from ..edge.progress import say
 
     mb = 1024 * 1024
     say(f"{result.mode}: {result.method}")
@@ -69,10 +68,15 @@ def _report(result) -> None:
 def run(args) -> int:
     import json
 
-    from ..atomic import write_text
-    from ..errors import UserError, VerificationError
-    from ..progress import step
-    from ..quantize import quantize_model
+    from ..edge.atomic import check_writable_file, write_text
+    from ..edge.errors import UserError, VerificationError
+    from ..edge.progress import step
+    from ..host.quantize import quantize_model
+    from .arguments import require_host
+
+    require_host("quantize", "onnx", "onnxruntime")
+    if args.json:
+        check_writable_file(args.json, "--json")
 
     if args.mode == "static" and not args.calib_dir:
         raise UserError("static quantization needs calibration images: pass --calib_dir DIR")

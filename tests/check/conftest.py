@@ -13,8 +13,8 @@ class Exported:
     """A built network (weights as the CLI builds them from `config`) and its exports."""
 
     def __init__(self, config, directory):
-        from coat_export import pipeline
-        from coat_export.config import resolve_spec
+        from coat_export.host import pipeline
+        from coat_export.host.config import resolve_spec
 
         self.config = config
         self.dir = directory
@@ -24,7 +24,7 @@ class Exported:
 
     def file(self, fmt, batch=1, dynamic=False):
         """DIR/<name>-<fmt>-<b|dyn>.<fmt>, exported on first use."""
-        from coat_export import pipeline
+        from coat_export.host import pipeline
 
         key = (fmt, batch, dynamic)
         if key not in self._files:

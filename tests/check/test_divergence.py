@@ -5,10 +5,10 @@ import onnx
 import pytest
 
 import converters
-from coat_export.check import run_check
-from coat_export.divergence import MindSporeProbe, locate_first_divergence
-from coat_export.pipeline import sample_input
-from coat_export.report import build_report, to_markdown
+from coat_export.host.check import run_check
+from coat_export.host.divergence import MindSporeProbe, locate_first_divergence
+from coat_export.edge.parity import seeded_input as sample_input
+from coat_export.edge.report import build_report, to_markdown
 
 from .helpers import corrupt
 

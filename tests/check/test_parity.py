@@ -5,8 +5,14 @@ import os
 import numpy as np
 import pytest
 
-from coat_export.check import detect_onnx_precision, reference_outputs, run_check
-from coat_export.report import build_report, to_json, to_markdown
+from coat_export.edge.onnx_info import precision_of, summarize
+from coat_export.host.check import run_check
+from coat_export.host.runners import NetworkRunner
+
+
+def detect_onnx_precision(model):
+    return precision_of(summarize(model.SerializeToString()))
+from coat_export.edge.report import build_report, to_json, to_markdown
 
 from .helpers import FIXTURES
 
@@ -58,7 +64,7 @@ def test_mindcv_checkpoints(models, images_dir, name):
     # the reference is MindCV's own network: the fixture logits come out of it
     x = np.load(os.path.join(FIXTURES, f"{name}.input.npy"))
     expected = np.load(os.path.join(FIXTURES, f"{name}.logits.npy"))
-    np.testing.assert_allclose(reference_outputs(m.built, x), expected, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(NetworkRunner(m.built)(x), expected, atol=1e-4, rtol=0)
     result = run_check(m.built, m.spec, [m.file("onnx", dynamic=True), m.file("mindir")],
                        images=images_dir, num_samples=1)
     report = assert_passes(result, 3)
@@ -67,7 +73,7 @@ def test_mindcv_checkpoints(models, images_dir, name):
 
 
 def test_fp16_candidate_is_judged_by_agreement(models, tmp_path):
-    from coat_export.quantize import quantize_model
+    from coat_export.host.quantize import quantize_model
 
     m = models["lite"]
     fp16 = str(tmp_path / "lite_fp16.onnx")

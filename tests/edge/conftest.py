@@ -67,7 +67,7 @@ def trained_onnx(trained_mindir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def heldout_batch(trained_meta):
     """(inputs, labels) of the held-out ImageFolder, preprocessed once."""
-    from coat_export.preprocess import PreprocessConfig, list_image_folder, preprocess_batch
+    from coat_export.edge.preprocess import PreprocessConfig, list_image_folder, preprocess_batch
 
     classes, samples = list_image_folder(HELDOUT)
     cfg = PreprocessConfig.from_dict(trained_meta["preprocessing"])

@@ -22,12 +22,12 @@ def sklearn_images():
     return [os.path.join(d, "china.jpg"), os.path.join(d, "flower.jpg")]
 
 
-# A sitecustomize that makes `import mindspore` (and model/, converters/) fail and records the
+# A sitecustomize that makes `import mindspore` (and onnx, model/, converters/) fail and records the
 # attempt: a subprocess run with it on PYTHONPATH proves the code path never imports them.
 _BLOCKER = r'''
 import os, sys
 class _Block:
-    BLOCKED = ("mindspore", "model", "converters")
+    BLOCKED = ("mindspore", "model", "converters", "onnx", "onnxconverter_common")
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in self.BLOCKED:
             marker = os.environ.get("COAT_BLOCK_MARKER")

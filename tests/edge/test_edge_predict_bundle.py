@@ -8,9 +8,18 @@ import pytest
 
 from .helpers import CKPT, HELDOUT, LABELS, run_cli, sklearn_images
 from coat_export import __version__
-from coat_export.bundle import read_manifest, verify_bundle, write_bundle
-from coat_export.errors import UserError
-from coat_export.preprocess import PreprocessConfig
+from coat_export.edge.bundle import open_bundle
+from coat_export.host.bundle_writer import write_bundle
+from coat_export.edge.errors import UserError
+from coat_export.edge.preprocess import PreprocessConfig
+
+
+def read_manifest(path):
+    return open_bundle(path).manifest
+
+
+def verify_bundle(path):
+    open_bundle(path).verify_all()
 
 
 def _sha(path):
@@ -33,7 +42,7 @@ def test_manifest_contents(tiny_bundle, tiny_onnx):
     assert m["model"] == {"name": "tiny_classifier", "architecture": {"embed_dims": [8, 16]},
                           "num_classes": 10}
     assert m["checkpoint"] == {"file": "coat_lite_digits.ckpt", "sha256": _sha(CKPT)}
-    assert m["tool"] == {"name": "coat_export", "version": __version__}
+    assert m["tool"] == {"name": "coat-export", "version": __version__}
     v = m["versions"]
     import onnx
     import onnxruntime
@@ -51,9 +60,11 @@ def test_manifest_contents(tiny_bundle, tiny_onnx):
     for key in ("fp16", "int8_dynamic", "int8_static"):
         assert m["variants"][key]["check"]["passed"]
     files = sorted(os.listdir(tiny_bundle))
-    assert files == sorted(list(m["files"]) + ["manifest.json"])
+    assert files == sorted({n.split("/")[0] for n in m["files"]} | {"manifest.json"})
+    assert {"predict.py", "README.md", "coat_edge/predict.py",
+            "coat_edge/runners/openvino_runner.py"} <= set(m["files"])
     for name, rec in m["files"].items():
-        p = os.path.join(tiny_bundle, name)
+        p = os.path.join(tiny_bundle, *name.split("/"))
         assert rec == {"bytes": os.path.getsize(p), "sha256": _sha(p)}
     assert m["files"]["model.onnx"]["sha256"] == _sha(tiny_onnx)
     verify_bundle(tiny_bundle)
@@ -145,7 +156,12 @@ def test_tampered_bundle_is_refused(tiny_bundle, tmp_path):
     with open(copy / "model.onnx", "ab") as f:
         f.write(b"\0")
     r = run_cli(["predict", str(copy), sklearn_images()[0]])
-    assert r.returncode == 2 and "sha256" in r.stderr
+    assert r.returncode == 2 and "records 6670" not in r.stdout and "bytes" in r.stderr
+    data = bytearray((copy / "model.onnx").read_bytes()[:-1])
+    data[-5] ^= 1   # same size, other bytes
+    (copy / "model.onnx").write_bytes(bytes(data))
+    r = run_cli(["predict", str(copy), sklearn_images()[0]])
+    assert r.returncode == 2 and "sha256" in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("case", ["missing_model", "non_image", "dir_not_bundle", "bad_topk",

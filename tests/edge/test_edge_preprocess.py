@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from .helpers import sklearn_images
-from coat_export.errors import UserError
-from coat_export.preprocess import (ImageDecodeError, PreprocessConfig, list_image_folder,
+from coat_export.edge.errors import UserError
+from coat_export.edge.preprocess import (ImageDecodeError, PreprocessConfig, list_image_folder,
                                     list_images, load_image, preprocess_batch, preprocess_image,
                                     resize_size)
 

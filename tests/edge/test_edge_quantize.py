@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from .helpers import HELDOUT, run_cli
-from coat_export.compare import Tolerance
-from coat_export.errors import UserError, VerificationError
-from coat_export.quantize import quantize_model
-from coat_export.runtime import create_session, input_info, run_batches
+from coat_export.edge.compare import Tolerance
+from coat_export.edge.errors import UserError, VerificationError
+from coat_export.host.quantize import quantize_model
+from coat_export.edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
 
 @pytest.mark.parametrize("mode", ["fp16", "dynamic", "static"])
@@ -17,10 +17,10 @@ def test_modes_on_tiny_model(mode, tiny_onnx, tmp_path):
     res = quantize_model(tiny_onnx, out, mode, calib_dir=HELDOUT if mode == "static" else None)
     assert res.output_path == out and os.path.isfile(out)
     assert res.check.passed and res.check.cosine > 0.99
-    s = create_session(out)
-    assert input_info(s)[0].type == "tensor(float)"  # fp16 keeps float32 I/O
+    runner = OnnxRuntimeRunner(out)
+    assert runner.input.type == "float"  # fp16 keeps float32 I/O
     x = np.random.default_rng(1).standard_normal((3, 3, 32, 32)).astype(np.float32)
-    assert run_batches(s, x).shape == (3, 10)
+    assert runner(x).shape == (3, 10)
 
 
 def test_failed_gate_writes_nothing(tiny_onnx, tmp_path):
@@ -83,8 +83,8 @@ def test_trained_variants_pass_gates_and_keep_accuracy(mode, trained_variants, t
     res = trained_variants[mode]
     assert res.check.passed, res.check.failures
     x, y = heldout_batch
-    fp32 = run_batches(create_session(trained_onnx), x, max_batch=64).argmax(-1)
-    q = run_batches(create_session(res.output_path), x, max_batch=64).argmax(-1)
+    fp32 = OnnxRuntimeRunner(trained_onnx)(x, max_batch=64).argmax(-1)
+    q = OnnxRuntimeRunner(res.output_path)(x, max_batch=64).argmax(-1)
     acc32, accq = float(np.mean(fp32 == y)), float(np.mean(q == y))
     assert acc32 == pytest.approx(trained_meta["heldout_accuracy"])
     limit = 0.005 if mode == "fp16" else 0.01
@@ -92,7 +92,7 @@ def test_trained_variants_pass_gates_and_keep_accuracy(mode, trained_variants, t
 
 
 def test_cli_reads_preprocessing_from_a_bundle(tiny_onnx, tmp_path):
-    from coat_export.bundle import write_bundle
+    from coat_export.host.bundle_writer import write_bundle
 
     b = tmp_path / "b"
     write_bundle(tiny_onnx, str(b), "t", {}, preprocessing={"image_size": 32, "crop_pct": 0.5})

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from .helpers import HELDOUT, run_cli
-from coat_export.benchmark import benchmark
-from coat_export.validate import validate
+from coat_export.edge.benchmark import benchmark
+from coat_export.edge.validate import validate
+from coat_export.models import open_runners
 
 
 def test_mindspore_net_matches_training_script(trained_net, heldout_batch, trained_meta):
@@ -36,18 +37,19 @@ def test_validate_mindir_equals_training_accuracy(trained_mindir, trained_meta, 
 
 
 def test_validate_every_fp32_format_agrees(trained_mindir, trained_onnx, trained_meta):
-    rep = validate([trained_mindir, trained_onnx], HELDOUT, batch_size=150, progress=False)
-    assert [r.format for r in rep.results] == ["mindir", "onnx"]
+    runners = open_runners([trained_mindir, trained_onnx], ["onnxruntime", "openvino"])
+    rep = validate(runners, HELDOUT, batch_size=150, progress=False)
+    assert [(r.format, r.runtime) for r in rep.results] == [
+        ("mindir", "mindspore"), ("onnx", "onnxruntime"), ("onnx", "openvino")]
     for r in rep.results:
         assert r.top1 == trained_meta["heldout_accuracy"], r
 
 
 def test_validate_skips_corrupt_images(tiny_onnx, tmp_path):
     data = tmp_path / "data"
-    for c in ("0", "1"):
-        shutil.copytree(os.path.join(HELDOUT, c), data / c)
+    shutil.copytree(HELDOUT, data)
     (data / "1" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    n = len(os.listdir(data / "0")) + len(os.listdir(data / "1")) - 1
+    n = sum(len(os.listdir(data / c)) for c in os.listdir(data)) - 1
     r = run_cli(["validate", tiny_onnx, "--data_dir", data, "--batch_size", "16",
                  "--json", tmp_path / "v.json"])
     assert r.returncode == 0, r.stderr
@@ -73,7 +75,7 @@ def test_validate_bad_inputs_one_line(case, tiny_onnx, tmp_path):
 
 
 def test_bench_api_interleaves_same_input(tiny_onnx, trained_mindir):
-    res = benchmark([tiny_onnx, trained_mindir], batch_size=2, runs=5, warmup=1)
+    res = benchmark(open_runners([tiny_onnx, trained_mindir]), batch_size=2, runs=5, warmup=1)
     assert [r.format for r in res] == ["onnx", "mindir"]
     for r in res:
         assert r.runs == 5 and r.batch_size == 2

@@ -3,13 +3,13 @@ import numpy as np
 
 
 def make_tiny_classifier(path, image_size=32, num_classes=10, channels=8, dynamic_batch=True,
-                         seed=0, opset=17):
+                         seed=0, opset=17, batch=1):
     """Conv3x3 -> Relu -> Conv3x3 -> Relu -> GlobalAveragePool -> Flatten -> Gemm: logits."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
-    batch = "batch" if dynamic_batch else 1
+    batch = "batch" if dynamic_batch else batch
     w1 = rng.normal(0, 0.3, (channels, 3, 3, 3)).astype(np.float32)
     b1 = rng.normal(0, 0.1, (channels,)).astype(np.float32)
     w2 = rng.normal(0, 0.3, (channels * 2, channels, 3, 3)).astype(np.float32)

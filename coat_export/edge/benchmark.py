@@ -1,11 +1,11 @@
 """Latency and throughput of exported models: same input, warm-up, interleaved runs.
 
-Each file is loaded once (.onnx / bundle in ONNX Runtime, .mindir in MindSpore), warmed up,
-then timed in rounds: every round runs each model once, in turn (round-robin), so that a
+Each model comes as a runner (`coat_export.models.open_runners`: ONNX files and bundles in
+ONNX Runtime and/or OpenVINO, .mindir in MindSpore), is warmed up, then timed in rounds: every round runs each model once, in turn (round-robin), so that a
 change in machine load (other processes, thermal state) hits all models alike instead of
-whichever happened to run last. All models get the same seeded input. ONNX Runtime sessions
-use explicit intra-op threads, one inter-op thread and no spinning (coat_export.runtime), so
-an idle session does not take cores from the one being timed.
+whichever happened to run last. All models get the same seeded input. Runners use explicit
+threads and (ONNX Runtime) no spinning, so an idle one does not take cores from the one
+being timed.
 """
 import time
 from dataclasses import dataclass, asdict
@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import UserError
+from .progress import say
 
 __all__ = ["BenchResult", "benchmark", "format_table"]
 
@@ -22,6 +23,8 @@ __all__ = ["BenchResult", "benchmark", "format_table"]
 class BenchResult:
     file: str
     format: str
+    runtime: str
+    precision: str
     batch_size: int
     runs: int
     warmup: int
@@ -36,31 +39,32 @@ class BenchResult:
         return asdict(self)
 
 
-def benchmark(files: Sequence[str], batch_size: int = 1, runs: int = 30, warmup: int = 5,
-              image_size: Optional[int] = None, threads: Optional[int] = None, seed: int = 0,
-              min_seconds: float = 0.0, provider=None) -> List[BenchResult]:
-    """Time every model on one seeded random input of shape (batch_size, 3, S, S).
+def benchmark(backends: Sequence, batch_size: int = 1, runs: int = 30, warmup: int = 5,
+              image_size: Optional[int] = None, seed: int = 0,
+              min_seconds: float = 0.0) -> List[BenchResult]:
+    """Time every runner on one seeded random input of shape (batch_size, 3, S, S).
 
-    S: image_size, else the ONNX models' input size (which must agree), else 224.
+    S: image_size, else the models' input size (which must agree), else 224.
     runs: timed rounds (each round runs every model once); with min_seconds > 0, rounds
     continue until that much time has passed as well.
-    threads: ONNX Runtime intra-op threads (default: all cores of this process).
     """
-    from .runtime import open_backend
+    from .parity import seeded_input
 
     if batch_size < 1 or runs < 1 or warmup < 0:
         raise UserError("batch_size and runs must be >= 1, warmup >= 0")
-    backends = [open_backend(f, provider=provider, intra_op_threads=threads) for f in files]
     sizes = {b.image_size for b in backends if b.image_size}
     if image_size is None:
         if len(sizes) > 1:
             raise UserError(f"the models take different image sizes {sorted(sizes)}")
         image_size = sizes.pop() if sizes else 224
-    for f, b in zip(files, backends):
+    for b in backends:
         if b.image_size and b.image_size != image_size:
-            raise UserError(f"{f} takes {b.image_size}x{b.image_size} inputs, not {image_size}")
-    x = np.random.default_rng(seed).standard_normal(
-        (batch_size, 3, image_size, image_size)).astype(np.float32)
+            raise UserError(f"{b.name} takes {b.image_size}x{b.image_size} inputs, not "
+                            f"{image_size}")
+        if b.fixed_batch and b.fixed_batch != batch_size:
+            say(f"note: {b.name} has a fixed batch of {b.fixed_batch}: each timed call runs "
+                f"batch {batch_size} through it in padded batches of {b.fixed_batch}")
+    x = seeded_input((batch_size, 3, image_size, image_size), seed)
     for b in backends:
         for _ in range(warmup):
             b(x)
@@ -74,10 +78,11 @@ def benchmark(files: Sequence[str], batch_size: int = 1, runs: int = 30, warmup:
             times[i].append(time.perf_counter() - t)
         r += 1
     results = []
-    for f, b, ts in zip(files, backends, times):
+    for b, ts in zip(backends, times):
         ms = np.asarray(ts) * 1000.0
         med = float(np.median(ms))
-        results.append(BenchResult(file=f, format=b.format, batch_size=batch_size, runs=len(ts),
+        results.append(BenchResult(file=b.name, format=b.format, runtime=b.runtime,
+                                   precision=b.precision, batch_size=batch_size, runs=len(ts),
                                    warmup=warmup, threads=getattr(b, "threads", None),
                                    median_ms=med, p90_ms=float(np.percentile(ms, 90)),
                                    mean_ms=float(ms.mean()), min_ms=float(ms.min()),
@@ -87,13 +92,14 @@ def benchmark(files: Sequence[str], batch_size: int = 1, runs: int = 30, warmup:
 
 def format_table(results: Sequence[BenchResult], reference: int = 0) -> str:
     """A table with the median relative to results[reference]."""
-    rows = [("model", "format", "batch", "median ms", "p90 ms", "img/s", "vs first")]
+    rows = [("model", "format", "runtime", "precision", "batch", "median ms", "p90 ms", "img/s",
+             "vs first")]
     ref = results[reference].median_ms if results else 0
     for r in results:
-        rows.append((r.file, r.format, str(r.batch_size), f"{r.median_ms:.2f}", f"{r.p90_ms:.2f}",
+        rows.append((r.file, r.format, r.runtime, r.precision, str(r.batch_size), f"{r.median_ms:.2f}", f"{r.p90_ms:.2f}",
                      f"{r.throughput:.1f}", f"{r.median_ms / ref:.2f}x" if ref else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
+    lines = ["  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in
                        enumerate(zip(row, widths))) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

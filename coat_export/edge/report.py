@@ -1,9 +1,9 @@
 """Parity reports: a `check.CheckResult` as JSON (for machines) and Markdown (for people).
 
-Only formatting here; the numbers come from `coat_export.check`. JSON contract (issue 4):
+Only formatting here; the numbers come from `parity.compare_runners`. JSON contract:
 ``passed`` (bool) and ``comparisons``, a list of objects with ``reference``, ``candidate``,
-``max_abs_diff``, ``max_rel_diff``, ``cosine``, ``top1_agreement``, ``passed``; plus
-``mean_abs_diff``, ``top5_agreement``, ``precision``, ``format``, ``num_samples``,
+``runtime``, ``max_abs_diff``, ``max_rel_diff``, ``cosine``, ``top1_agreement``, ``passed``;
+plus ``mean_abs_diff``, ``top5_agreement``, ``precision``, ``format``, ``num_samples``,
 ``failures``, ``error`` and ``first_divergence`` per comparison, and the model, inputs,
 tolerances and library versions at the top level. Non-finite numbers are written as null.
 """
@@ -15,7 +15,7 @@ from .atomic import write_text
 
 __all__ = ["build_report", "to_json", "to_markdown", "write_report", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _clean(x: Any) -> Any:
@@ -28,12 +28,13 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def _comparison(r) -> Dict[str, Any]:
+def _comparison(r, reference: str) -> Dict[str, Any]:
     c = r.comparison
     d: Dict[str, Any] = {
-        "reference": c.reference if c else "mindspore",
+        "reference": reference,
         "candidate": r.path,
         "format": r.format,
+        "runtime": r.runtime,
         "precision": r.precision,
         "max_abs_diff": c.max_abs_diff if c else None,
         "max_rel_diff": c.max_rel_diff if c else None,
@@ -64,10 +65,11 @@ def build_report(result) -> Dict[str, Any]:
         "passed": result.passed,
         "model": result.model,
         "checkpoint": result.checkpoint,
+        "reference": result.reference,
         "inputs": result.inputs,
         "tolerances": result.tolerances,
         "node_tolerance": result.node_tolerance,
-        "comparisons": [_comparison(r) for r in result.results],
+        "comparisons": [_comparison(r, result.reference["name"]) for r in result.results],
         "versions": result.versions,
     })
 
@@ -88,20 +90,22 @@ def to_markdown(report: Dict[str, Any]) -> str:
         what.append(f"{inputs['random']} random (seed {inputs.get('seed', 0)})")
     if inputs.get("images"):
         what.append(f"{len(inputs['images'])} image(s) from {inputs.get('image_dir', '?')}")
+    ref = report.get("reference") or {}
     lines: List[str] = [
-        f"### Parity: {report.get('model')} (MindSpore) vs exported files",
+        f"### Parity: {report.get('model')} -- reference {ref.get('name')} "
+        f"({ref.get('runtime')})",
         "",
         f"Inputs: {', '.join(what) or 'none'}; shape {inputs.get('shape')}.",
         "",
-        "| candidate | format | precision | max_abs_diff | max_rel_diff | cosine | top1 | top5 "
-        "| result |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| candidate | format | runtime | precision | max_abs_diff | max_rel_diff | cosine "
+        "| top1 | top5 | result |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in report["comparisons"]:
         verdict = "pass" if c["passed"] else "**FAIL**: " + "; ".join(
             str(f) for f in c.get("failures") or [])
         lines.append(
-            f"| {c['candidate']} | {c['format']} | {c['precision']} | "
+            f"| {c['candidate']} | {c['format']} | {c['runtime']} | {c['precision']} | "
             f"{_num(c['max_abs_diff'], '.2e')} | {_num(c['max_rel_diff'], '.2e')} | "
             f"{_num(c['cosine'], '.8f')} | {_num(c['top1_agreement'], '.3f')} | "
             f"{_num(c['top5_agreement'], '.3f')} | {verdict} |")

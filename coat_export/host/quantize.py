@@ -27,9 +27,9 @@ from typing import List, Optional
 
 import numpy as np
 
-from .compare import Comparison, compare_arrays, tolerance_for
-from .errors import UserError, VerificationError, first_line
-from .preprocess import PreprocessConfig, list_images, preprocess_batch
+from ..edge.compare import Comparison, compare_arrays, tolerance_for
+from ..edge.errors import UserError, VerificationError, first_line
+from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
 
 __all__ = ["MODES", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
            "calibration_images"]
@@ -105,10 +105,9 @@ class ImageCalibrationReader:
 
 
 def _graph_input(path: str):
-    from .runtime import create_session, input_info
+    from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
-    s = create_session(path, intra_op_threads=1)
-    inp = input_info(s)[0]
+    inp = OnnxRuntimeRunner(path, threads=1).input
     return inp
 
 
@@ -196,10 +195,6 @@ def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, se
         s = preprocess.image_size
         data = rng.standard_normal((samples, 3, s, s)).astype(np.float32)
         what = f"{samples} seeded random inputs"
-    fixed = inp.fixed_batch
-    if fixed and fixed > 1 and len(data) % fixed:  # whole batches for a fixed-batch graph
-        n = max(fixed, len(data) // fixed * fixed)
-        data = np.concatenate([data] * (n // len(data) + 1))[:n]
     return data, what
 
 
@@ -270,12 +265,13 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                 input_bytes=os.path.getsize(input_path),
                                 output_bytes=os.path.getsize(tmp_out), notes=notes)
         if check:
-            from .runtime import create_session, run_batches
+            from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
             data, result.check_inputs = _check_inputs(inp, preprocess, calib, check_samples, seed)
             precision = "fp16" if mode == "fp16" else "int8"
-            ref = run_batches(create_session(input_path), data, max_batch=16)
-            cand = run_batches(create_session(tmp_out), data, max_batch=16)
+            # the shared batching policy pads a fixed-batch graph's last chunk
+            ref = OnnxRuntimeRunner(input_path)(data, max_batch=16)
+            cand = OnnxRuntimeRunner(tmp_out)(data, max_batch=16)
             result.check = compare_arrays(ref, cand, reference_name="fp32",
                                           candidate_name=f"{mode}",
                                           tolerance=tolerance or tolerance_for(precision),

@@ -19,3 +19,8 @@ def first_line(exc: BaseException, limit: Optional[int] = 200) -> str:
     C++ stack traces), or its type name when the message is empty; at most `limit` chars."""
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
+class ModelLoadError(UserError):
+    """A runtime refused a model file (invalid graph, unsupported op): a failure of that
+    file, which `check` reports as a failed comparison rather than as bad usage."""

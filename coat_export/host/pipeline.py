@@ -6,22 +6,20 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .compare import Comparison, compare_arrays, tolerance_for
+from ..edge.compare import Comparison, compare_arrays, tolerance_for
+from ..edge.parity import seeded_input
 from .config import ModelSpec, build_config
-from .errors import UserError, VerificationError, first_line
-from .progress import say, step
+from ..edge.errors import UserError, VerificationError, first_line
+from ..edge.progress import say, step
 
 DYNAMIC_CHECK_BATCHES = (1, 3, 8)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def _mindspore():
-    import mindspore as ms
+    from .runners import import_mindspore
 
-    # Graph mode: what export traces; set once, CPU unless the user's context says otherwise.
-    if ms.get_context("mode") != ms.GRAPH_MODE:
-        ms.set_context(mode=ms.GRAPH_MODE)
-    return ms
+    return import_mindspore()
 
 
 @dataclass
@@ -68,11 +66,6 @@ def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
     return BuiltModel(spec.name, config, net, spec.ckpt_path, info)
 
 
-def sample_input(shape: Sequence[int], seed: int = 0) -> np.ndarray:
-    """A deterministic input in the range of normalised images."""
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
 def run_network(net, x: np.ndarray) -> np.ndarray:
     ms = _mindspore()
     return net(ms.Tensor(x)).asnumpy()
@@ -92,40 +85,31 @@ def export_mindir(built: BuiltModel, path: str, batch_size: int = 1,
         raise UserError(f"MindSpore did not write {base}.mindir")
 
 
-def load_mindir(path: str):
-    """A callable GraphCell for a MINDIR file; UserError if it cannot be loaded."""
-    ms = _mindspore()
-    from mindspore import nn
-
-    if not os.path.isfile(path):
-        raise UserError(f"MINDIR file not found: {path}")
-    try:
-        return nn.GraphCell(ms.load(path))
-    except Exception as exc:  # MindSpore raises RuntimeError/ValueError with C++ traces
-        raise UserError(f"cannot load {path} as MINDIR: {first_line(exc)}") from None
-
-
-def _verify_at_batches(built: BuiltModel, run_candidate, name: str, batch_size: int,
-                       dynamic_batch: bool, seed: int) -> List[Comparison]:
-    """Compare `run_candidate(x)` with the source network at the batches the file promises."""
+def verification_inputs(built: BuiltModel, batch_size: int, dynamic_batch: bool,
+                        seed: int = 0) -> Dict[int, np.ndarray]:
+    """The seeded inputs an export is verified on: its batch, or 1, 3 and 8 when dynamic."""
     batches = DYNAMIC_CHECK_BATCHES if dynamic_batch else (batch_size,)
+    return {b: seeded_input((b, *built.input_shape), seed) for b in batches}
+
+
+def verify_export(built: BuiltModel, candidate, inputs: Dict[int, np.ndarray],
+                  reference: Dict[int, np.ndarray]) -> List[Comparison]:
+    """Compare a runner of the exported file with the source network's outputs, one call per
+    batch size (whole batches: a dynamic-batch file must take every one of them)."""
     results = []
-    for b in batches:
-        x = sample_input((b, *built.input_shape), seed)
-        results.append(compare_arrays(run_network(built.network, x), run_candidate(x),
-                                      reference_name="mindspore",
-                                      candidate_name=f"{name}[batch={b}]",
+    for b, x in inputs.items():
+        try:
+            out = candidate.infer(x)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise VerificationError(f"{candidate.name} cannot run a batch of {b}: "
+                                    f"{first_line(exc)}; the file was removed") from None
+        results.append(compare_arrays(reference[b], out, reference_name="mindspore",
+                                      candidate_name=f"{os.path.basename(candidate.name)}"
+                                                     f"[batch={b}]",
                                       output_name="logits", tolerance=tolerance_for("fp32")))
     return results
-
-
-def verify_mindir(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bool,
-                  seed: int = 0, display_name: Optional[str] = None) -> List[Comparison]:
-    """Reload the MINDIR (GraphCell) and compare it with the source network."""
-    graph = load_mindir(path)
-    return _verify_at_batches(built, lambda x: run_network(graph, x),
-                              display_name or os.path.basename(path), batch_size, dynamic_batch,
-                              seed)
 
 
 def report_verification(results: List[Comparison]) -> None:
@@ -189,15 +173,3 @@ def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch
 
 def _batch_kind(batch_size: int, dynamic_batch: bool) -> str:
     return "dynamic batch" if dynamic_batch else f"batch {batch_size}"
-
-
-def verify_onnx(built: BuiltModel, path: str, batch_size: int, dynamic_batch: bool,
-                seed: int = 0, display_name: Optional[str] = None) -> List[Comparison]:
-    """Run the ONNX file in ONNX Runtime and compare it with the source network."""
-    from .runtime import create_session, input_info
-
-    session = create_session(path)
-    input_name = input_info(session)[0].name
-    return _verify_at_batches(built, lambda x: session.run(None, {input_name: x})[0],
-                              display_name or os.path.basename(path), batch_size, dynamic_batch,
-                              seed)

@@ -1,149 +1,99 @@
-"""Edge bundles: one directory with everything a deployment needs to classify images.
+"""Writing edge bundles (host side: needs `onnx`, and onnxruntime's quantizer for variants).
 
-    <bundle>/
-      model.onnx               fp32 graph
-      model.fp16.onnx          optional variants (fp16, int8_dynamic, int8_static)
-      model.int8_dynamic.onnx
-      model.int8_static.onnx
-      labels.txt               optional, one class name per line
-      manifest.json
-
-`manifest.json` records the model (name, architecture), the checkpoint's sha256, the ONNX
-opset and input/output names and shapes, the preprocessing, the parity results of the export,
-the quality checks of each variant, every file's sha256 and size, and the versions of the
-tool and of the libraries that made it. A bundle is written into a temporary directory next
-to the destination and renamed into place, so a reader never sees a half-written one.
-
-Reading a bundle (read_manifest, load_labels, verify_file) needs only the standard library;
-writing needs `onnx` (and onnxruntime for variants). Neither imports MindSpore: its version
-is read from the package metadata.
+The layout and the reading side are in `coat_export.edge.bundle`. Besides the models, labels
+and manifest, a bundle carries the edge runtime itself: a verbatim copy of the
+`coat_export.edge` subpackage as `coat_edge/`, a `predict.py` that runs it, and a README, so a
+box with only numpy, pillow and onnxruntime (or openvino) classifies images with the bundle
+alone. Every file, the runtime's included, is listed in the manifest with its size and
+sha256. A bundle is written into a temporary directory next to the destination and renamed
+into place, so a reader never sees a half-written one.
 """
-import hashlib
 import json
 import os
 import shutil
 import tempfile
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Optional, Sequence
 
-from .errors import UserError, first_line
+from ..edge.bundle import (FORMAT, FORMAT_VERSION, LABELS_FILE, MANIFEST_NAME, MODEL_FILE,
+                           PREDICT_SCRIPT, RUNTIME_DIR, VARIANT_KEYS, load_labels, sha256_file)
+from ..edge.errors import UserError, first_line
+from ..edge.versions import __version__, library_versions
 
-__all__ = ["MANIFEST_NAME", "FORMAT", "FORMAT_VERSION", "VARIANT_KEYS", "write_bundle",
-           "read_manifest", "load_labels", "variant_file", "verify_file", "verify_bundle",
-           "sha256_file", "library_versions", "onnx_io"]
+__all__ = ["write_bundle", "onnx_io", "runtime_files", "PREDICT_PY"]
 
-MANIFEST_NAME = "manifest.json"
-FORMAT = "coat-export-edge-bundle"
-FORMAT_VERSION = 1
-MODEL_FILE = "model.onnx"
-LABELS_FILE = "labels.txt"
-# quantize modes -> variant keys in the manifest
-VARIANT_KEYS = {"fp16": "fp16", "dynamic": "int8_dynamic", "static": "int8_static"}
+EDGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "edge")
+
+# The bundle's entry point: the edge runtime's own predict command, bound to this directory.
+PREDICT_PY = """#!/usr/bin/env python3
+\"\"\"Classify images with this bundle: python predict.py IMAGE [IMAGE ...] [--topk K] [--json]
+[--runtime onnxruntime|openvino]. Needs numpy, pillow and onnxruntime (or openvino).\"\"\"
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from coat_edge.predict import main  # noqa: E402  (the bundle's own copy of the runtime)
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], bundle_dir=HERE, prog="predict.py"))
+"""
 
 
-def sha256_file(path: str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def library_versions() -> Dict[str, Optional[str]]:
-    """Versions of the libraries involved, from package metadata (imports nothing)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for dist in ("onnx", "onnxruntime", "numpy", "pillow", "mindspore", "onnxconverter-common"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
+def runtime_files():
+    """(path in the bundle, source path) of every module of the edge runtime."""
+    out = []
+    for root, dirs, files in os.walk(EDGE_DIR):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for f in sorted(files):
+            if f.endswith(".py"):
+                src = os.path.join(root, f)
+                rel = os.path.relpath(src, EDGE_DIR).replace(os.sep, "/")
+                out.append((f"{RUNTIME_DIR}/{rel}", src))
     return out
 
 
-# ---------------------------------------------------------------- reading (edge side)
+def _readme(manifest: dict) -> str:
+    m = manifest["model"]
+    pre = manifest["preprocessing"]
+    io = manifest["onnx"]
+    variants = "\n".join(f"- `{k}`: `{v['file']}` ({v['precision']})"
+                          for k, v in manifest["variants"].items())
+    return f"""# {m['name']}: CoaT image classifier bundle
 
-def read_manifest(bundle_dir: str) -> dict:
-    """The parsed manifest.json of a bundle directory; UserError if missing or malformed."""
-    path = os.path.join(bundle_dir, MANIFEST_NAME)
-    if not os.path.isfile(path):
-        raise UserError(f"{bundle_dir} is not a bundle: no {MANIFEST_NAME} in it")
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise UserError(f"{path} is not a coat_export bundle manifest")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
-        raise UserError(f"{path} has format version {manifest.get('format_version')}; this "
-                        f"tool reads up to {FORMAT_VERSION}: upgrade coat_export")
-    return manifest
+Made by coat-export {__version__}. Everything here is listed in `{MANIFEST_NAME}` with its
+size and sha256; files are verified before they are used.
 
+## Run it
 
-def variant_file(manifest: dict, variant: Optional[str] = None) -> str:
-    """File name of a variant ('fp32' default, 'fp16', 'int8_dynamic'/'dynamic', ...)."""
-    variants = manifest.get("variants") or {}
-    key = VARIANT_KEYS.get(variant, variant) if variant else manifest.get("default_variant", "fp32")
-    if key not in variants:
-        raise UserError(f"bundle has no '{variant}' variant; it has: {', '.join(variants)}")
-    return variants[key]["file"]
+Needs Python 3.9 or newer with `numpy`, `pillow` and `onnxruntime` (or `openvino`); nothing
+else, no install of this toolkit:
 
+```bash
+pip install numpy pillow onnxruntime
+python predict.py photo.jpg --topk 5
+python predict.py a.jpg b.png --json            # JSON on stdout
+python predict.py photo.jpg --runtime openvino  # pip install openvino
+python predict.py photo.jpg --variant int8_dynamic
+```
 
-def verify_file(bundle_dir: str, manifest: dict, name: str) -> None:
-    """UserError unless `name` exists in the bundle with the recorded size and sha256."""
-    rec = (manifest.get("files") or {}).get(name)
-    path = os.path.join(bundle_dir, name)
-    if rec is None:
-        raise UserError(f"{name} is not listed in {MANIFEST_NAME}")
-    if not os.path.isfile(path):
-        raise UserError(f"bundle {bundle_dir} is incomplete: {name} missing")
-    if os.path.getsize(path) != rec["bytes"] or sha256_file(path) != rec["sha256"]:
-        raise UserError(f"{name} in {bundle_dir} does not match its sha256 in {MANIFEST_NAME} "
-                        "(modified or corrupted)")
+With the toolkit installed (`pip install coat-export`), `coat-export predict THIS_DIR
+IMAGE ...` gives exactly the same results.
 
+## Model
 
-def verify_bundle(bundle_dir: str) -> dict:
-    manifest = read_manifest(bundle_dir)
-    for name in manifest.get("files") or {}:
-        verify_file(bundle_dir, manifest, name)
-    return manifest
+- classes: {m.get('num_classes')}; input `{io['inputs'][0]['name']}` {io['inputs'][0]['shape']}
+  (float32, NCHW), output `{io['outputs'][0]['name']}` {io['outputs'][0]['shape']} (logits)
+- ONNX opset {io['opset']}
+- preprocessing (MindCV's eval transform): decode RGB, resize the shorter side to
+  int({pre['image_size']} / {pre['crop_pct']}) ({pre['interpolation']}), center crop
+  {pre['image_size']}, scale to [0, 1], normalize with mean {pre['mean']} and std {pre['std']}
 
+Variants:
 
-def load_labels(path: str) -> List[str]:
-    """Class names: a text file with one per line, or JSON (a list, or {index: name})."""
-    if not os.path.isfile(path):
-        raise UserError(f"labels file not found: {path}")
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read labels file {path}: {exc}") from None
-    if path.lower().endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"labels file {path} is not valid JSON: {exc}") from None
-        if isinstance(data, dict):
-            try:
-                items = sorted((int(k), str(v)) for k, v in data.items())
-            except ValueError:
-                raise UserError(f"labels file {path}: keys must be class indices") from None
-            if [k for k, _ in items] != list(range(len(items))):
-                raise UserError(f"labels file {path}: indices must be 0..N-1")
-            return [v for _, v in items]
-        if isinstance(data, list):
-            return [str(v) for v in data]
-        raise UserError(f"labels file {path}: expected a list or an object")
-    labels = [line.strip() for line in text.splitlines()]
-    while labels and not labels[-1]:
-        labels.pop()
-    if not labels:
-        raise UserError(f"labels file {path} is empty")
-    return labels
+{variants}
+"""
 
-
-# ---------------------------------------------------------------- writing
 
 def onnx_io(onnx_path: str) -> dict:
     """Opset, IR version and graph inputs/outputs (name, shape with ints or symbols, type)."""
@@ -206,8 +156,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
         is False; a failing check raises and nothing is written.
     overwrite: replace an existing output_dir (else UserError if it exists and is not empty).
     """
-    from .preprocess import PreprocessConfig
-    from . import __version__
+    from ..edge.preprocess import PreprocessConfig
 
     if not os.path.isfile(onnx_path):
         raise UserError(f"ONNX model not found: {onnx_path}")
@@ -279,10 +228,12 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
         if labels is not None:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
                 f.write("\n".join(labels) + "\n")
-        files = {}
-        for name in sorted(os.listdir(tmp)):
-            p = os.path.join(tmp, name)
-            files[name] = {"bytes": os.path.getsize(p), "sha256": sha256_file(p)}
+        os.makedirs(os.path.join(tmp, RUNTIME_DIR, "runners"), exist_ok=True)
+        for rel, src in runtime_files():
+            os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+            shutil.copyfile(src, os.path.join(tmp, *rel.split("/")))
+        with open(os.path.join(tmp, PREDICT_SCRIPT), "w", encoding="utf-8") as f:
+            f.write(PREDICT_PY)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -295,10 +246,13 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
             "default_variant": "fp32",
             "variants": variant_recs,
             "parity": _jsonable(parity) if parity is not None else None,
-            "files": files,
-            "tool": {"name": "coat_export", "version": __version__},
+            "files": {},
+            "tool": {"name": "coat-export", "version": __version__},
             "versions": library_versions(),
         }
+        with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
+            f.write(_readme(manifest))
+        manifest["files"] = _file_records(tmp)
         with open(os.path.join(tmp, MANIFEST_NAME), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1, sort_keys=False)
             f.write("\n")
@@ -307,6 +261,18 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _file_records(root: str) -> dict:
+    """{relative '/'-separated name: {bytes, sha256}} of every file under root."""
+    files = {}
+    for d, dirs, names in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for n in sorted(names):
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, root).replace(os.sep, "/")
+            files[rel] = {"bytes": os.path.getsize(p), "sha256": sha256_file(p)}
+    return dict(sorted(files.items()))
 
 
 def _swap_into_place(tmp: str, out: str) -> None:

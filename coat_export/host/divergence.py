@@ -45,7 +45,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import UserError, first_line
+from ..edge.errors import UserError, first_line
 
 __all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe",
            "locate_first_divergence", "onnx_batch_info", "DEFAULT_NODE_RTOL",
@@ -162,7 +162,7 @@ def _onnx_intermediates(model, tensors: Sequence[str], x: np.ndarray, provider=N
     """Run a copy of `model` with `tensors` added as graph outputs; name -> value."""
     import onnx
 
-    from .runtime import create_session
+    from ..edge.runners.onnxruntime_runner import create_session
 
     m = onnx.ModelProto()
     m.CopyFrom(model)

@@ -4,12 +4,10 @@ for exported files).
 Layout: DATA_DIR/<class>/<image>, class indices = sorted folder names (as MindCV/MindSpore's
 ImageFolderDataset). Every image is decoded and preprocessed once (coat_export.preprocess,
 MindCV's eval transform) and each batch is fed to every model, so all formats see identical
-inputs. .onnx files (and bundle directories) run in ONNX Runtime; .mindir files in
-MindSpore's GraphCell (MindSpore is imported only when a .mindir is given). Images that cannot
-be decoded are reported and skipped; accuracy counts the decodable images.
+inputs. The models come as runners (`coat_export.models.open_runners`): ONNX files and
+bundles in ONNX Runtime and/or OpenVINO, .mindir files and the MindSpore network on the host.
+Images that cannot be decoded are reported and skipped; accuracy counts the decodable images.
 """
-import os
-import sys
 import time
 from dataclasses import dataclass, field, asdict
 from typing import List, Optional, Sequence
@@ -18,15 +16,18 @@ import numpy as np
 
 from .errors import UserError
 from .preprocess import PreprocessConfig, iter_batches, list_image_folder, preprocess_batch
+from .progress import ProgressBar
+from .topk import topk_indices
 
-__all__ = ["FormatResult", "ValidationReport", "resolve_preprocess", "validate", "format_table",
-           "ProgressBar"]
+__all__ = ["FormatResult", "ValidationReport", "resolve_preprocess", "validate", "format_table"]
 
 
 @dataclass
 class FormatResult:
     file: str
     format: str
+    runtime: str
+    precision: str = "fp32"
     num_images: int = 0
     correct_top1: int = 0
     correct_top5: int = 0
@@ -66,49 +67,15 @@ class ValidationReport:
                 "results": [r.to_dict() for r in self.results]}
 
 
-class ProgressBar:
-    """A one-line bar on stderr, redrawn per update on a terminal; every 10% otherwise."""
-
-    def __init__(self, total: int, label: str = "", stream=None, width: int = 30):
-        self.total, self.label, self.width = max(total, 1), label, width
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = time.perf_counter()
-        self._last_decile = -1
-
-    def update(self, done: int) -> None:
-        frac = min(1.0, done / self.total)
-        elapsed = time.perf_counter() - self.start
-        filled = int(round(frac * self.width))
-        line = (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{done}/{self.total} ({elapsed:.1f}s)")
-        if self.tty:
-            self.stream.write("\r" + line)
-            self.stream.flush()
-        else:
-            decile = int(frac * 10)
-            if decile != self._last_decile:
-                self._last_decile = decile
-                self.stream.write(line + "\n")
-                self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def resolve_preprocess(files: Sequence[str], backends, overrides: Optional[dict] = None
-                       ) -> PreprocessConfig:
-    """Flags > manifest.json of a bundle / beside a model > the ONNX input size > 224."""
-    from .bundle import MANIFEST_NAME, read_manifest
-
-    base = {}
-    for f in files:
-        d = f if os.path.isdir(f) else os.path.dirname(os.path.abspath(f))
-        if os.path.isfile(os.path.join(d, MANIFEST_NAME)):
-            base = dict(read_manifest(d).get("preprocessing") or {})
-            break
+def resolve_preprocess(backends, overrides: Optional[dict] = None,
+                       base: Optional[dict] = None) -> PreprocessConfig:
+    """Flags > `base` (a model's own: a bundle manifest, the host config) > the runners'
+    input size > 224."""
+    base = dict(base or {})
+    for b in backends:
+        bundle = getattr(getattr(b, "source", None), "bundle", None)
+        if not base and bundle is not None:
+            base = dict(bundle.preprocessing)
     sizes = {b.image_size for b in backends if b.image_size}
     if len(sizes) > 1:
         raise UserError(f"the models take different image sizes {sorted(sizes)}; validate "
@@ -122,34 +89,33 @@ def resolve_preprocess(files: Sequence[str], backends, overrides: Optional[dict]
         raise UserError(str(exc)) from None
     for b in backends:
         if b.image_size and b.image_size != cfg.image_size:
-            raise UserError(f"{b.path} takes {b.image_size}x{b.image_size} images, "
+            raise UserError(f"{b.name} takes {b.image_size}x{b.image_size} images, "
                             f"not {cfg.image_size}")
     return cfg
 
 
-def validate(files: Sequence[str], data_dir: str, batch_size: int = 32,
+def validate(backends: Sequence, data_dir: str, batch_size: int = 32,
              preprocess: Optional[PreprocessConfig] = None, overrides: Optional[dict] = None,
              progress: bool = True, limit: Optional[int] = None,
-             threads: Optional[int] = None) -> ValidationReport:
-    """Evaluate every model file on the ImageFolder at data_dir; returns a ValidationReport.
+             base_preprocess: Optional[dict] = None) -> ValidationReport:
+    """Evaluate every runner on the ImageFolder at data_dir; returns a ValidationReport.
 
-    preprocess: explicit config; else resolve_preprocess(files, ..., overrides).
+    preprocess: explicit config; else resolve_preprocess(backends, overrides, base_preprocess).
     limit: evaluate only the first `limit` images (in sorted order), for smoke runs.
     """
-    from .runtime import open_backend
-
     if batch_size < 1:
         raise UserError("--batch_size must be >= 1")
     classes, samples = list_image_folder(data_dir)
     if limit:
         samples = samples[:limit]
-    backends = [open_backend(f, intra_op_threads=threads) for f in files]
-    cfg = preprocess or resolve_preprocess(files, backends, overrides)
-    for f, b in zip(files, backends):
-        if b.num_classes is not None and b.num_classes < len(classes):
-            raise UserError(f"{f} has {b.num_classes} classes but {data_dir} has "
-                            f"{len(classes)} class folders")
-    results = [FormatResult(file=f, format=b.format) for f, b in zip(files, backends)]
+    cfg = preprocess or resolve_preprocess(backends, overrides, base_preprocess)
+    for b in backends:
+        if b.num_classes is not None and b.num_classes != len(classes):
+            raise UserError(f"{b.name} has {b.num_classes} classes but {data_dir} has "
+                            f"{len(classes)} class folders: is it the right dataset "
+                            "(or split)?")
+    results = [FormatResult(file=b.name, format=b.format, runtime=b.runtime,
+                            precision=b.precision) for b in backends]
     skipped = []
     bar = ProgressBar(len(samples), "validate") if progress else None
     t0 = time.perf_counter()
@@ -165,8 +131,7 @@ def validate(files: Sequence[str], data_dir: str, batch_size: int = 32,
                 s = time.perf_counter()
                 logits = np.asarray(b(batch))
                 res.seconds += time.perf_counter() - s
-                k = min(5, logits.shape[-1])
-                top = np.argsort(-logits, axis=-1, kind="stable")[:, :k]
+                top = topk_indices(logits, 5)
                 res.num_images += len(labels)
                 res.correct_top1 += int(np.sum(top[:, 0] == labels))
                 res.correct_top5 += int(np.sum((top == labels[:, None]).any(axis=1)))
@@ -182,16 +147,43 @@ def validate(files: Sequence[str], data_dir: str, batch_size: int = 32,
 
 
 def format_table(report: ValidationReport) -> str:
-    rows = [("model", "format", "images", "top-1", "top-5", "model s", "img/s")]
+    rows = [("model", "format", "runtime", "images", "top-1", "top-5", "model s", "img/s")]
     for r in report.results:
         ips = f"{r.num_images / r.seconds:.0f}" if r.seconds else "-"
-        rows.append((r.file, r.format, str(r.num_images), f"{100 * r.top1:.2f}%",
+        rows.append((r.file, r.format, r.runtime, str(r.num_images), f"{100 * r.top1:.2f}%",
                      f"{100 * r.top5:.2f}%", f"{r.seconds:.2f}", ips))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
+    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in
                        enumerate(zip(row, widths))) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if report.skipped:
         lines.append(f"skipped {len(report.skipped)} unreadable image(s) (listed on stderr and "
                      "in --json)")
     return "\n".join(lines)
+
+
+# Folder names MindCV-style dataset roots use for their splits.
+SPLIT_NAMES = {"train", "val", "validation", "test", "eval", "valid"}
+
+
+def resolve_data_dir(data_dir: str, val_split: Optional[str] = None) -> str:
+    """DATA_DIR, or DATA_DIR/NAME with --val_split; refuses a root of split folders (which
+    would otherwise be scored as a 2- or 3-class dataset)."""
+    import os
+
+    if not os.path.isdir(data_dir):
+        raise UserError(f"data directory not found: {data_dir}")
+    if val_split:
+        if val_split in ("", ".", "..") or "/" in val_split or "\\" in val_split:
+            raise UserError(f"--val_split takes a folder name inside {data_dir}, got "
+                            f"{val_split!r}")
+        path = os.path.join(data_dir, val_split)
+        if not os.path.isdir(path):
+            raise UserError(f"--val_split {val_split}: {path} is not a directory")
+        return path
+    subdirs = [d for d in os.listdir(data_dir)
+               if os.path.isdir(os.path.join(data_dir, d)) and not d.startswith(".")]
+    if subdirs and all(d.lower() in SPLIT_NAMES for d in subdirs):
+        raise UserError(f"{data_dir} holds dataset splits ({', '.join(sorted(subdirs))}), not "
+                        "class folders: pass --val_split NAME (e.g. --val_split val)")
+    return data_dir

@@ -55,6 +55,12 @@ _INTERPOLATIONS = {
 }
 
 
+# Decompression-bomb guard: images above this many pixels are refused from their header,
+# before any pixel is decoded (a 64-megapixel RGB image decodes to 192 MB). Pillow's own
+# guard only warns up to twice its limit; ours is the one line users see.
+MAX_IMAGE_PIXELS = 64_000_000
+
+
 class ImageDecodeError(UserError):
     """A file that is not an image Pillow can decode (missing, corrupt, truncated)."""
 
@@ -118,13 +124,15 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     if mode.startswith("I;16") or mode == "I":
+        # In the image's own integer width (no int64 copy): 2-4 bytes a pixel, then 1.
         a = np.asarray(img)
-        if a.dtype.byteorder == ">" or mode.endswith("B"):
+        if a.dtype.byteorder == ">":
             a = a.astype(a.dtype.newbyteorder("="))
-        a = np.clip(a.astype(np.int64), 0, 65535)
+        if a.dtype.kind == "i":
+            a = np.clip(a, 0, 65535, out=a if a.flags.writeable else None)
         return Image.fromarray((a >> 8).astype(np.uint8), "L").convert("RGB")
     if mode == "F":
-        a = np.clip(np.asarray(img, dtype=np.float64), 0, 255)
+        a = np.clip(np.asarray(img, dtype=np.float32), 0, 255)
         return Image.fromarray(a.astype(np.uint8), "L").convert("RGB")
     if mode == "P" and "transparency" in img.info:
         # Palette colours, alpha dropped: the same as convert("RGB"), without PIL's warning.
@@ -149,6 +157,12 @@ def load_image(path_or_pil: Union[str, os.PathLike, Image.Image]) -> Image.Image
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as img:
+                w, h = img.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise ImageDecodeError(
+                        f"image too large: {path} is {w}x{h} pixels, over the limit of "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels (decompression-bomb guard); "
+                        "downscale it first")
                 img.load()
                 return _to_rgb(img)
     except UnidentifiedImageError:

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from .errors import UserError
-from .progress import say
+from ..edge.errors import UserError
+from ..edge.progress import say
 
 DEFAULT_MODEL = "coat_lite_tiny"  # the seed recipe's model
 

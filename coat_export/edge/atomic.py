@@ -3,6 +3,8 @@ import os
 import tempfile
 from contextlib import contextmanager
 
+from .errors import UserError
+
 
 @contextmanager
 def atomic_path(final_path: str):
@@ -34,10 +36,21 @@ def write_text(path: str, text: str) -> None:
             f.write(text)
 
 
+def check_writable_file(path: str, what: str = "output") -> str:
+    """UserError unless `path` can be written as a file (before any heavy work is done)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"{what} {path} is a directory; give a file path")
+    if not os.path.isdir(parent):
+        raise UserError(f"{what}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path)
+                                                     and not os.access(path, os.W_OK)):
+        raise UserError(f"{what}: cannot write {path} (permission denied)")
+    return path
+
+
 def ensure_writable_dir(path: str) -> str:
     """Create `path` if needed; UserError if it is a file or cannot be written."""
-    from .errors import UserError
-
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"output directory {path} is a file; pass a directory to --output_dir")
     try:

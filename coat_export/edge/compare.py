@@ -8,14 +8,19 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from .topk import topk_indices
+
 __all__ = ["Tolerance", "TOLERANCES", "Comparison", "compare_arrays", "tolerance_for"]
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Pass criteria. `None` disables a criterion."""
+    """Pass criteria. `None` disables a criterion. Element-wise closeness is
+    ``|candidate - reference| <= max_abs + rtol * |reference|`` (NumPy's allclose rule;
+    rtol 0 makes it a plain bound on the largest difference)."""
 
     max_abs: Optional[float] = 1e-4
+    rtol: float = 0.0
     cosine_min: Optional[float] = 0.99999
     top1_min: Optional[float] = 1.0
     top5_min: Optional[float] = None
@@ -26,6 +31,9 @@ TOLERANCES: Dict[str, Tolerance] = {
     "fp32": Tolerance(max_abs=1e-4, cosine_min=0.99999, top1_min=1.0),
     "fp16": Tolerance(max_abs=None, cosine_min=0.999, top1_min=0.95, top5_min=0.9),
     "int8": Tolerance(max_abs=None, cosine_min=0.98, top1_min=0.85, top5_min=0.8),
+    # bfloat16 compute (OpenVINO --ov_precision bf16): 8 mantissa bits, judged like fp16
+    # with a looser cosine
+    "bf16": Tolerance(max_abs=None, cosine_min=0.995, top1_min=0.9, top5_min=0.9),
 }
 
 
@@ -56,12 +64,6 @@ class Comparison:
         return asdict(self)
 
 
-def _topk(x: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, x.shape[-1])
-    # Stable argsort so that ties resolve the same way in both frameworks' outputs.
-    return np.argsort(-x, axis=-1, kind="stable")[..., :k]
-
-
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
     na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
@@ -90,8 +92,8 @@ def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_na
     cosine = _cosine(ref, cand)
     flat_ref = ref.reshape(ref.shape[0], -1) if ref.ndim > 1 else ref.reshape(1, -1)
     flat_cand = cand.reshape(flat_ref.shape)
-    top1 = float(np.mean(_topk(flat_ref, 1)[:, 0] == _topk(flat_cand, 1)[:, 0]))
-    ref5, cand5 = _topk(flat_ref, 5), _topk(flat_cand, 5)
+    top1 = float(np.mean(topk_indices(flat_ref, 1)[:, 0] == topk_indices(flat_cand, 1)[:, 0]))
+    ref5, cand5 = topk_indices(flat_ref, 5), topk_indices(flat_cand, 5)
     # top-5 agreement: the reference's top-1 class is among the candidate's top 5.
     top5 = float(np.mean([r[0] in c for r, c in zip(ref5, cand5)]))
 
@@ -99,8 +101,13 @@ def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_na
     if not finite:
         failures.append("non-finite values in candidate")
     t = tolerance
-    if t.max_abs is not None and not max_abs <= t.max_abs:
-        failures.append(f"max_abs_diff {max_abs:.3g} > {t.max_abs:g}")
+    if t.max_abs is not None:
+        bound = t.max_abs + t.rtol * np.abs(ref.astype(np.float64))
+        if diff.size and not np.all(diff <= bound):
+            worst = float(np.max(diff - bound))
+            failures.append(f"max_abs_diff {max_abs:.3g} > {t.max_abs:g}" if not t.rtol else
+                            f"|diff| exceeds atol {t.max_abs:g} + rtol {t.rtol:g} * |reference| "
+                            f"(by up to {worst:.3g})")
     if t.cosine_min is not None and not cosine >= t.cosine_min:
         failures.append(f"cosine {cosine:.6f} < {t.cosine_min:g}")
     if t.top1_min is not None and not top1 >= t.top1_min:

@@ -1,0 +1,103 @@
+"""Command-line plumbing shared by `coat-export` and a bundle's predict.py.
+
+Every failure a user can act on is one line on stderr and an exit code, never a traceback:
+UserError -> 2 (or its own code), Ctrl-C and SIGTERM -> 130 / 143.
+"""
+import argparse
+import signal
+import sys
+
+from .errors import UserError
+from .sources import RUNTIMES
+
+
+def _number(text: str, kind, minimum, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+    if not value >= minimum:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1, with a one-line error otherwise."""
+    return _number(text, int, 1, "a whole number")
+
+
+def non_negative_int(text: str) -> int:
+    return _number(text, int, 0, "a whole number")
+
+
+def non_negative_float(text: str) -> float:
+    return _number(text, float, 0, "a number")
+
+
+def add_runtime_arguments(p: argparse.ArgumentParser, several: bool = True) -> None:
+    """--runtime (one or more), --provider, --ov_precision, --threads."""
+    if several:
+        p.add_argument("--runtime", nargs="+", choices=RUNTIMES, default=["onnxruntime"],
+                       metavar="RUNTIME", help="run every ONNX file in each of these: "
+                       "onnxruntime (default), openvino")
+    else:
+        p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime",
+                       help="onnxruntime (default) or openvino")
+    p.add_argument("--provider", help="ONNX Runtime execution provider (cpu, cuda, ...; "
+                                      "default cpu)")
+    p.add_argument("--ov_precision", default="f32", choices=("f32", "bf16", "f16"),
+                   help="OpenVINO inference precision (default f32; bf16/f16 are judged by "
+                        "the reduced-precision gates)")
+    p.add_argument("--threads", type=positive_int,
+                   help="inference threads per model (default: all cores of this process)")
+
+
+class VersionAction(argparse.Action):
+    """`--version`: one unwrapped line (argparse's own action wraps it to the terminal)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="print the version of the tool and of the runtimes, then exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .versions import version_line
+
+        print(version_line())
+        parser.exit(0)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, as argparse does, but no usage dump
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an exception so that cleanup code runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def run_guarded(fn) -> int:
+    """Run `fn()` -> exit status; user errors and interrupts become one line."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        return int(fn() or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `... | head`: not an error of ours
+        return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,132 @@
+"""What an ONNX file is, read from its protobuf wire format: no `onnx` package needed.
+
+The edge runtime must tell an int8 or fp16 model from an fp32 one (the comparator judges each
+by its own gates) and report the opset, without the `onnx` package (not installed on edge
+boxes). ONNX files are protobuf `ModelProto` messages; this walks the few fields it needs --
+opset imports, node op types, `Cast` targets, initializer element types -- by offsets into
+the bytes, never copying weights. Malformed input raises ValueError.
+"""
+from typing import Dict, Iterator, Set, Tuple
+
+__all__ = ["OnnxSummary", "summarize", "precision_of", "INT8_OPS"]
+
+INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+                      "ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
+                      "MatMulIntegerToFloat"})
+_FLOAT16, _BFLOAT16 = 10, 16    # TensorProto.DataType
+
+# field numbers (onnx.proto)
+_MODEL_OPSET, _MODEL_GRAPH = 8, 7
+_OPSET_DOMAIN, _OPSET_VERSION = 1, 2
+_GRAPH_NODE, _GRAPH_INIT = 1, 5
+_NODE_OPTYPE, _NODE_ATTR = 4, 5
+_ATTR_NAME, _ATTR_I = 1, 3
+_TENSOR_DTYPE = 2
+
+
+def _varint(buf, pos: int, end: int) -> Tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise ValueError("truncated or malformed varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf, start: int, end: int) -> Iterator[Tuple[int, int, object]]:
+    """(field number, wire type, value) of one message: ints for varints, (start, end)
+    offsets for length-delimited fields, None for fixed-width ones."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos, end)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos, end)
+        elif wire == 1:
+            value, pos = None, pos + 8
+        elif wire == 2:
+            n, pos = _varint(buf, pos, end)
+            value, pos = (pos, pos + n), pos + n
+        elif wire == 5:
+            value, pos = None, pos + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        if pos > end:
+            raise ValueError("truncated protobuf message")
+        yield field, wire, value
+
+
+class OnnxSummary:
+    def __init__(self):
+        self.opsets: Dict[str, int] = {}
+        self.op_types: Set[str] = set()
+        self.cast_targets: Set[int] = set()
+        self.initializer_types: Set[int] = set()
+
+    @property
+    def opset(self):
+        return self.opsets.get("") or self.opsets.get("ai.onnx")
+
+
+def summarize(data: bytes) -> OnnxSummary:
+    """Opsets, op types, Cast targets and initializer element types of an ONNX model."""
+    buf = memoryview(data)
+    s = OnnxSummary()
+    graph = None
+    for field, wire, value in _fields(buf, 0, len(buf)):
+        if field == _MODEL_OPSET and wire == 2:
+            domain, version = "", 0
+            for f, w, v in _fields(buf, *value):
+                if f == _OPSET_DOMAIN and w == 2:
+                    domain = bytes(buf[v[0]:v[1]]).decode("utf-8", "replace")
+                elif f == _OPSET_VERSION and w == 0:
+                    version = v
+            s.opsets[domain] = version
+        elif field == _MODEL_GRAPH and wire == 2:
+            graph = value
+    if graph is None:
+        raise ValueError("no graph in the model (not an ONNX file?)")
+    for field, wire, value in _fields(buf, *graph):
+        if field == _GRAPH_NODE and wire == 2:
+            _node(buf, value, s)
+        elif field == _GRAPH_INIT and wire == 2:
+            for f, w, v in _fields(buf, *value):
+                if f == _TENSOR_DTYPE and w == 0:
+                    s.initializer_types.add(v)
+    return s
+
+
+def _node(buf, span, s: OnnxSummary) -> None:
+    op, to = "", None
+    for f, w, v in _fields(buf, *span):
+        if f == _NODE_OPTYPE and w == 2:
+            op = bytes(buf[v[0]:v[1]]).decode("utf-8", "replace")
+        elif f == _NODE_ATTR and w == 2:
+            name, i = "", None
+            for af, aw, av in _fields(buf, *v):
+                if af == _ATTR_NAME and aw == 2:
+                    name = bytes(buf[av[0]:av[1]]).decode("utf-8", "replace")
+                elif af == _ATTR_I and aw == 0:
+                    i = av
+            if name == "to":
+                to = i
+    s.op_types.add(op)
+    if op == "Cast" and to is not None:
+        s.cast_targets.add(to)
+
+
+def precision_of(summary: OnnxSummary) -> str:
+    """'int8' (quantize/dequantize or integer ops), 'fp16' (float16 weights or casts to
+    float16), else 'fp32'."""
+    ops = summary.op_types
+    if ops & INT8_OPS or any(op.startswith("QLinear") for op in ops):
+        return "int8"
+    if _FLOAT16 in summary.initializer_types or _FLOAT16 in summary.cast_targets:
+        return "fp16"
+    if _BFLOAT16 in summary.initializer_types or _BFLOAT16 in summary.cast_targets:
+        return "bf16"
+    return "fp32"

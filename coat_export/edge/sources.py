@@ -1,0 +1,95 @@
+"""Which model a path names, and how to open it in a runtime (edge formats: ONNX, bundles).
+
+A path is an `.onnx` file, a bundle directory (its fp32 model or a `variant`), or -- on the
+host only -- a `.mindir` file (opened by `coat_export.models`, not here). An ONNX model's
+precision comes from the bundle manifest, else from the graph itself (`onnx_info`), so each
+is judged by its own gates.
+"""
+import os
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from .bundle import Bundle, is_bundle, open_bundle, read_regular_file
+from .errors import UserError
+from .onnx_info import precision_of, summarize
+
+__all__ = ["model_format", "OnnxModel", "resolve_onnx", "RUNTIMES", "open_onnx_runner"]
+
+RUNTIMES = ("onnxruntime", "openvino")
+
+
+def model_format(path: str) -> str:
+    """'onnx', 'mindir' or 'bundle'; UserError otherwise."""
+    if os.path.isdir(path):
+        if is_bundle(path):
+            return "bundle"
+        raise UserError(f"{path} is a directory without manifest.json (not a bundle)")
+    if not os.path.exists(path):
+        raise UserError(f"model not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".onnx", ".mindir"):
+        return ext[1:]
+    raise UserError(f"{path}: unknown model format '{ext or '(none)'}'; expected .onnx, "
+                    ".mindir or a bundle directory")
+
+
+@dataclass
+class OnnxModel:
+    name: str                       # what reports call it
+    source: Union[str, bytes]       # a path, or a bundle member's verified bytes
+    precision: str                  # "fp32", "fp16", "int8"
+    opset: Optional[int] = None
+    bundle: Optional[Bundle] = None
+    variant: Optional[str] = None   # the bundle variant key
+
+
+def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
+    """An .onnx file or a bundle's model (default fp32, or `variant`), verified."""
+    fmt = model_format(path)
+    if fmt == "bundle":
+        bundle = open_bundle(path)
+        rec = bundle.variant(variant)
+        data = bundle.model_bytes(variant)
+        precision = rec.get("precision") or _precision(data, path)
+        name = os.path.join(path, rec["file"])
+        opset = (bundle.manifest.get("onnx") or {}).get("opset")
+        return OnnxModel(name, data, precision, opset, bundle, rec["key"])
+    if variant:
+        raise UserError("a variant needs a bundle directory, not an .onnx file")
+    if fmt != "onnx":
+        raise UserError(f"{path} is a MINDIR file: running it needs MindSpore (the host "
+                        'toolchain: pip install "coat-export[export]")')
+    data = read_regular_file(path, "ONNX model", follow_links=True)
+    try:
+        summary = summarize(data)
+    except ValueError as exc:
+        raise UserError(f"{path} is not a readable ONNX file ({exc})") from None
+    # Keep the path (not the bytes) for the runtime: a model with external data needs it.
+    return OnnxModel(path, path, precision_of(summary), summary.opset)
+
+
+def _precision(data: bytes, name: str) -> str:
+    try:
+        return precision_of(summarize(data))
+    except ValueError as exc:
+        raise UserError(f"{name} is not a readable ONNX file ({exc})") from None
+
+
+def open_onnx_runner(model: OnnxModel, runtime: str = "onnxruntime", provider=None,
+                     threads: Optional[int] = None, share: int = 1,
+                     ov_precision: str = "f32"):
+    """The runner of `model` in `runtime` ('onnxruntime' or 'openvino')."""
+    if runtime == "onnxruntime":
+        from .runners.onnxruntime_runner import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner(model.source, name=model.name, precision=model.precision,
+                                 provider=provider, threads=threads, share=share)
+    if runtime == "openvino":
+        from .runners.openvino_runner import OpenVinoRunner
+
+        if provider:
+            raise UserError("--provider selects ONNX Runtime execution providers; it does not "
+                            "apply to --runtime openvino")
+        return OpenVinoRunner(model.source, name=model.name, precision=model.precision,
+                              threads=threads, share=share, inference_precision=ov_precision)
+    raise UserError(f"unknown runtime '{runtime}'; choose from {', '.join(RUNTIMES)}")

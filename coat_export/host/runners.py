@@ -1,0 +1,105 @@
+"""The MindSpore runners: the source network (the reference) and MINDIR files (GraphCell).
+
+Same protocol as the edge runners (`coat_export.edge.runners.base.Runner`), so export
+verification, `check`, `validate` and `bench` treat every model alike. MindSpore is imported
+here, when a runner is made.
+"""
+import os
+from typing import Optional
+
+import numpy as np
+
+from ..edge.errors import ModelLoadError, UserError, first_line
+from ..edge.runners.base import ModelIO, Runner
+
+__all__ = ["NetworkRunner", "MindirRunner", "mindir_input_shape", "import_mindspore"]
+
+REFERENCE_NAME = "mindspore"
+NETWORK_CHUNK = 16   # samples per call of the source network (bounded memory)
+
+
+def import_mindspore():
+    """MindSpore in graph mode (what export traces), or one line naming the install."""
+    try:
+        import mindspore as ms
+    except ImportError:
+        raise UserError('this command needs MindSpore (the host toolchain): '
+                        'pip install "coat-export[export]"') from None
+    if ms.get_context("mode") != ms.GRAPH_MODE:
+        ms.set_context(mode=ms.GRAPH_MODE)
+    return ms
+
+
+class NetworkRunner(Runner):
+    """The MindSpore network built from the config and checkpoint: dynamic batch, run in
+    chunks of NETWORK_CHUNK samples."""
+
+    runtime = "mindspore"
+    format = "network"
+
+    def __init__(self, built, name: str = REFERENCE_NAME):
+        c = built.config
+        super().__init__(name, ModelIO("x", ["batch", c.in_channels, c.image_size, c.image_size]),
+                         ModelIO("logits", ["batch", c.num_classes]))
+        self.built = built
+        self._ms = import_mindspore()
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return self.built.network(self._ms.Tensor(x)).asnumpy()
+
+    def __call__(self, x: np.ndarray, max_batch: Optional[int] = None) -> np.ndarray:
+        return super().__call__(x, max_batch or NETWORK_CHUNK)
+
+
+def mindir_input_shape(path: str) -> list:
+    """The first graph input's shape as recorded in a MINDIR ('batch' where symbolic)."""
+    from converters.mindir_proto import tensor_info
+    from converters.mindir_reader import load_mind_ir_pb2
+
+    pb = load_mind_ir_pb2()
+    model = pb.ModelProto()
+    try:
+        with open(path, "rb") as f:
+            model.ParseFromString(f.read())
+        shape = tensor_info(model.graph.input[0].tensor[0])[1]
+    except Exception:
+        raise UserError(f"{path} is not a readable MINDIR file") from None
+    return ["batch" if d is None or (isinstance(d, int) and d < 0) else int(d)
+            for d in (shape or [])]
+
+
+class MindirRunner(Runner):
+    """A .mindir file run by MindSpore's GraphCell (CPU). A MINDIR exported with a static batch
+    gets exactly that batch (padded by the shared batching policy), never per-sample calls."""
+
+    runtime = "mindspore"
+    format = "mindir"
+
+    def __init__(self, path: str, threads: Optional[int] = None):
+        if not os.path.isfile(path):
+            raise UserError(f"model not found: {path}")
+        ms = import_mindspore()
+        from mindspore import nn
+
+        if threads:
+            try:
+                ms.set_context(runtime_num_threads=int(threads))
+            except Exception:  # the option moved between MindSpore releases
+                pass
+        shape = mindir_input_shape(path)
+        try:
+            self.cell = nn.GraphCell(ms.load(path))
+        except Exception as exc:  # MindSpore raises RuntimeError/ValueError with C++ traces
+            raise ModelLoadError(f"MindSpore cannot load {path}: {first_line(exc)}") from None
+        super().__init__(path, ModelIO("x", shape), ModelIO("logits", []), threads=threads)
+        self._ms = ms
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return self.cell(self._ms.Tensor(x)).asnumpy()
+        except Exception as exc:
+            raise UserError(f"MindSpore cannot run {self.name} on inputs of shape "
+                            f"{list(x.shape)}: {first_line(exc)}") from None
+
+    def close(self) -> None:
+        self.cell = None

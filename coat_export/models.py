@@ -1,0 +1,52 @@
+"""Open the models a command is given as runners, in every runtime asked for.
+
+The one place that knows both sides: ONNX files and bundles open through the edge runtime
+(`edge.sources`), `.mindir` files through MindSpore (`host.runners`, imported only when a
+MINDIR is given, with a one-line error naming the install when MindSpore is missing).
+"""
+from typing import List, Optional, Sequence
+
+from .edge.errors import ModelLoadError, UserError
+from .edge.parity import FailedCandidate
+from .edge.sources import RUNTIMES, model_format, open_onnx_runner, resolve_onnx
+
+__all__ = ["open_runners", "check_runtimes"]
+
+
+def check_runtimes(runtimes: Sequence[str]) -> List[str]:
+    out = list(dict.fromkeys(runtimes or ("onnxruntime",)))
+    for r in out:
+        if r not in RUNTIMES:
+            raise UserError(f"unknown runtime '{r}'; choose from {', '.join(RUNTIMES)}")
+    return out
+
+
+def open_runners(files: Sequence[str], runtimes: Sequence[str] = ("onnxruntime",), *,
+                 provider=None, threads: Optional[int] = None, share: int = 1,
+                 ov_precision: str = "f32", variant: Optional[str] = None,
+                 keep_failed: bool = False) -> list:
+    """One runner per (file, runtime): ONNX files and bundles in each of `runtimes`, MINDIR
+    files once in MindSpore. With keep_failed, a file a runtime refuses becomes a
+    FailedCandidate (check reports it as a failure) instead of an error."""
+    runtimes = check_runtimes(runtimes)
+    formats = [model_format(f) for f in files]     # missing files, unknown formats: first
+    runners = []
+    for f, fmt in zip(files, formats):
+        if fmt == "mindir":
+            from .host.runners import MindirRunner
+
+            opened = [(lambda: MindirRunner(f, threads=threads), "mindir", "mindspore", "fp32")]
+        else:
+            model = resolve_onnx(f, variant)
+            opened = [((lambda m=model, r=r: open_onnx_runner(
+                m, r, provider=provider if r == "onnxruntime" else None, threads=threads,
+                share=share, ov_precision=ov_precision)), "onnx", r, model.precision)
+                for r in runtimes]
+        for make, fmt_, runtime, precision in opened:
+            try:
+                runners.append(make())
+            except ModelLoadError as exc:
+                if not keep_failed:
+                    raise
+                runners.append(FailedCandidate(f, fmt_, runtime, precision, str(exc)))
+    return runners

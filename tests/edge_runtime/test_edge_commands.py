@@ -1,0 +1,112 @@
+"""validate, bench and check on the edge (no MindSpore), with every runtime present."""
+import json
+import os
+
+import pytest
+
+from .conftest import HELDOUT, digit_images, have, run_tool
+
+RUNTIMES = ["onnxruntime"] + (["openvino"] if have("openvino") else [])
+
+
+def test_validate_bundle_every_runtime(digits_bundle, trained_meta, tmp_path):
+    out = tmp_path / "v.json"
+    r = run_tool(["validate", digits_bundle, "--data_dir", HELDOUT, "--runtime", *RUNTIMES,
+                  "--json", out, "--no_progress"])
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert [x["runtime"] for x in rows] == RUNTIMES
+    for x in rows:   # the training script's own held-out accuracy, in every runtime
+        assert x["correct_top1"] == trained_meta["heldout_correct"], x
+
+
+def test_validate_refuses_split_roots_and_class_mismatch(digits_bundle, tmp_path):
+    root = tmp_path / "root"
+    (root / "train").mkdir(parents=True)
+    os.symlink(HELDOUT, root / "val")
+    r = run_tool(["validate", digits_bundle, "--data_dir", root])
+    assert r.returncode == 2 and "--val_split" in r.stderr and "Traceback" not in r.stderr
+    ok = run_tool(["validate", digits_bundle, "--data_dir", root, "--val_split", "val",
+                   "--limit", "20", "--no_progress"])
+    assert ok.returncode == 0, ok.stderr
+    few = tmp_path / "few"
+    for c in ("0", "1", "2"):
+        (few / c).mkdir(parents=True)
+        os.symlink(digit_images()[int(c)], few / c / "a.png")
+    r = run_tool(["validate", digits_bundle, "--data_dir", few])
+    assert r.returncode == 2 and "10 classes" in r.stderr and "3 class folders" in r.stderr
+
+
+def test_bench_json_contract(digits_bundle, tmp_path):
+    out = tmp_path / "b.json"
+    r = run_tool(["bench", digits_bundle, os.path.join(digits_bundle, "model.int8_dynamic.onnx"),
+                  "--runtime", *RUNTIMES, "--batch_size", "2", "--runs", "5", "--warmup", "1",
+                  "--json", out])
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 2 * len(RUNTIMES)
+    for row in rows:
+        assert {"file", "format", "runtime", "batch_size", "median_ms", "p90_ms"} <= set(row)
+        assert row["batch_size"] == 2 and 0 < row["median_ms"] <= row["p90_ms"]
+    assert [x["runtime"] for x in rows[:len(RUNTIMES)]] == RUNTIMES
+
+
+def test_check_bundle_variants_and_runtimes(digits_bundle, tmp_path):
+    report = tmp_path / "p.json"
+    r = run_tool(["check", digits_bundle, "--runtime", *RUNTIMES, "--images", HELDOUT,
+                  "--num_samples", "4", "--report", report])
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(report.read_text())
+    assert rep["passed"] and rep["reference"]["runtime"] == "onnxruntime"
+    seen = {(os.path.basename(c["candidate"]), c["runtime"]) for c in rep["comparisons"]}
+    expected = {("model.int8_dynamic.onnx", rt) for rt in RUNTIMES}
+    expected |= {("model.onnx", rt) for rt in RUNTIMES if rt != "onnxruntime"}
+    assert seen == expected
+    for c in rep["comparisons"]:
+        assert c["passed"] and c["runtime"] in RUNTIMES
+        if c["precision"] == "fp32":   # OpenVINO f32 computes what ONNX Runtime computes
+            assert c["max_abs_diff"] <= 1e-4
+    assert rep["inputs"]["count"] == 4 + 450   # images searched recursively
+
+
+def test_check_reference_exit_codes(digits_bundle, tmp_path):
+    ref = os.path.join(digits_bundle, "model.onnx")
+    q = os.path.join(digits_bundle, "model.int8_dynamic.onnx")
+    r = run_tool(["check", "--reference", ref, ref, q, "--runtime", *RUNTIMES])
+    assert r.returncode == 0, r.stdout + r.stderr
+    # an int8 model held to fp32's bound fails: exit 1, the table says why
+    r = run_tool(["check", "--reference", ref, q, "--min_cosine", "0.9999999", "--report",
+                  tmp_path / "f.json"])
+    assert r.returncode == 1 and "FAIL" in r.stdout
+    assert json.loads((tmp_path / "f.json").read_text())["passed"] is False
+    # --rtol loosens the fp32 element-wise bound; an absurd --atol 0 fails a bf16 run
+    if "openvino" in RUNTIMES:
+        r = run_tool(["check", "--reference", ref, ref, "--runtime", "openvino",
+                      "--ov_precision", "bf16"])
+        assert r.returncode in (0, 1) and "bf16" in r.stdout
+    r = run_tool(["check", "--reference", ref, ref, "--atol", "0", "--rtol", "1e-3"])
+    assert r.returncode == 0, r.stdout
+    # usage errors: exit 2, one line
+    r = run_tool(["check", "--reference", q, ref])
+    assert r.returncode == 2 and "must be fp32" in r.stderr
+    r = run_tool(["check", "--reference", ref, tmp_path / "missing.onnx"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = run_tool(["check", "--reference", ref, ref, "--report", tmp_path / "no" / "r.json"])
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+@pytest.mark.skipif(have("mindspore"), reason="the host toolchain is installed here")
+def test_host_commands_name_the_install(tmp_path):
+    for args in (["export", "--format", "onnx"], ["quantize", "a.onnx", "b.onnx", "--mode",
+                                                   "dynamic"]):
+        r = run_tool(args)
+        assert r.returncode == 2 and 'coat-export[export]' in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_version_everywhere(digits_bundle):
+    for args in (["--version"], ["predict", "--version"],
+                 [os.path.join(digits_bundle, "predict.py"), "--version"]):
+        r = run_tool(args)
+        assert r.returncode == 0 and r.stdout.startswith("coat-export "), r.stderr
+        assert len(r.stdout.strip().splitlines()) == 1
