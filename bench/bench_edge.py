@@ -80,12 +80,12 @@ def quantize_all(fp32, work, calib_dir, preprocess, check):
 
 def agreement(fp32, variants, x):
     from coat_export.edge.compare import compare_arrays, tolerance_for
-    from coat_export.edge.runners.onnxruntime_runner import create_session, run_batches
+    from coat_export.edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
-    ref = run_batches(create_session(fp32), x, max_batch=8)
+    ref = OnnxRuntimeRunner(fp32)(x, max_batch=8)
     rows = {}
     for mode, r in variants.items():
-        cand = run_batches(create_session(r.output_path), x, max_batch=8)
+        cand = OnnxRuntimeRunner(r.output_path)(x, max_batch=8)
         c = compare_arrays(ref, cand, tolerance=tolerance_for("fp16" if mode == "fp16" else "int8"),
                            precision="fp16" if mode == "fp16" else "int8")
         rows[mode] = {"cosine": c.cosine, "top1_agreement": c.top1_agreement,
@@ -95,11 +95,13 @@ def agreement(fp32, variants, x):
 
 def latency(files, names, batch_sizes, runs, threads):
     from coat_export.edge.benchmark import benchmark
+    from coat_export.models import open_runners
 
+    runners = open_runners(files, threads=threads)
     out = {}
     for b in batch_sizes:
-        res = benchmark(files, batch_size=b, runs=runs if b == 1 else max(5, runs // 2),
-                        warmup=3, threads=threads)
+        res = benchmark(runners, batch_size=b, runs=runs if b == 1 else max(5, runs // 2),
+                        warmup=3)
         base = res[0].median_ms
         out[b] = {n: {"median_ms": r.median_ms, "p90_ms": r.p90_ms,
                       "throughput": r.throughput, "ratio_to_fp32": r.median_ms / base}
@@ -127,6 +129,7 @@ def main(argv=None):
     from coat_export.edge.preprocess import PreprocessConfig
     from coat_export.edge.runners.onnxruntime_runner import available_cores
     from coat_export.edge.validate import validate
+    from coat_export.models import open_runners
 
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
     report = {"machine": {"cpu": platform.processor() or platform.machine(),
@@ -178,7 +181,8 @@ def main(argv=None):
         pre = PreprocessConfig.from_dict(meta["preprocessing"])
         variants = quantize_all(fp32, work, heldout, pre, check=True)
         files = [mindir, fp32] + [variants[m].output_path for m in MODES]
-        rep = validate(files, heldout, batch_size=64, preprocess=pre, progress=False)
+        rep = validate(open_runners(files), heldout, batch_size=64, preprocess=pre,
+                       progress=False)
         names = ["mindir", "fp32"] + list(MODES)
         base = rep.results[1].top1
         report["accuracy"] = {"training_script_top1": meta["heldout_accuracy"],

@@ -20,8 +20,6 @@ TRAINED = os.path.join(REPO, "tests", "fixtures", "trained")
 HELDOUT = os.path.join(TRAINED, "digits_heldout")
 LABELS = os.path.join(TRAINED, "digits_labels.txt")
 CONFIG = os.path.join(TRAINED, "coat_lite_digits.yaml")
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
 
 def have(module: str) -> bool:
@@ -34,8 +32,7 @@ def run_tool(args, cwd=None, python=None, timeout=300, env=None):
     cmd += [str(a) for a in args] if str(args[0]).endswith(".py") else \
         ["-m", "coat_export", *map(str, args)]
     e = dict(os.environ, **(env or {}))
-    e.setdefault("PYTHONPATH", REPO)
-    return subprocess.run(cmd, cwd=cwd or REPO, capture_output=True, text=True,
+    return subprocess.run(cmd, cwd=cwd or HERE, capture_output=True, text=True,
                           timeout=timeout, env=e)
 
 

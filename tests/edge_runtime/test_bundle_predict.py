@@ -74,8 +74,7 @@ def test_predict_imports_neither_mindspore_nor_onnx(digits_bundle):
             "bad += [m for m in sys.modules if m.startswith('coat_export.host')]\n"
             "assert not bad, bad\nprint('clean')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=120, env=dict(os.environ, PYTHONPATH=os.path.dirname(
-                           os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+                       timeout=120)
     assert r.returncode == 0 and "clean" in r.stdout, r.stderr
 
 
