@@ -22,7 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reduced-precision variants to add, each checked against fp32")
     p.add_argument("--calib_dir", help="calibration images (needed by the static variant)")
     p.add_argument("--no_check", action="store_true", help="do not check the variants")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
 
 
 def _read_json(path, what):
@@ -78,7 +77,7 @@ def run(args) -> int:
                                 checkpoint_path=args.ckpt_path, opset=args.opset,
                                 preprocessing=pre, parity=parity, labels_file=args.labels,
                                 variants=args.variants, calib_dir=args.calib_dir,
-                                check_variants=not args.no_check, overwrite=args.overwrite)
+                                check_variants=not args.no_check)
     for key, rec in manifest["variants"].items():
         c = rec.get("check")
         extra = (f": cosine {c['cosine']:.5f}, top1 agreement {c['top1_agreement']:.3f}"

@@ -36,7 +36,7 @@ def run(args) -> int:
     from .arguments import require_host
 
     require_host("export", "mindspore", "onnx", "yaml")
-    from ..edge.atomic import atomic_path, ensure_writable_dir
+    from ..edge.atomic import atomic_path, ensure_writable_dir, output_lock
     from ..host.config import build_config, resolve_spec
     from ..edge.errors import UserError
     from ..edge.progress import say, step
@@ -91,7 +91,7 @@ def run(args) -> int:
     from ..host.runners import NetworkRunner
 
     runner_ref = NetworkRunner(built)
-    with atomic_path(final) as tmp:
+    with output_lock(final), atomic_path(final) as tmp:
         if args.format == "mindir":
             from ..host.runners import MindirRunner
 
@@ -142,5 +142,5 @@ def _write_bundle(args, built, spec, onnx_path: str, parity_path) -> None:
                      checkpoint_path=spec.ckpt_path, opset=args.opset,
                      preprocessing=spec.preprocessing(built.config.image_size), parity=parity,
                      labels_file=args.labels, variants=args.bundle_variants,
-                     calib_dir=args.calib_dir, overwrite=True)
+                     calib_dir=args.calib_dir)
     print(bundle_dir)

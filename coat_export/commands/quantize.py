@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="per-tensor instead of per-channel int8 weights")
     p.add_argument("--no_check", action="store_true",
                    help="skip the agreement check against the fp32 model")
+    p.add_argument("--force", action="store_true",
+                   help="write the model even when it fails the agreement gates (for latency "
+                        "studies on untrained weights); the failed gates go in the report")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON")
 
 
@@ -70,7 +73,7 @@ def run(args) -> int:
 
     from ..edge.atomic import check_writable_file, write_text
     from ..edge.errors import UserError, VerificationError
-    from ..edge.progress import step
+    from ..edge.progress import say, step
     from ..host.quantize import quantize_model
     from .arguments import require_host
 
@@ -88,12 +91,15 @@ def run(args) -> int:
             result = quantize_model(args.input, args.output, args.mode, calib_dir=args.calib_dir,
                                     preprocess=pre, check=not args.no_check,
                                     per_channel=not args.per_tensor, calib_limit=args.calib_limit,
-                                    calibrate=args.calibrate)
+                                    calibrate=args.calibrate, force=args.force)
     except VerificationError as exc:
         if getattr(exc, "result", None) is not None:
             _report(exc.result)
         raise
     _report(result)
+    if result.forced:
+        say(f"warning: {args.output} fails the agreement gates and was written only because "
+            "of --force; do not deploy it")
     if args.json:
         write_text(args.json, json.dumps(result.to_dict(), indent=1) + "\n")
     print(result.output_path)

@@ -79,25 +79,38 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
-def run_guarded(fn) -> int:
-    """Run `fn()` -> exit status; user errors and interrupts become one line."""
+def install_signal_handlers() -> None:
+    """SIGTERM becomes an exception like Ctrl-C's, so `finally` blocks remove temporaries.
+    Entry points call this first, before any slow import."""
     try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread
-        previous = None
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: the embedding program owns signals
+        pass
+
+
+def run_guarded(fn) -> int:
+    """Run `fn()` -> exit status; user errors, system errors and interrupts become one line
+    on stderr, never a traceback."""
+    install_signal_handlers()
     try:
         return int(fn() or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated:
-        print("error: terminated", file=sys.stderr)
+        print("error: terminated; nothing was left half-written", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print("error: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `... | head`: not an error of ours
         return 0
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    except OSError as exc:   # disk full, permissions, I/O errors met while working
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}; nothing was left half-written",
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; try a smaller --batch_size", file=sys.stderr)
+        return 2

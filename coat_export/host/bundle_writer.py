@@ -11,11 +11,12 @@ into place, so a reader never sees a half-written one.
 import json
 import os
 import shutil
-import tempfile
 from typing import Optional, Sequence
 
+from ..edge.atomic import atomic_dir, ensure_writable_dir, output_lock
 from ..edge.bundle import (FORMAT, FORMAT_VERSION, LABELS_FILE, MANIFEST_NAME, MODEL_FILE,
-                           PREDICT_SCRIPT, RUNTIME_DIR, VARIANT_KEYS, load_labels, sha256_file)
+                           PREDICT_SCRIPT, RUNTIME_DIR, VARIANT_KEYS, is_bundle, load_labels,
+                           sha256_file)
 from ..edge.errors import UserError, first_line
 from ..edge.versions import __version__, library_versions
 
@@ -140,7 +141,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
                  preprocessing=None, parity: Optional[dict] = None,
                  labels_file: Optional[str] = None, variants: Sequence[str] = (),
                  calib_dir: Optional[str] = None, check_variants: bool = True,
-                 overwrite: bool = False, checkpoint_sha256: Optional[str] = None) -> dict:
+                 checkpoint_sha256: Optional[str] = None) -> dict:
     """Write an edge bundle directory for `onnx_path`; returns the manifest.
 
     architecture: the CoaT architecture dict (e.g. CoaTConfig.to_dict()).
@@ -154,7 +155,8 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     variants: quantize modes to add: 'fp16', 'dynamic', 'static' ('static' needs calib_dir).
         Each is checked against the fp32 model (coat_export.quantize) unless check_variants
         is False; a failing check raises and nothing is written.
-    overwrite: replace an existing output_dir (else UserError if it exists and is not empty).
+    An existing bundle at output_dir is replaced atomically once the new one is complete;
+    a non-empty directory that is not a bundle is never replaced (UserError).
     """
     from ..edge.preprocess import PreprocessConfig
 
@@ -167,12 +169,12 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     if "static" in modes and not calib_dir:
         raise UserError("the 'static' int8 variant needs calibration images: pass calib_dir")
     out = os.path.abspath(output_dir)
-    if os.path.exists(out):
+    if os.path.exists(out):   # replace a bundle, never anything else
         if not os.path.isdir(out):
             raise UserError(f"bundle output {output_dir} exists and is a file")
-        if os.listdir(out) and not overwrite:
-            raise UserError(f"bundle output {output_dir} exists and is not empty; "
-                            "pass --overwrite to replace it")
+        if os.listdir(out) and not is_bundle(out):
+            raise UserError(f"bundle output {output_dir} exists and is not a bundle; "
+                            "refusing to replace it: choose another directory")
     io = onnx_io(onnx_path)
     if opset is not None and io["opset"] != int(opset):
         raise UserError(f"{onnx_path} has opset {io['opset']}, not the stated {opset}")
@@ -203,13 +205,8 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     else:
         checkpoint = None
 
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.partial-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; a bundle is an ordinary directory
-    try:
+    ensure_writable_dir(os.path.dirname(out), "the bundle's parent directory")
+    with output_lock(out), atomic_dir(out) as tmp:
         _copy_model(onnx_path, os.path.join(tmp, MODEL_FILE))
         variant_recs = {"fp32": {"file": MODEL_FILE, "precision": "fp32"}}
         if modes:
@@ -256,10 +253,6 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
         with open(os.path.join(tmp, MANIFEST_NAME), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1, sort_keys=False)
             f.write("\n")
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -273,21 +266,6 @@ def _file_records(root: str) -> dict:
             rel = os.path.relpath(p, root).replace(os.sep, "/")
             files[rel] = {"bytes": os.path.getsize(p), "sha256": sha256_file(p)}
     return dict(sorted(files.items()))
-
-
-def _swap_into_place(tmp: str, out: str) -> None:
-    if os.path.exists(out):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(out))
-        os.rmdir(old)
-        os.rename(out, old)
-        try:
-            os.rename(tmp, out)
-        except OSError:
-            os.rename(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)
 
 
 def _jsonable(obj):

@@ -39,12 +39,13 @@ matching tensors and the diverging one (where the fault must be).
 """
 import math
 import os
-import tempfile
+import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..edge.atomic import make_scratch, scratch_dir
 from ..edge.errors import UserError, first_line
 
 __all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe",
@@ -176,7 +177,7 @@ def _onnx_intermediates(model, tensors: Sequence[str], x: np.ndarray, provider=N
         if t not in existing:
             m.graph.output.append(onnx.helper.make_tensor_value_info(
                 t, types.get(t) or onnx.TensorProto.FLOAT, None))
-    with tempfile.TemporaryDirectory(prefix="coat_check_") as tmp:
+    with scratch_dir("check") as tmp:
         path = os.path.join(tmp, "probe.onnx")
         onnx.save_model(m, path)
         session = create_session(path, provider=provider)
@@ -199,15 +200,19 @@ class MindSporeProbe:
 
         from . import pipeline
 
-        self._tmp = tempfile.TemporaryDirectory(prefix="coat_check_ms_")
+        self._dir = make_scratch("probe")
         self.dynamic_batch = dynamic_batch
         self.batch_size = batch_size
-        self.mindir = os.path.join(self._tmp.name, f"{built.name}.mindir")
-        pipeline.export_mindir(built, self.mindir, batch_size, dynamic_batch)
+        self.mindir = os.path.join(self._dir, f"{built.name}.mindir")
         try:
+            pipeline.export_mindir(built, self.mindir, batch_size, dynamic_batch)
             self.ir = converters.read_mindir(self.mindir)
         except converters.ConversionError as exc:
+            self.close()
             raise UserError(f"cannot read the source network's MINDIR: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
         self.by_name = {n.name: n for n in self.ir.nodes}
         self.by_key: Dict[Tuple[str, str], list] = {}
         for n in self.ir.nodes:
@@ -215,7 +220,7 @@ class MindSporeProbe:
         self._fresh = None
 
     def close(self):
-        self._tmp.cleanup()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self):
         return self
@@ -288,7 +293,7 @@ class MindSporeProbe:
         out.denotation = "Tuple"
         out.ClearField("tensor")
         out.attr_info.CopyFrom(tuple_attr)
-        path = os.path.join(self._tmp.name, "probe.mindir")
+        path = os.path.join(self._dir, "probe.mindir")
         with open(path, "wb") as f:
             f.write(model.SerializeToString())
         try:

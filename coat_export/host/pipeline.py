@@ -152,11 +152,11 @@ def export_air(built: BuiltModel, path: str, batch_size: int) -> None:
 def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch: bool = False,
                 opset: int = 17):
     """Checkpoint network -> MINDIR (temporary) -> ONNX at `path`. Returns the conversion."""
-    import tempfile
-
     import converters
 
-    with tempfile.TemporaryDirectory(prefix="coat_export_") as tmp:
+    from ..edge.atomic import scratch_dir
+
+    with scratch_dir("export") as tmp:
         mindir = os.path.join(tmp, f"{built.name}.mindir")
         with step(f"compile and export MINDIR ({_batch_kind(batch_size, dynamic_batch)})"):
             export_mindir(built, mindir, batch_size, dynamic_batch)

@@ -20,15 +20,16 @@ precision (tolerance_for('fp16') / tolerance_for('int8')). A failing result is n
 """
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
 
+from ..edge.atomic import atomic_path, check_writable_file, output_lock, scratch_dir
 from ..edge.compare import Comparison, compare_arrays, tolerance_for
 from ..edge.errors import UserError, VerificationError, first_line
+from ..edge.parity import seeded_input
 from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
 
 __all__ = ["MODES", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
@@ -49,11 +50,12 @@ class QuantizeResult:
     check: Optional[Comparison] = None
     check_inputs: str = ""         # "N calibration images" / "N random inputs"
     notes: List[str] = field(default_factory=list)
+    forced: bool = False           # written although the gates failed (--force)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("mode", "method", "input_path", "output_path",
                                            "seconds", "input_bytes", "output_bytes",
-                                           "check_inputs", "notes")}
+                                           "check_inputs", "notes", "forced")}
         d["check"] = self.check.to_dict() if self.check else None
         return d
 
@@ -191,9 +193,8 @@ def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, se
         data = calib[:samples]
         what = f"{len(data)} calibration images"
     else:
-        rng = np.random.default_rng(seed)
         s = preprocess.image_size
-        data = rng.standard_normal((samples, 3, s, s)).astype(np.float32)
+        data = seeded_input((samples, 3, s, s), seed)
         what = f"{samples} seeded random inputs"
     return data, what
 
@@ -201,7 +202,8 @@ def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, se
 def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Optional[str] = None,
                    preprocess: Optional[PreprocessConfig] = None, check: bool = True,
                    per_channel: bool = True, calib_limit: int = 128, check_samples: int = 32,
-                   seed: int = 0, tolerance=None, calibrate: str = "minmax") -> QuantizeResult:
+                   seed: int = 0, tolerance=None, calibrate: str = "minmax",
+                   force: bool = False) -> QuantizeResult:
     """Write a `mode` variant of the fp32 ONNX model at input_path to output_path.
 
     calib_dir: images (any layout, searched recursively) for static calibration; also used as
@@ -209,7 +211,8 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
     preprocess: the model's preprocessing (default: MindCV's at the graph's input size).
     calibrate: static calibration method, 'minmax' (default), 'percentile' or 'entropy'.
     check: compare with the fp32 model (tolerance: default tolerance_for(fp16/int8)).
-        On failure nothing is written and VerificationError is raised.
+        On failure nothing is written and VerificationError is raised -- unless `force`,
+        which writes the model anyway and records the failed gates (result.forced).
     Returns a QuantizeResult with the timing, sizes and the comparison.
     """
     if mode not in MODES:
@@ -221,9 +224,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
     if calibrate not in CALIBRATION_METHODS:
         raise UserError(f"unknown calibration method '{calibrate}'; choose from "
                         f"{', '.join(CALIBRATION_METHODS)}")
-    out_dir = os.path.dirname(os.path.abspath(output_path))
-    if not os.path.isdir(out_dir):
-        raise UserError(f"output directory does not exist: {out_dir}")
+    check_writable_file(output_path, "output")
     if os.path.abspath(output_path) == os.path.abspath(input_path):
         raise UserError("output path must differ from the input model")
 
@@ -234,8 +235,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         calib = _load_calibration(calibration_images(calib_dir, calib_limit), preprocess)
 
     notes: List[str] = []
-    work = tempfile.mkdtemp(prefix="coat_quant_")
-    try:
+    with output_lock(output_path), scratch_dir("quantize") as work:
         tmp_out = os.path.join(work, "out.onnx")
         t0 = time.perf_counter()
         try:
@@ -277,16 +277,16 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                           tolerance=tolerance or tolerance_for(precision),
                                           precision=precision)
             if not result.check.passed:
-                err = VerificationError(
-                    f"{mode} model fails the {precision} agreement gates against fp32 on "
-                    f"{result.check_inputs}: {'; '.join(result.check.failures)}; not written")
-                err.result = result
-                raise err
-        shutil.move(tmp_out, output_path + ".partial")
-        os.replace(output_path + ".partial", output_path)
+                failed = (f"{mode} model fails the {precision} agreement gates against fp32 on "
+                          f"{result.check_inputs}: {'; '.join(result.check.failures)}")
+                if not force:
+                    err = VerificationError(f"{failed}; not written (--force writes it anyway)")
+                    err.result = result
+                    raise err
+                result.forced = True
+                notes.append(f"written with --force although the {mode} model fails the "
+                             "gates (for latency studies; do not deploy it)")
+        with atomic_path(output_path) as final_tmp:
+            shutil.copyfile(tmp_out, final_tmp)
         result.output_path = output_path
         return result
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if os.path.exists(output_path + ".partial"):
-            os.remove(output_path + ".partial")

@@ -79,11 +79,15 @@ def test_bundle_is_atomic_and_refuses_overwrite(tiny_onnx, tmp_path):
                      calib_dir=str(tmp_path / "nowhere"))
     assert os.listdir(tmp_path) == []  # no partial directory left behind
     write_bundle(tiny_onnx, str(out), "t", {})
-    with pytest.raises(UserError, match="overwrite"):
-        write_bundle(tiny_onnx, str(out), "t", {})
-    write_bundle(tiny_onnx, str(out), "t2", {}, overwrite=True)
+    write_bundle(tiny_onnx, str(out), "t2", {})   # a bundle is replaced, atomically
     assert read_manifest(str(out))["model"]["name"] == "t2"
     assert sorted(os.listdir(tmp_path)) == ["b"]
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a bundle"):  # anything else is never replaced
+        write_bundle(tiny_onnx, str(other), "t", {})
+    assert os.listdir(other) == ["notes.txt"]
 
 
 def test_bundle_rejects_mismatches(tiny_onnx, tmp_path):
@@ -195,8 +199,8 @@ def test_bundle_cli(tiny_onnx, tmp_path):
     m = read_manifest(str(out))
     assert m["model"]["architecture"] == {"embed_dims": [1, 2]}
     assert m["preprocessing"]["crop_pct"] == 0.95 and "int8_dynamic" in m["variants"]
-    r = run_cli(["bundle", tiny_onnx, "--output_dir", out])
-    assert r.returncode == 2 and "overwrite" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli(["bundle", tiny_onnx, "--output_dir", tmp_path])
+    assert r.returncode == 2 and "not a bundle" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_trained_bundle_predicts_digits_without_mindspore(trained_onnx, trained_meta, blocker_dir,
