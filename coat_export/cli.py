@@ -8,7 +8,7 @@ import importlib
 import sys
 from typing import List, Optional
 
-from .edge.cli_support import OneLineParser, VersionAction, run_guarded
+from .edge.cli_support import OneLineParser, VersionAction, quiet_third_party, run_guarded
 
 # subcommand -> (module in coat_export.commands, one-line help)
 COMMANDS = {
@@ -32,6 +32,8 @@ def build_parser() -> OneLineParser:
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.add_argument("--version", action=VersionAction)
+        sp.add_argument("--verbose", action="store_true",
+                        help="also show the libraries' own warnings and logs")
         mod = importlib.import_module(f"coat_export.commands.{module}")
         mod.add_arguments(sp)
         sp.set_defaults(_run=mod.run)
@@ -49,6 +51,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    quiet_third_party(args.verbose)
     return run_command(args._run, args)
 
 

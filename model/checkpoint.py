@@ -12,7 +12,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-__all__ = ["CheckpointError", "read_checkpoint", "filter_training_state", "load_checkpoint_strict"]
+__all__ = ["CheckpointError", "read_checkpoint", "read_checkpoint_typed",
+           "filter_training_state", "load_checkpoint_strict"]
 
 # Prefixes and names of entries MindSpore training writes beside the network's weights.
 _TRAINING_PREFIXES = ("adam_m.", "adam_v.", "moments.", "accum.", "moment1.", "moment2.",
@@ -26,24 +27,97 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or does not fit the network."""
 
 
+# MindSpore's tensor_type names -> NumPy dtypes. bfloat16 is widened to float32 on read.
+_DTYPES = {"Float16": np.float16, "Float32": np.float32, "Float64": np.float64,
+           "BFloat16": np.uint16, "Int8": np.int8, "UInt8": np.uint8, "Int16": np.int16,
+           "UInt16": np.uint16, "Int32": np.int32, "UInt32": np.uint32, "Int64": np.int64,
+           "UInt64": np.uint64, "Bool": np.bool_}
+_FLOAT_TYPES = ("Float16", "Float32", "Float64", "BFloat16")
+
+
+def _parse(path: str, data: bytes):
+    """The Checkpoint protobuf message, parsed by the protobuf library (never MindSpore's C++
+    loader, which crashes on inconsistent files)."""
+    from mindspore.train.checkpoint_pb2 import Checkpoint
+
+    ckpt = Checkpoint()
+    try:
+        ckpt.ParseFromString(data)
+    except Exception:
+        raise CheckpointError(f"cannot read {path} as a MindSpore checkpoint (truncated or not "
+                              "a .ckpt file?)") from None
+    return ckpt
+
+
 def read_checkpoint(path: str) -> Dict[str, np.ndarray]:
-    """Read a MindSpore .ckpt into {name: array}; CheckpointError if it is not a readable one."""
+    """{name: array} of a MindSpore .ckpt (see `read_checkpoint_typed`)."""
+    return read_checkpoint_typed(path)[0]
+
+
+def read_checkpoint_typed(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Read a MindSpore .ckpt into {name: array}, validating its structure first.
+
+    A parameter may be stored in consecutive slices under one tag (MindSpore splits large
+    tensors); a tag that comes back later, a size that differs from its declared dims, an
+    unknown element type or a map tensor is refused with CheckpointError naming the entry.
+    Only element types and sizes are trusted after they were checked against the bytes.
+    Returns ({name: array}, {name: the element type the file declares})."""
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint path is not a file: {path}")
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"checkpoint is empty: {path}")
-    try:
-        params = ms.load_checkpoint(path)
-    except Exception as exc:  # MindSpore raises ValueError/RuntimeError with long C++ traces
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"cannot read {path} as a MindSpore checkpoint (truncated or not a .ckpt file?): "
-            f"{reason[:200]}") from None
-    if not params:
+    with open(path, "rb") as f:
+        ckpt = _parse(path, f.read())
+    if not ckpt.value:
         raise CheckpointError(f"{path} holds no parameters: not a MindSpore checkpoint")
-    return {name: p.asnumpy() for name, p in params.items()}
+    out: Dict[str, np.ndarray] = {}
+    kinds: Dict[str, str] = {}
+    i, values = 0, ckpt.value
+    while i < len(values):
+        tag = values[i].tag
+        if not tag:
+            raise CheckpointError(f"{path}: entry {i} has no name: damaged checkpoint")
+        if tag in out:
+            raise CheckpointError(f"{path}: parameter '{tag}' is stored twice (entries apart); "
+                                  "damaged or hand-edited checkpoint")
+        chunk = [values[i]]
+        while i + len(chunk) < len(values) and values[i + len(chunk)].tag == tag:
+            chunk.append(values[i + len(chunk)])
+        i += len(chunk)
+        out[tag] = _tensor(path, tag, chunk)
+        kinds[tag] = chunk[0].tensor.tensor_type if chunk[0].HasField("tensor") else "map"
+    return out, kinds
+
+
+def _tensor(path: str, tag: str, chunk) -> np.ndarray:
+    if any(not v.HasField("tensor") for v in chunk):
+        raise CheckpointError(f"{path}: '{tag}' is a map tensor, which CoaT has none of")
+    t = chunk[0].tensor
+    kind = t.tensor_type
+    if kind == "str":   # a string entry (MindSpore records some metadata so)
+        return np.array(b"".join(v.tensor.tensor_content for v in chunk).decode("utf-32-le",
+                                                                                 "replace"))
+    if kind not in _DTYPES:
+        raise CheckpointError(f"{path}: '{tag}' has unknown element type {kind!r}")
+    if any(v.tensor.tensor_type != kind or list(v.tensor.dims) != list(t.dims) for v in chunk):
+        raise CheckpointError(f"{path}: the slices of '{tag}' disagree on type or shape")
+    dims = [] if list(t.dims) == [0] else [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):
+        raise CheckpointError(f"{path}: '{tag}' has negative dims {dims}")
+    dtype = np.dtype(_DTYPES[kind])
+    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    size = sum(len(v.tensor.tensor_content) for v in chunk)
+    if size != count * dtype.itemsize:
+        raise CheckpointError(f"{path}: '{tag}' declares shape {dims} ({kind}: "
+                              f"{count * dtype.itemsize} bytes) but holds {size} bytes; "
+                              "damaged checkpoint")
+    data = b"".join(v.tensor.tensor_content for v in chunk)
+    a = np.frombuffer(data, dtype=dtype).reshape(dims).copy()
+    if kind == "BFloat16":
+        a = (a.astype(np.uint32) << 16).view(np.float32)
+    return a
 
 
 def filter_training_state(params: Dict[str, np.ndarray]) -> Tuple[Dict[str, np.ndarray], List[str]]:
@@ -83,9 +157,19 @@ def check_compatibility(net: nn.Cell, params: Dict[str, np.ndarray]) -> None:
 
 def load_checkpoint_strict(net: nn.Cell, path: str) -> Dict[str, object]:
     """Load `path` into `net` strictly. Returns facts about the load for reports."""
-    raw = read_checkpoint(path)
+    raw, kinds = read_checkpoint_typed(path)
     params, dropped = filter_training_state(raw)
     check_compatibility(net, params)
+    bad_type = [f"{n} ({kinds[n]})" for n in (p.name for p in net.get_parameters())
+                if kinds[n] not in _FLOAT_TYPES]
+    if bad_type:
+        raise CheckpointError(f"checkpoint stores non-float data for float parameters: "
+                              f"{_describe(bad_type)}; it is not a trained CoaT's weights")
+    not_finite = [p.name for p in net.get_parameters()
+                  if not np.isfinite(np.asarray(params[p.name], dtype=np.float64)).all()]
+    if not_finite:
+        raise CheckpointError(f"checkpoint has NaN or Inf weights in {_describe(not_finite)}: "
+                              "the training diverged or the file is damaged")
     casted = []
     for p in net.get_parameters():
         value = params[p.name]

@@ -97,12 +97,12 @@ def run(args) -> int:
 
             with step(f"compile and export MINDIR ({kind})"):
                 pipeline.export_mindir(built, tmp, args.batch_size, args.dynamic_batch)
-            verify(MindirRunner(tmp))
+            verify(MindirRunner(tmp, name=final))
         elif args.format == "onnx":
             from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
             pipeline.export_onnx(built, tmp, args.batch_size, args.dynamic_batch, args.opset)
-            verify(OnnxRuntimeRunner(tmp, name=tmp))
+            verify(OnnxRuntimeRunner(tmp, name=final))
         else:
             with step("compile and export AIR"):
                 pipeline.export_air(built, tmp, args.batch_size)

@@ -89,6 +89,23 @@ def install_signal_handlers() -> None:
         pass
 
 
+def quiet_third_party(verbose: bool = False) -> None:
+    """Hide the libraries' own warnings (MindSpore's C++ log, onnxruntime.quantization's
+    root-logger notices, Python deprecation warnings) unless --verbose: what the user sees is
+    our progress and our one-line errors."""
+    import logging
+    import os
+    import warnings
+
+    if verbose:
+        os.environ.setdefault("GLOG_v", "1")
+        return
+    os.environ.setdefault("GLOG_v", "3")          # MindSpore's C++ log: errors only
+    os.environ.setdefault("GLOG_logtostderr", "1")
+    logging.getLogger().setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+
 def run_guarded(fn) -> int:
     """Run `fn()` -> exit status; user errors, system errors and interrupts become one line
     on stderr, never a traceback."""

@@ -20,7 +20,7 @@ from .bundle import MANIFEST_NAME, is_bundle, load_labels, open_bundle
 from .errors import UserError
 from .preprocess import PreprocessConfig, preprocess_batch
 from .cli_support import (OneLineParser, VersionAction, add_runtime_arguments, positive_int,
-                          run_guarded)
+                          quiet_third_party, run_guarded)
 from .sources import OnnxModel, open_onnx_runner, resolve_onnx
 from .topk import softmax, topk
 
@@ -165,8 +165,11 @@ def main(argv: Optional[Sequence[str]] = None, bundle_dir: Optional[str] = None,
     p = OneLineParser(prog=prog, description="Classify images with this CoaT bundle "
                                              "(top-k classes per image).")
     p.add_argument("--version", action=VersionAction)
+    p.add_argument("--verbose", action="store_true",
+                   help="also show the libraries' own warnings and logs")
     add_arguments(p, with_model=False)
     args = p.parse_args(argv)
+    quiet_third_party(args.verbose)
     return run_guarded(lambda: run(args, model=bundle_dir))
 
 

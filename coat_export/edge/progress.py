@@ -8,12 +8,30 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+HEARTBEAT_SECONDS = 15.0
+
+
 @contextmanager
-def step(label: str):
-    """`with step("compile and export"):` prints the start and the duration of a slow step."""
+def step(label: str, heartbeat: float = HEARTBEAT_SECONDS):
+    """`with step("compile and export"):` prints the start and the duration of a slow step,
+    and a line every `heartbeat` seconds while it runs (compiles and big conversions give no
+    progress of their own), so a long step never looks hung."""
+    import threading
+
     say(f"[..] {label}")
     start = time.perf_counter()
-    yield
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(heartbeat):
+            say(f"     ... {label}: {time.perf_counter() - start:.0f}s")
+    ticker = threading.Thread(target=beat, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
     say(f"[ok] {label} ({time.perf_counter() - start:.1f}s)")
 
 

@@ -35,7 +35,7 @@ class NetworkRunner(Runner):
     chunks of NETWORK_CHUNK samples."""
 
     runtime = "mindspore"
-    format = "network"
+    format = "mindspore"   # validate rows: the contract calls the network "mindspore"
 
     def __init__(self, built, name: str = REFERENCE_NAME):
         c = built.config
@@ -75,7 +75,7 @@ class MindirRunner(Runner):
     runtime = "mindspore"
     format = "mindir"
 
-    def __init__(self, path: str, threads: Optional[int] = None):
+    def __init__(self, path: str, threads: Optional[int] = None, name: Optional[str] = None):
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path}")
         ms = import_mindspore()
@@ -91,7 +91,8 @@ class MindirRunner(Runner):
             self.cell = nn.GraphCell(ms.load(path))
         except Exception as exc:  # MindSpore raises RuntimeError/ValueError with C++ traces
             raise ModelLoadError(f"MindSpore cannot load {path}: {first_line(exc)}") from None
-        super().__init__(path, ModelIO("x", shape), ModelIO("logits", []), threads=threads)
+        super().__init__(name or path, ModelIO("x", shape), ModelIO("logits", []),
+                         threads=threads)
         self._ms = ms
 
     def infer(self, x: np.ndarray) -> np.ndarray:

@@ -110,3 +110,13 @@ def test_version_everywhere(digits_bundle):
         r = run_tool(args)
         assert r.returncode == 0 and r.stdout.startswith("coat-export "), r.stderr
         assert len(r.stdout.strip().splitlines()) == 1
+
+
+def test_every_flag_has_help():
+    from coat_export.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    missing = [f"{name} {a.option_strings or a.dest}" for name, sp in sub.choices.items()
+               for a in sp._actions if not a.help]
+    assert missing == []

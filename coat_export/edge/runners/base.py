@@ -66,7 +66,7 @@ class Runner:
     """Base of every runner. Subclasses set the class attributes and implement `infer`."""
 
     runtime = ""       # "onnxruntime", "openvino", "mindspore"
-    format = ""        # "onnx", "mindir", "network"
+    format = ""        # "onnx", "mindir", "mindspore" (the source network)
 
     def __init__(self, name: str, input: ModelIO, output: ModelIO,
                  precision: str = "fp32", threads: Optional[int] = None):
