@@ -196,3 +196,21 @@ def test_validate_checkpoint_as_mindcv_users_type_it(tmp_path):
     (row,) = json.loads(out.read_text())["results"]
     assert row["format"] == "mindspore" and row["runtime"] == "mindspore"
     assert row["correct_top1"] == meta["heldout_correct"]
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.5])
+def test_interrupt_while_starting_is_one_line(delay, tmp_path):
+    """Ctrl-C in the first seconds (interpreter start, MindSpore's import): exit 130 and one
+    line, never a traceback or an abort."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(export_cmd(out), cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
+    if proc.returncode == 130:
+        assert len([l for l in err.splitlines() if l.startswith("error:")]) == 1, err
+    assert not out.exists() or os.listdir(out) == []
+    assert [n for n in os.listdir(tmp_path) if n != "out"] == []

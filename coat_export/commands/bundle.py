@@ -2,6 +2,8 @@
 and the edge runtime it runs)."""
 import argparse
 
+from .arguments import non_negative_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("onnx", metavar="MODEL.onnx", help="the fp32 ONNX model")
@@ -27,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reduced-precision variants to add, each checked against fp32")
     p.add_argument("--calib_dir", help="calibration images (needed by the static variant)")
     p.add_argument("--no_check", action="store_true", help="do not check the variants")
+    p.add_argument("--bench_runs", type=non_negative_int, default=10,
+                   help="time every variant in every installed runtime (batch 1, this many "
+                        "interleaved rounds) and record the fastest in the manifest; 0: skip")
 
 
 def _read_json(path, what):
@@ -82,11 +87,17 @@ def run(args) -> int:
                                 checkpoint_path=args.ckpt_path, opset=args.opset,
                                 preprocessing=pre, parity=parity, labels_file=args.labels,
                                 variants=args.variants, calib_dir=args.calib_dir,
-                                check_variants=not args.no_check)
+                                check_variants=not args.no_check,
+                                bench_runs=args.bench_runs)
     for key, rec in manifest["variants"].items():
         c = rec.get("check")
         extra = (f": cosine {c['cosine']:.5f}, top1 agreement {c['top1_agreement']:.3f}"
                  if c else "")
         say(f"  {key:<13} {rec['file']}{extra}")
+    bench = manifest.get("host_benchmark")
+    if bench:
+        f = bench["fastest"]
+        say(f"  fastest here: {f['variant']} in {f['runtime']} ({f['median_ms']:.2f} ms at "
+            "batch 1)")
     print(args.output_dir)
     return 0

@@ -75,34 +75,19 @@ def run(args) -> int:
     final = os.path.join(out_dir, f"{built.name}.{args.format}")
     kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
     inputs = pipeline.verification_inputs(built, args.batch_size, args.dynamic_batch, args.seed)
-    reference = {}
-
-    def verify(runner):
-        if not reference:
-            with step("reference: the source network on the verification inputs"):
-                reference.update({b: runner_ref(x) for b, x in inputs.items()})
-        runtime = {"mindspore": "MindSpore (GraphCell)", "onnxruntime": "ONNX Runtime"}
-        with step(f"verify: {runtime[runner.runtime]} runs the new file at "
-                  f"{'batches ' if len(inputs) > 1 else 'batch '}"
-                  f"{', '.join(map(str, inputs))}; compare with the source network"):
-            pipeline.report_verification(pipeline.verify_export(built, runner, inputs,
-                                                                reference))
-
-    from ..host.runners import NetworkRunner
-
-    runner_ref = NetworkRunner(built)
+    reference = None
     with output_lock(final), atomic_path(final) as tmp:
         if args.format == "mindir":
             from ..host.runners import MindirRunner
 
             with step(f"compile and export MINDIR ({kind})"):
                 pipeline.export_mindir(built, tmp, args.batch_size, args.dynamic_batch)
-            verify(MindirRunner(tmp, name=final))
+            reference = pipeline.verify_export(built, MindirRunner(tmp, name=final), inputs)
         elif args.format == "onnx":
             from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
             pipeline.export_onnx(built, tmp, args.batch_size, args.dynamic_batch, args.opset)
-            verify(OnnxRuntimeRunner(tmp, name=final))
+            reference = pipeline.verify_export(built, OnnxRuntimeRunner(tmp, name=final), inputs)
         else:
             with step("compile and export AIR"):
                 pipeline.export_air(built, tmp, args.batch_size)

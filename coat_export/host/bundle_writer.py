@@ -141,7 +141,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
                  preprocessing=None, parity: Optional[dict] = None,
                  labels_file: Optional[str] = None, variants: Sequence[str] = (),
                  calib_dir: Optional[str] = None, check_variants: bool = True,
-                 checkpoint_sha256: Optional[str] = None) -> dict:
+                 checkpoint_sha256: Optional[str] = None, bench_runs: int = 10) -> dict:
     """Write an edge bundle directory for `onnx_path`; returns the manifest.
 
     architecture: the CoaT architecture dict (e.g. CoaTConfig.to_dict()).
@@ -155,6 +155,8 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     variants: quantize modes to add: 'fp16', 'dynamic', 'static' ('static' needs calib_dir).
         Each is checked against the fp32 model (coat_export.quantize) unless check_variants
         is False; a failing check raises and nothing is written.
+    bench_runs: time every variant in every runtime installed here (batch 1, interleaved, this
+        many rounds) and record the figures and the fastest in the manifest; 0: skip.
     An existing bundle at output_dir is replaced atomically once the new one is complete;
     a non-empty directory that is not a bundle is never replaced (UserError).
     """
@@ -243,6 +245,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
             "default_variant": "fp32",
             "variants": variant_recs,
             "parity": _jsonable(parity) if parity is not None else None,
+            "host_benchmark": _benchmark(tmp, variant_recs, bench_runs) if bench_runs else None,
             "files": {},
             "tool": {"name": "coat-export", "version": __version__},
             "versions": library_versions(),
@@ -254,6 +257,35 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
             json.dump(manifest, f, indent=1, sort_keys=False)
             f.write("\n")
     return manifest
+
+
+def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
+    """Batch-1 latency of every variant in every runtime installed on this host, interleaved:
+    which one to deploy, measured where the bundle was made (the edge box may differ)."""
+    import importlib.util
+    import platform
+
+    from ..edge.benchmark import benchmark
+    from ..edge.progress import step
+    from ..edge.runners.onnxruntime_runner import available_cores
+    from ..models import open_runners
+
+    runtimes = ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+    keys = list(variants)
+    files = [os.path.join(bundle_dir, variants[k]["file"]) for k in keys]
+    with step(f"time {len(files)} model(s) x {len(runtimes)} runtime(s) at batch 1"):
+        runners = open_runners(files, runtimes)
+        results = benchmark(runners, batch_size=1, runs=runs, warmup=2)
+    rows = [{"variant": keys[i // len(runtimes)], "runtime": r.runtime,
+             "median_ms": round(r.median_ms, 3), "p90_ms": round(r.p90_ms, 3)}
+            for i, r in enumerate(results)]
+    passed = [row for row in rows if row["variant"] == "fp32"
+              or (variants[row["variant"]].get("check") or {}).get("passed")]
+    best = min(passed or rows, key=lambda row: row["median_ms"])
+    return {"batch_size": 1, "runs": runs, "cpu": platform.processor() or platform.machine(),
+            "cores": available_cores(), "results": rows,
+            "fastest": {"variant": best["variant"], "runtime": best["runtime"],
+                        "median_ms": best["median_ms"]}}
 
 
 def _file_records(root: str) -> dict:

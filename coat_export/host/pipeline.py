@@ -92,24 +92,38 @@ def verification_inputs(built: BuiltModel, batch_size: int, dynamic_batch: bool,
     return {b: seeded_input((b, *built.input_shape), seed) for b in batches}
 
 
-def verify_export(built: BuiltModel, candidate, inputs: Dict[int, np.ndarray],
-                  reference: Dict[int, np.ndarray]) -> List[Comparison]:
-    """Compare a runner of the exported file with the source network's outputs, one call per
-    batch size (whole batches: a dynamic-batch file must take every one of them)."""
+def verify_export(built: BuiltModel, candidate, inputs: Dict[int, np.ndarray]
+                  ) -> Dict[int, np.ndarray]:
+    """Compare a runner of the exported file with the source network, one call per batch size
+    (whole batches: a dynamic-batch file must take every one of them). Prints the figures;
+    VerificationError when one departs. Returns the source network's outputs (reused by
+    `export --check`)."""
+    from .runners import NetworkRunner
+
+    source = NetworkRunner(built)
+    with step("reference: the source network on the verification inputs"):
+        reference = {b: source(x) for b, x in inputs.items()}
+    runtime = {"mindspore": "MindSpore (GraphCell)", "onnxruntime": "ONNX Runtime"}
+    batches = ", ".join(map(str, inputs))
     results = []
-    for b, x in inputs.items():
-        try:
-            out = candidate.infer(x)
-        except UserError:
-            raise
-        except Exception as exc:
-            raise VerificationError(f"{candidate.name} cannot run a batch of {b}: "
-                                    f"{first_line(exc)}; the file was removed") from None
-        results.append(compare_arrays(reference[b], out, reference_name="mindspore",
-                                      candidate_name=f"{os.path.basename(candidate.name)}"
-                                                     f"[batch={b}]",
-                                      output_name="logits", tolerance=tolerance_for("fp32")))
-    return results
+    with step(f"verify: {runtime.get(candidate.runtime, candidate.runtime)} runs the new file "
+              f"at batch{'es' if len(inputs) > 1 else ''} {batches}; compare with the source "
+              "network"):
+        for b, x in inputs.items():
+            try:
+                out = candidate.infer(x)
+            except UserError:
+                raise
+            except Exception as exc:
+                raise VerificationError(f"{candidate.name} cannot run a batch of {b}: "
+                                        f"{first_line(exc)}; the file was removed") from None
+            results.append(compare_arrays(reference[b], out, reference_name="mindspore",
+                                          candidate_name=f"{os.path.basename(candidate.name)}"
+                                                         f"[batch={b}]",
+                                          output_name="logits",
+                                          tolerance=tolerance_for("fp32")))
+        report_verification(results)
+    return reference
 
 
 def report_verification(results: List[Comparison]) -> None:

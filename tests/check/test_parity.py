@@ -58,6 +58,17 @@ def test_small_parallel_coat_photos_only(models, images_dir):
     assert report["inputs"]["random"] == 0
 
 
+def test_openvino_candidates_against_mindspore(models):
+    """Every ONNX file in both runtimes, each judged against the MindSpore network."""
+    m = models["full"]
+    files = [m.file("onnx"), m.file("onnx", dynamic=True)]
+    result = run_check(m.built, m.spec, files, num_samples=3, seed=2,
+                       runtimes=["onnxruntime", "openvino"])
+    report = assert_passes(result, 3)
+    assert [(os.path.basename(c["candidate"]), c["runtime"]) for c in report["comparisons"]] == [
+        (os.path.basename(f), r) for f in files for r in ("onnxruntime", "openvino")]
+
+
 @pytest.mark.parametrize("name", ["coat_lite_nano", "coat_nano"])
 def test_mindcv_checkpoints(models, images_dir, name):
     m = models[name]

@@ -1,5 +1,6 @@
 """The seven full-size CoaT variants (224x224, seeded random weights): one export each at batch 1,
-converted at opset 17 (static and --dynamic_batch), compared with MindSpore once.
+converted at opset 17 (static and --dynamic_batch), compared with MindSpore once, in ONNX
+Runtime and in OpenVINO.
 
 The whole set takes several minutes on 2 cores (MindSpore's export dominates), so the larger
 variants are marked slow; deselect them with -m "not slow"."""
@@ -38,3 +39,9 @@ def test_variant_matches_mindspore(tmp_path, variant):
     (out3,) = ort_forward(sess, np.concatenate([others[:1], x, others[1:]]))
     assert out3.shape == (3, expected.shape[1])
     np.testing.assert_allclose(out3[1:2], expected, rtol=0, atol=1e-4)
+    # OpenVINO (f32, set explicitly) runs the same file to the same numbers
+    from coat_export.edge.runners.openvino_runner import OpenVinoRunner
+
+    ov = OpenVinoRunner(model.SerializeToString(), name=variant)
+    assert ov.compiled.get_property("INFERENCE_PRECISION_HINT").to_string() == "f32"
+    np.testing.assert_allclose(ov(x), expected, rtol=0, atol=1e-4)

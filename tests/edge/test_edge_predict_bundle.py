@@ -67,6 +67,10 @@ def test_manifest_contents(tiny_bundle, tiny_onnx):
         p = os.path.join(tiny_bundle, *name.split("/"))
         assert rec == {"bytes": os.path.getsize(p), "sha256": _sha(p)}
     assert m["files"]["model.onnx"]["sha256"] == _sha(tiny_onnx)
+    bench = m["host_benchmark"]   # every variant in every runtime installed, timed here
+    assert {(r["variant"], r["runtime"]) for r in bench["results"]} == {
+        (v, rt) for v in m["variants"] for rt in ("onnxruntime", "openvino")}
+    assert bench["fastest"]["median_ms"] == min(r["median_ms"] for r in bench["results"])
     verify_bundle(tiny_bundle)
 
 
