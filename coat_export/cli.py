@@ -5,9 +5,11 @@ and imports heavy libraries (MindSpore, onnx, the runtimes) inside `run`, so tha
 `--version` and the edge commands stay light and work without the host toolchain.
 """
 import importlib
+import os
 import sys
 from typing import List, Optional
 
+from .edge.atomic import process_scratch_path
 from .edge.cli_support import OneLineParser, VersionAction, quiet_third_party, run_guarded
 
 # subcommand -> (module in coat_export.commands, one-line help)
@@ -52,6 +54,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     quiet_third_party(args.verbose)
+    # MindSpore writes failure dumps (rank_0/om/analyze_fail.ir, e.g. when interrupted while
+    # compiling) into the working directory unless told otherwise: into our scratch instead
+    os.environ.setdefault("MS_OM_PATH", process_scratch_path("mindspore"))
     return run_command(args._run, args)
 
 

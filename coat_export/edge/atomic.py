@@ -135,6 +135,25 @@ def make_scratch(label: str = "work") -> str:
     return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}.{os.getpid()}.{label}.", dir=root)
 
 
+def process_scratch_path(label: str) -> str:
+    """A scratch path of this process in $TMPDIR that is not created here: for libraries that
+    create it themselves when they need it (MindSpore's failure dumps); removed by
+    `remove_process_scratch` on exit, or by a later run after SIGKILL."""
+    return os.path.join(tempfile.gettempdir(), f"{SCRATCH_PREFIX}.{os.getpid()}.{label}")
+
+
+def remove_process_scratch() -> None:
+    """Remove every scratch entry of this process from $TMPDIR."""
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if _owner_pid(name, SCRATCH_PREFIX) == os.getpid():
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
 @contextmanager
 def scratch_dir(label: str = "work"):
     """A private directory in $TMPDIR, removed when the block ends (also on Ctrl-C/SIGTERM;

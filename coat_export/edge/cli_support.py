@@ -75,18 +75,43 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, delivered as an exception so that cleanup code runs as for Ctrl-C."""
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+_RECEIVED = []   # the signals received: an interrupt that C code turned into another
+                 # exception (MindSpore's import reports Ctrl-C as "ImportError:
+                 # initialization failed") is still an interrupt
+
+
+def _on_signal(signum, frame):
+    _RECEIVED.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM becomes an exception like Ctrl-C's, so `finally` blocks remove temporaries.
+    """SIGINT and SIGTERM become exceptions, so `finally` blocks remove temporaries.
     Entry points call this first, before any slow import."""
     try:
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
     except ValueError:  # not the main thread: the embedding program owns signals
         pass
+
+
+def _interrupted(terminated: bool) -> int:
+    """One line, then exit at once: our `finally` blocks have run, and a library interrupted
+    half-way through its import (MindSpore) would otherwise print its own errors from its
+    exit handlers."""
+    import os
+
+    from .atomic import remove_process_scratch
+
+    remove_process_scratch()
+    print(f"error: {'terminated' if terminated else 'interrupted'}; nothing was left "
+          "half-written", file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(143 if terminated else 130)
 
 
 def quiet_third_party(verbose: bool = False) -> None:
@@ -109,25 +134,38 @@ def quiet_third_party(verbose: bool = False) -> None:
 def run_guarded(fn) -> int:
     """Run `fn()` -> exit status; user errors, system errors and interrupts become one line
     on stderr, never a traceback."""
+    from .atomic import remove_process_scratch
+
     install_signal_handlers()
     try:
-        return int(fn() or 0)
-    except UserError as exc:
+        try:
+            return int(fn() or 0)
+        finally:
+            remove_process_scratch()
+    except Terminated:
+        return _interrupted(True)
+    except KeyboardInterrupt:
+        return _interrupted(False)
+    except BaseException as exc:
+        if _RECEIVED:   # whatever the interrupted library turned the signal into
+            return _interrupted(_RECEIVED[-1] == signal.SIGTERM)
+        return _failure(exc)
+
+
+def _failure(exc: BaseException) -> int:
+    """One line and an exit status for errors a user can act on; anything else is a bug and
+    keeps its traceback."""
+    if isinstance(exc, UserError):
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except Terminated:
-        print("error: terminated; nothing was left half-written", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was left half-written", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `... | head`: not an error of ours
+    if isinstance(exc, BrokenPipeError):  # `... | head`: not an error of ours
         return 0
-    except OSError as exc:   # disk full, permissions, I/O errors met while working
+    if isinstance(exc, OSError):   # disk full, permissions, I/O errors met while working
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"error: {exc.strerror or exc}{where}; nothing was left half-written",
               file=sys.stderr)
         return 2
-    except MemoryError:
+    if isinstance(exc, MemoryError):
         print("error: out of memory; try a smaller --batch_size", file=sys.stderr)
         return 2
+    raise exc
