@@ -116,7 +116,9 @@ def _edge_check(args) -> int:
         candidates = []
         for key in bundle.variants:
             runtimes = [r for r in args.runtime
-                        if not (key == "fp32" and r == "onnxruntime")]
+                        if not (key == "fp32" and r == "onnxruntime")]  # the reference itself
+            if not runtimes:
+                continue
             candidates += open_runners([bundle_dir], runtimes, provider=args.provider,
                                        threads=args.threads, ov_precision=args.ov_precision,
                                        variant=key, keep_failed=True)
