@@ -101,5 +101,18 @@ def test_cli_reads_preprocessing_from_a_bundle(tiny_onnx, tmp_path):
                  "--calib_limit", "20"])
     assert r.returncode == 0, r.stderr
     assert "20 calibration images" in r.stderr
+    assert "WARNING" not in r.stderr and "out-of-range" not in r.stderr  # quiet by default
     r = run_cli(["quantize", tiny_onnx, out, "--mode", "dynamic", "--manifest", tmp_path])
     assert r.returncode == 2 and "not a bundle" in r.stderr
+
+
+def test_static_quantization_is_quiet_unless_verbose(trained_onnx, tmp_path):
+    """onnxruntime's quantizer logs 'Axis ... out-of-range' for every LayerNorm weight: hidden
+    by default, shown with --verbose."""
+    base = ["quantize", trained_onnx, tmp_path / "s.onnx", "--mode", "static", "--calib_dir",
+            HELDOUT, "--calib_limit", "16", "--no_check"]
+    quiet = run_cli(base)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "WARNING" not in quiet.stderr and "out-of-range" not in quiet.stderr
+    loud = run_cli(base + ["--verbose"])
+    assert loud.returncode == 0 and "out-of-range" in loud.stderr
