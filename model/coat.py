@@ -19,7 +19,10 @@ import mindspore as ms
 from mindspore import nn, ops, Parameter, Tensor
 from mindspore.common import initializer as init
 
-__all__ = ["CoaTConfig", "CoaT", "VARIANTS", "variant_config", "create_model"]
+from coat_export.edge.defaults import eval_cfg
+
+__all__ = ["CoaTConfig", "CoaT", "VARIANTS", "DEFAULT_CFGS", "default_cfg", "variant_config",
+           "create_model"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,16 @@ VARIANTS: Dict[str, dict] = {
     "coat_lite_medium": dict(embed_dims=(128, 256, 320, 512), serial_depths=(3, 6, 10, 8),
                              mlp_ratios=(4, 4, 4, 4), **_LITE),
 }
+
+
+# Each variant's evaluation preprocessing, kept beside its architecture as timm's default_cfgs:
+# MindCV evaluates all seven with its ImageNet eval transform.
+DEFAULT_CFGS: Dict[str, dict] = {name: eval_cfg() for name in VARIANTS}
+
+
+def default_cfg(name: str) -> dict:
+    """The preprocessing a variant was evaluated with (MindCV's defaults for custom names)."""
+    return dict(DEFAULT_CFGS.get(name) or eval_cfg())
 
 
 def variant_config(name: str, **overrides) -> CoaTConfig:

@@ -159,3 +159,21 @@ def test_macs_match_the_paper(variant):
 
     gmacs = count_macs(variant_config(variant)) / 1e9
     assert abs(gmacs - PAPER_GMACS[variant]) / PAPER_GMACS[variant] < 0.03
+
+
+def test_default_cfgs_are_mindcv_eval_preprocessing():
+    """Each variant's preprocessing is kept beside it (timm's default_cfgs) and is MindCV's eval
+    transform (shared/reference: resize int(224 / 0.9) = 248 bicubic, crop 224, ImageNet
+    mean/std); a spec without a config takes its variant's."""
+    from coat_export.host.config import resolve_spec
+    from model import DEFAULT_CFGS, VARIANTS
+
+    assert set(DEFAULT_CFGS) == set(VARIANTS)
+    for cfg in DEFAULT_CFGS.values():
+        assert cfg["crop_pct"] == 0.9 and cfg["interpolation"] == "bicubic"
+        assert tuple(cfg["mean"]) == (0.485, 0.456, 0.406)
+        assert tuple(cfg["std"]) == (0.229, 0.224, 0.225)
+    pre = resolve_spec(model="coat_tiny").preprocessing(224)
+    assert pre == {"image_size": 224, "crop_pct": 0.9, "interpolation": "bicubic",
+                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    assert int(224 / pre["crop_pct"]) == 248

@@ -2,6 +2,7 @@
 and the edge runtime it runs)."""
 import argparse
 
+from ..edge.defaults import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION, IMAGENET_MEAN, IMAGENET_STD
 from .arguments import non_negative_int
 
 
@@ -14,14 +15,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt_path", help="checkpoint the model was exported from (sha256 recorded)")
     p.add_argument("--opset", type=int, help="expected opset (checked against the file)")
     p.add_argument("--image_size", type=int, help="default: the model's input size")
-    p.add_argument("--crop_pct", type=float, default=0.9,
+    p.add_argument("--crop_pct", type=float, default=DEFAULT_CROP_PCT,
                    help="resize to int(image_size / crop_pct) before the center crop "
                         "(default 0.9, MindCV's)")
-    p.add_argument("--interpolation", default="bicubic",
+    p.add_argument("--interpolation", default=DEFAULT_INTERPOLATION,
                    help="resize interpolation (default bicubic, MindCV's)")
-    p.add_argument("--mean", type=float, nargs=3, default=(0.485, 0.456, 0.406),
+    p.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN,
                    metavar=("R", "G", "B"), help="normalisation mean (default ImageNet's)")
-    p.add_argument("--std", type=float, nargs=3, default=(0.229, 0.224, 0.225),
+    p.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD,
                    metavar=("R", "G", "B"), help="normalisation std (default ImageNet's)")
     p.add_argument("--parity", metavar="JSON", help="parity results of the export (JSON file)")
     p.add_argument("--labels", help="class names, one per line (or JSON list)")

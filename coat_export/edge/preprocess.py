@@ -25,20 +25,19 @@ as one line; `validate` catches it, reports the file and skips it).
 """
 import os
 import warnings
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 from typing import Iterable, List, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .defaults import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION, IMAGENET_MEAN, IMAGENET_STD
 from .errors import UserError, first_line
 
 __all__ = ["PreprocessConfig", "ImageDecodeError", "IMAGE_EXTENSIONS", "load_image",
            "preprocess_image", "preprocess_batch", "list_images", "list_image_folder",
            "resize_size"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Extensions MindSpore's ImageFolderDataset reads (plus a few PIL decodes anyway).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".gif",
@@ -70,10 +69,10 @@ class PreprocessConfig:
     """The parameters of MindCV's eval transform (keys as in MindCV's yaml configs)."""
 
     image_size: int = 224
-    crop_pct: float = 0.9
+    crop_pct: float = DEFAULT_CROP_PCT
     mean: Tuple[float, float, float] = IMAGENET_MEAN
     std: Tuple[float, float, float] = IMAGENET_STD
-    interpolation: str = "bicubic"
+    interpolation: str = DEFAULT_INTERPOLATION
 
     def __post_init__(self):
         object.__setattr__(self, "image_size", int(self.image_size))

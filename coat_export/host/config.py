@@ -31,16 +31,23 @@ class ModelSpec:
     name: str
     overrides: Dict[str, Any] = field(default_factory=dict)  # CoaTConfig fields
     ckpt_path: Optional[str] = None
-    crop_pct: float = 0.9
-    interpolation: str = "bicubic"
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
+    # preprocessing given by the config; None: the variant's default_cfg (model.DEFAULT_CFGS)
+    crop_pct: Optional[float] = None
+    interpolation: Optional[str] = None
+    mean: Optional[tuple] = None
+    std: Optional[tuple] = None
     source: str = "built-in default"
 
     def preprocessing(self, image_size: int) -> Dict[str, Any]:
-        return {"image_size": image_size, "crop_pct": self.crop_pct,
-                "interpolation": self.interpolation, "mean": list(self.mean),
-                "std": list(self.std)}
+        from model import default_cfg
+
+        cfg = default_cfg(self.name)
+        for key in ("crop_pct", "interpolation", "mean", "std"):
+            if getattr(self, key) is not None:
+                cfg[key] = getattr(self, key)
+        return {"image_size": image_size, "crop_pct": cfg["crop_pct"],
+                "interpolation": cfg["interpolation"], "mean": list(cfg["mean"]),
+                "std": list(cfg["std"])}
 
 
 def read_yaml(path: str) -> Dict[str, Any]:
