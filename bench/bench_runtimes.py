@@ -141,7 +141,7 @@ def build_all(model: str, fp32: str, recipes, cache: str, calib_n: int, rebuild:
         if rebuild or not os.path.isfile(path):
             if pre is None and r.kind != "fp16":
                 pre = pre_process(fp32, os.path.join(vdir, "_pre.onnx"))
-            if calib is None and r.kind == "static":
+            if calib is None and r.kind in ("static", "nncf"):
                 calib = calibration(model, fp32, cache, calib_n)
             t = time.perf_counter()
             try:
@@ -159,13 +159,14 @@ def build_all(model: str, fp32: str, recipes, cache: str, calib_n: int, rebuild:
 
 # ---------------------------------------------------------------- runners
 
-def open_all(variants: dict, runtimes, threads: int):
-    """[(recipe, runtime, runner)] for every variant in every runtime; failures are logged."""
+def open_all(variants: dict, runtimes, threads: int, bf16_recipes=()):
+    """[(recipe, runtime, runner)] for every variant in every runtime (and OpenVINO with bf16
+    compute for bf16_recipes); failures are logged."""
     from coat_export.models import open_runners
 
     out = []
     for name, path in variants.items():
-        for rt in runtimes:
+        for rt in list(runtimes) + (["openvino:bf16"] if name in bf16_recipes else []):
             runtime, _, ov_prec = rt.partition(":")
             try:
                 (r,) = open_runners([path], [runtime], threads=threads,
@@ -179,13 +180,13 @@ def open_all(variants: dict, runtimes, threads: int):
 
 # ---------------------------------------------------------------- accuracy and gates
 
-def accuracy(variants: dict, runtimes, threads: int, data_dir: str) -> dict:
+def accuracy(variants: dict, runtimes, threads: int, data_dir: str, bf16_recipes=()) -> dict:
     """{(recipe, runtime): {...}} top-1 on the held-out set and gates vs fp32, same runtime."""
     from coat_export.edge.compare import compare_arrays, tolerance_for
     from coat_export.edge.preprocess import list_image_folder, preprocess_batch
     from coat_export.edge.validate import resolve_preprocess, validate
 
-    runners = open_all(variants, runtimes, threads)
+    runners = open_all(variants, runtimes, threads, bf16_recipes)
     rep = validate([r for _, _, r in runners], data_dir, batch_size=64, progress=False,
                    base_preprocess={"image_size": 32, "crop_pct": 0.9})
     cfg = resolve_preprocess([r for _, _, r in runners], None,
@@ -195,15 +196,16 @@ def accuracy(variants: dict, runtimes, threads: int, data_dir: str) -> dict:
     logits = {(n, rt): np.asarray(r(x, max_batch=64)) for n, rt, r in runners}
     out = {}
     for (n, rt, _), res in zip(runners, rep.results):
-        ref = logits.get(("fp32", rt))
+        base_rt = rt.split(":")[0]   # bf16 compute is judged against fp32 (f32) logits
+        ref = logits.get(("fp32", base_rt))
         fp32_top1 = next((q.top1 for (m, t, _), q in zip(runners, rep.results)
-                          if m == "fp32" and t == rt), None)
+                          if m == "fp32" and t == base_rt), None)
         prec = "fp16" if RECIPES[n].kind == "fp16" else ("fp32" if n == "fp32" else "int8")
         if rt.endswith(":bf16") and prec == "fp32":
             prec = "bf16"
         row = {"top1": res.top1, "top5": res.top5, "images": res.num_images,
                "delta_top1_pts": None if fp32_top1 is None else 100 * (res.top1 - fp32_top1)}
-        if ref is not None and n != "fp32":
+        if ref is not None and (n, rt) != ("fp32", base_rt):
             c = compare_arrays(ref, logits[(n, rt)], reference_name=f"fp32/{rt}",
                                candidate_name=f"{n}/{rt}", tolerance=tolerance_for(prec),
                                precision=prec)
@@ -369,6 +371,9 @@ def main(argv=None):
                          "variants included)")
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES),
                     help="onnxruntime, openvino, openvino:bf16 (OpenVINO with bf16 compute)")
+    ap.add_argument("--bf16_recipes", nargs="*", default=["fp32", "qdq_s8_pc", "qdq_mm_pc"],
+                    help="recipes also run in OpenVINO with INFERENCE_PRECISION_HINT bf16 "
+                         "(runtime 'openvino:bf16'; not counted as fp32)")
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--runs", type=int, default=30, help="timed rounds at batch 1")
     ap.add_argument("--runs8", type=int, default=12, help="timed rounds at batch > 1")
@@ -383,8 +388,12 @@ def main(argv=None):
                     help="profile these (default with no value: best INT8 per batch and "
                          "dyn@onnxruntime, fp32 in both runtimes) on the first model")
     ap.add_argument("--profile_runs", type=int, default=10)
+    ap.add_argument("--nncf_path", help="a site dir where nncf is importable (for nncf_* "
+                    "recipes), e.g. pip install --target DIR --no-deps nncf + its deps")
     ap.add_argument("--json", help="write all numbers as JSON")
     args = ap.parse_args(argv)
+    if args.nncf_path:
+        sys.path.append(args.nncf_path)
 
     import onnxruntime
     import openvino
@@ -395,7 +404,8 @@ def main(argv=None):
                         "openvino": openvino.__version__},
            "threads": args.threads, "recipes": {n: {"kind": r.kind, "what": r.what,
                                                     "kwargs": r.kwargs,
-                                                    "exclude_depthwise": r.exclude_depthwise}
+                                                    "exclude_depthwise": r.exclude_depthwise,
+                                                    "exclude_act_matmul": r.exclude_act_matmul}
                                                 for n, r in RECIPES.items()}}
     lat, acc = {}, {}
 
@@ -404,7 +414,7 @@ def main(argv=None):
         variants = build_all(DIGITS, fp32, args.acc_recipes, args.cache, args.calib * 8,
                              args.rebuild)
         acc = accuracy(variants, args.runtimes, args.threads,
-                       os.path.join(TRAINED, "digits_heldout"))
+                       os.path.join(TRAINED, "digits_heldout"), args.bf16_recipes)
 
     files = {}
     if not args.skip_latency:
@@ -413,7 +423,7 @@ def main(argv=None):
             files[m] = build_all(m, fp32, args.recipes, args.cache, args.calib, args.rebuild)
         runners = []
         for m in args.models:
-            for n, rt, r in open_all(files[m], args.runtimes, args.threads):
+            for n, rt, r in open_all(files[m], args.runtimes, args.threads, args.bf16_recipes):
                 runners.append((m, n, rt, r))
         for b in args.batches:
             res = latency(runners, b, args.runs if b == 1 else args.runs8, args.warmup)
@@ -431,6 +441,7 @@ def main(argv=None):
             r.close()
 
     all_recipes = list(dict.fromkeys(list(args.recipes) + list(args.acc_recipes)))
+    all_runtimes = list(args.runtimes) + (["openvino:bf16"] if args.bf16_recipes else [])
     print(f"\nthreads {args.threads}; runs: batch 1 {args.runs}, batch>1 {args.runs8} "
           f"(interleaved rounds); /ortfp32, /bestfp32: median over the same model's ONNX "
           f"Runtime fp32 / its best f32-compute fp32; top-1 / dTop1 (points vs fp32 in the "
@@ -438,10 +449,10 @@ def main(argv=None):
           f"held-out images, INT8 gates = TOLERANCES['int8'] vs fp32 logits, same runtime")
     models = args.models if lat else [DIGITS]
     if lat:
-        print(table(lat, acc, args.models, all_recipes, args.runtimes, args.batches))
+        print(table(lat, acc, args.models, all_recipes, all_runtimes, args.batches))
     if acc:
         print("digits model (32x32) accuracy, all recipes:")
-        print(table({}, acc, [DIGITS], all_recipes, args.runtimes, []))
+        print(table({}, acc, [DIGITS], all_recipes, all_runtimes, []))
     print("recipes:")
     for n in all_recipes:
         r = RECIPES[n]
@@ -454,7 +465,7 @@ def main(argv=None):
         for m in args.models:
             for b in args.batches:
                 cands = [(v["median_ms"], n, rt) for (mm, n, rt, bb), v in lat.items()
-                         if mm == m and bb == b and RECIPES[n].kind in ("dynamic", "static")
+                         if mm == m and bb == b and RECIPES[n].kind in ("dynamic", "static", "nncf")
                          and (not acc or (acc.get((n, rt), {}).get("gates_passed")
                                           and abs(acc[(n, rt)]["delta_top1_pts"]) <= 1.0))]
                 if not cands:
@@ -471,7 +482,8 @@ def main(argv=None):
         m = args.models[0]
         targets = list(args.profile)
         if not targets:
-            targets = ["fp32@onnxruntime", "fp32@openvino", "dyn@onnxruntime"]
+            targets = ["fp32@onnxruntime", "fp32@openvino", "dyn@onnxruntime",
+                       "qdq_s8_pc@openvino"]
             for b in args.batches:
                 if (m, b) in best:
                     targets.append("@".join(best[(m, b)]))
@@ -482,7 +494,8 @@ def main(argv=None):
                 n, rt = t.split("@")
                 if n not in files[m]:
                     continue
-                wall, ops = profile(files[m][n], rt, b, args.threads, args.profile_runs)
+                wall, ops = profile(files[m][n], rt, b, args.threads,
+                                    args.profile_runs if b == 1 else max(3, args.profile_runs // 3))
                 profiles[f"{m}/{n}/{rt}/b{b}"] = {"wall_ms": wall, "ops": ops}
                 print(format_profile(f"  {n} @ {rt}, batch {b}", wall, ops), flush=True)
 

@@ -25,7 +25,8 @@ class Recipe:
     kind: str                      # "fp32", "fp16", "dynamic", "static"
     what: str                      # one line, for the table legend
     kwargs: dict = field(default_factory=dict)   # quantize_static / quantize_dynamic arguments
-    exclude_depthwise: bool = False  # nodes_to_exclude = the grouped (depthwise) Convs
+    exclude_depthwise: bool = False  # nodes_to_exclude += the grouped (depthwise) Convs
+    exclude_act_matmul: bool = False  # nodes_to_exclude += MatMuls without a constant input
     same_graph_as: Optional[str] = None  # calibration-only variants: same ops, other ranges
 
 
@@ -53,14 +54,26 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in [
     Recipe("qdq_mm_pc_nodw", "static",
            "as qdq_mm_pc but depthwise (grouped) Convs stay fp32",
            dict(op_types_to_quantize=MM, per_channel=True), exclude_depthwise=True),
-    _static("qdq_wmm_pc", "static QDQ, MatMul/Gemm/Conv with constant weights only "
-                          "(attention act x act MatMuls stay fp32), per-channel",
-            op_types_to_quantize=MM, per_channel=True,
-            extra_options={"MatMulConstBOnly": True}),
+    # (extra_options MatMulConstBOnly does nothing in QDQ format in onnxruntime 1.32: only
+    # the QOperator/dynamic MatMul quantizer reads it; so the act x act MatMuls are excluded)
+    Recipe("qdq_wmm_pc", "static", "static QDQ, MatMul/Gemm/Conv with constant weights only "
+                                   "(attention act x act MatMuls stay fp32), per-channel",
+           dict(op_types_to_quantize=MM, per_channel=True), exclude_act_matmul=True),
     _static("qdq_ext_pc", "static QDQ, MatMul/Gemm/Conv + Add/Mul/Softmax/Transpose/Reshape, "
                           "per-channel",
             op_types_to_quantize=MM + ["Add", "Mul", "Softmax", "Transpose", "Reshape"],
             per_channel=True),
+    _static("qdq_ext2_pc", "as qdq_ext_pc without Mul (keeps ORT's Gelu fusion): "
+                           "MatMul/Gemm/Conv + Add/Softmax/Transpose/Reshape, per-channel",
+            op_types_to_quantize=MM + ["Add", "Softmax", "Transpose", "Reshape"],
+            per_channel=True),
+    _static("qdq_ext2_pt", "qdq_ext2_pc with per-tensor weights",
+            op_types_to_quantize=MM + ["Add", "Softmax", "Transpose", "Reshape"],
+            per_channel=False),
+    _static("qdq_s8_ext2_pc", "qdq_ext2_pc with S8 symmetric activations",
+            op_types_to_quantize=MM + ["Add", "Softmax", "Transpose", "Reshape"],
+            per_channel=True, activation_type="QInt8",
+            extra_options={"ActivationSymmetric": True}),
     _static("qdq_s8_pc", "static QDQ MatMul/Gemm/Conv, S8 symmetric activations, per-channel",
             op_types_to_quantize=MM, per_channel=True, activation_type="QInt8",
             extra_options={"ActivationSymmetric": True}),
@@ -70,6 +83,13 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in [
             extra_options={"QuantizeBias": False, "DedicatedQDQPair": True}),
     _static("qdq_mm_pc_rr", "qdq_mm_pc with reduce_range (7-bit weights)",
             op_types_to_quantize=MM, per_channel=True, reduce_range=True),
+    # NNCF (OpenVINO's own quantizer; its ONNX backend writes QDQ ONNX): the reference for
+    # what OpenVINO-friendly QDQ placement looks like. Needs nncf importable (--nncf_path).
+    Recipe("nncf_tr", "nncf", "NNCF quantize, model_type=TRANSFORMER (preset MIXED: "
+                               "S8 sym weights per-channel, asym activations)",
+           dict(model_type="TRANSFORMER")),
+    Recipe("nncf_perf", "nncf", "NNCF quantize, default CNN scheme (preset PERFORMANCE, "
+                                "symmetric activations)", dict()),
 ]}
 
 # calibration-only variants (same graph as their base, other ranges): accuracy, not latency
@@ -79,7 +99,7 @@ for _base, _method in (("qdq_mm_pc", "Percentile"), ("qdq_mm_pc", "Entropy"),
     _n = f"{_base}_{_method[:4].lower()}"
     RECIPES[_n] = Recipe(_n, "static", f"{_base} with {_method} calibration",
                          dict(_r.kwargs, calibrate_method=_method), _r.exclude_depthwise,
-                         same_graph_as=_base)
+                         _r.exclude_act_matmul, same_graph_as=_base)
 
 
 def depthwise_conv_nodes(path: str) -> List[str]:
@@ -94,6 +114,16 @@ def depthwise_conv_nodes(path: str) -> List[str]:
             if g > 1:
                 out.append(n.name)
     return out
+
+
+def activation_matmul_nodes(path: str) -> List[str]:
+    """Names of MatMul nodes neither of whose inputs is an initializer (act x act)."""
+    import onnx
+
+    m = onnx.load(path, load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    return [n.name for n in m.graph.node
+            if n.op_type == "MatMul" and not any(i in inits for i in n.input)]
 
 
 def pre_process(src: str, dst: str) -> str:
@@ -139,6 +169,18 @@ def build_variant(recipe: Recipe, fp32: str, pre: str, out: str, calib: np.ndarr
         kw = dict(recipe.kwargs)
         kw["weight_type"] = getattr(QuantType, kw.get("weight_type", "QInt8"))
         quantize_dynamic(pre, tmp, **kw)
+    elif recipe.kind == "nncf":
+        import nncf
+        import onnx
+
+        model = onnx.load(pre)
+        kw = dict(recipe.kwargs)
+        if "model_type" in kw:
+            kw["model_type"] = getattr(nncf.ModelType, kw["model_type"])
+        ds = nncf.Dataset([{input_name: calib[i:i + calib_batch]}
+                           for i in range(0, len(calib), calib_batch)])
+        q = nncf.quantize(model, ds, subset_size=len(calib), **kw)
+        onnx.save(q, tmp)
     else:
         from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                               quantize_static)
@@ -151,8 +193,13 @@ def build_variant(recipe: Recipe, fp32: str, pre: str, out: str, calib: np.ndarr
         # flushed outputs instead of merging them -> "No data is collected.")
         extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
         extra.update(kw.pop("extra_options", {}))
+        exclude = []
         if recipe.exclude_depthwise:
-            kw["nodes_to_exclude"] = depthwise_conv_nodes(pre)
+            exclude += depthwise_conv_nodes(pre)
+        if recipe.exclude_act_matmul:
+            exclude += activation_matmul_nodes(pre)
+        if exclude:
+            kw["nodes_to_exclude"] = exclude
         quantize_static(pre, tmp, _Reader(input_name, calib, calib_batch),
                         quant_format=QuantFormat.QDQ, extra_options=extra, **kw)
     os.replace(tmp, out)
