@@ -388,6 +388,8 @@ def main(argv=None):
                     help="profile these (default with no value: best INT8 per batch and "
                          "dyn@onnxruntime, fp32 in both runtimes) on the first model")
     ap.add_argument("--profile_runs", type=int, default=10)
+    ap.add_argument("--profile_batches", nargs="+", type=int, default=None,
+                    help="batch sizes to profile (default: --batches)")
     ap.add_argument("--nncf_path", help="a site dir where nncf is importable (for nncf_* "
                     "recipes), e.g. pip install --target DIR --no-deps nncf + its deps")
     ap.add_argument("--json", help="write all numbers as JSON")
@@ -417,10 +419,10 @@ def main(argv=None):
                        os.path.join(TRAINED, "digits_heldout"), args.bf16_recipes)
 
     files = {}
+    for m in args.models:
+        fp32 = export_fp32(m, args.cache)
+        files[m] = build_all(m, fp32, args.recipes, args.cache, args.calib, args.rebuild)
     if not args.skip_latency:
-        for m in args.models:
-            fp32 = export_fp32(m, args.cache)
-            files[m] = build_all(m, fp32, args.recipes, args.cache, args.calib, args.rebuild)
         runners = []
         for m in args.models:
             for n, rt, r in open_all(files[m], args.runtimes, args.threads, args.bf16_recipes):
@@ -437,6 +439,9 @@ def main(argv=None):
                 for v in rows.values():
                     v["vs_ort_fp32"] = v["median_ms"] / ort32 if ort32 else float("nan")
                     v["vs_best_fp32"] = v["median_ms"] / best32
+            if args.json:   # partial results survive a later failure
+                with open(args.json + ".partial", "w") as f:
+                    json.dump({"|".join(map(str, k)): v for k, v in lat.items()}, f, indent=1)
         for _, _, _, r in runners:
             r.close()
 
@@ -480,6 +485,7 @@ def main(argv=None):
     profiles = {}
     if args.profile is not None and files:
         m = args.models[0]
+        pbatches = args.profile_batches or args.batches
         targets = list(args.profile)
         if not targets:
             targets = ["fp32@onnxruntime", "fp32@openvino", "dyn@onnxruntime",
@@ -489,7 +495,7 @@ def main(argv=None):
                     targets.append("@".join(best[(m, b)]))
         targets = list(dict.fromkeys(targets))
         print(f"\nper-op-type profile ({m}, {args.profile_runs} runs, ms per run):")
-        for b in args.batches:
+        for b in pbatches:
             for t in targets:
                 n, rt = t.split("@")
                 if n not in files[m]:
