@@ -43,7 +43,9 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in [
     Recipe("dyn_pt", "dynamic", "dynamic MatMul/Gemm, per-tensor S8 weights",
            dict(op_types_to_quantize=["MatMul", "Gemm"], per_channel=False,
                 weight_type="QInt8")),
-    _static("qdq_all_pt", "static QDQ, ORT's default op set (all QDQ-capable ops), per-tensor",
+    _static("qdq_all_pt", "static QDQ, ORT's default op set (every op it can quantize: "
+                          "MatMul/Gemm/Conv, Add, Mul, Softmax, LayerNorm, Transpose, ...), "
+                          "per-tensor",
             per_channel=False),
     _static("qdq_all_pc", "static QDQ, default op set, per-channel (= project 'static')",
             per_channel=True),
