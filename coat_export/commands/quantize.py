@@ -15,8 +15,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                       "(default: the one beside IN.onnx, else MindCV defaults)")
     p.add_argument("--calibrate", default="minmax", choices=("minmax", "percentile", "entropy"),
                    help="static calibration method (default minmax)")
-    p.add_argument("--per_tensor", action="store_true",
-                   help="per-tensor instead of per-channel int8 weights")
+    p.add_argument("--runtime", choices=("onnxruntime", "openvino"), default="onnxruntime",
+                   help="the runtime the variant is for: picks the fastest measured static "
+                        "recipe for it and runs the agreement check there (default onnxruntime)")
+    weights = p.add_mutually_exclusive_group()
+    weights.add_argument("--per_tensor", dest="per_channel", action="store_false", default=None,
+                         help="per-tensor int8 weights (default: the recipe's)")
+    weights.add_argument("--per_channel", dest="per_channel", action="store_true",
+                         help="per-channel int8 weights (default: the recipe's)")
     p.add_argument("--no_check", action="store_true",
                    help="skip the agreement check against the fp32 model")
     p.add_argument("--force", action="store_true",
@@ -90,7 +96,8 @@ def run(args) -> int:
         with step(f"quantize {args.input} ({args.mode})"):
             result = quantize_model(args.input, args.output, args.mode, calib_dir=args.calib_dir,
                                     preprocess=pre, check=not args.no_check,
-                                    per_channel=not args.per_tensor, calib_limit=args.calib_limit,
+                                    per_channel=args.per_channel, runtime=args.runtime,
+                                    calib_limit=args.calib_limit,
                                     calibrate=args.calibrate, force=args.force)
     except VerificationError as exc:
         if getattr(exc, "result", None) is not None:

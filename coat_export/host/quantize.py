@@ -174,18 +174,45 @@ def _dynamic(src: str, dst: str, per_channel: bool) -> str:
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
-def _static(src: str, dst: str, reader, per_channel: bool, calibrate: str = "minmax") -> str:
+# Static INT8 recipes by the runtime the model is for, chosen by bench/bench_runtimes.py
+# (bench/RUNTIMES.md; coat_lite_tiny / coat_tiny, 2 cores, medians vs the best fp32):
+# * onnxruntime: every op QDQ, U8 asymmetric activations, per-tensor S8 weights -- 0.60-0.83x
+#   (per-channel weights: 0.80-0.94x; OpenVINO runs this recipe at 1.4-2.2x);
+# * openvino: only MatMul/Gemm/Conv, S8 symmetric activations, per-channel weights -- the
+#   fastest INT8 in OpenVINO, 0.61-0.63x at batch 8 (about 1.0x in ONNX Runtime).
+STATIC_RECIPES = {
+    "onnxruntime": {"op_types": None, "activations": "U8 asymmetric", "per_channel": False},
+    "openvino": {"op_types": ["MatMul", "Gemm", "Conv"], "activations": "S8 symmetric",
+                 "per_channel": True},
+}
+
+
+def _static(src: str, dst: str, reader, runtime: str, per_channel: Optional[bool],
+            calibrate: str = "minmax") -> str:
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
+    recipe = STATIC_RECIPES[runtime]
+    if per_channel is None:
+        per_channel = recipe["per_channel"]
+    symmetric = recipe["activations"].startswith("S8")
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[calibrate]
     quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=method,
-                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
-    return (f"int8 static QDQ: U8 activations ({calibrate} calibration), S8 weights "
+                    op_types_to_quantize=recipe["op_types"],
+                    activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, calibrate_method=method,
+                    extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
+    ops = "/".join(recipe["op_types"]) if recipe["op_types"] else "all ops"
+    return (f"int8 static QDQ for {runtime}: {ops}, {recipe['activations']} activations "
+            f"({calibrate} calibration), S8 weights "
             f"({'per-channel' if per_channel else 'per-tensor'})")
+
+
+def _runner(path: str, runtime: str):
+    from ..edge.sources import OnnxModel, open_onnx_runner
+
+    return open_onnx_runner(OnnxModel(path, path, "fp32"), runtime)
 
 
 def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, seed: int):
@@ -201,7 +228,8 @@ def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, se
 
 def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Optional[str] = None,
                    preprocess: Optional[PreprocessConfig] = None, check: bool = True,
-                   per_channel: bool = True, calib_limit: int = 128, check_samples: int = 32,
+                   per_channel: Optional[bool] = None, calib_limit: int = 128,
+                   check_samples: int = 32, runtime: str = "onnxruntime",
                    seed: int = 0, tolerance=None, calibrate: str = "minmax",
                    force: bool = False) -> QuantizeResult:
     """Write a `mode` variant of the fp32 ONNX model at input_path to output_path.
@@ -210,6 +238,10 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         check inputs in every mode when given. Required for 'static'.
     preprocess: the model's preprocessing (default: MindCV's at the graph's input size).
     calibrate: static calibration method, 'minmax' (default), 'percentile' or 'entropy'.
+    runtime: the runtime the variant is for ('onnxruntime' or 'openvino'): picks the static
+        recipe (STATIC_RECIPES) and runs the gate check there.
+    per_channel: weights per channel or per tensor (None: the recipe's choice; per-channel
+        for dynamic).
     check: compare with the fp32 model (tolerance: default tolerance_for(fp16/int8)).
         On failure nothing is written and VerificationError is raised -- unless `force`,
         which writes the model anyway and records the failed gates (result.forced).
@@ -221,6 +253,8 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         raise UserError(f"model not found: {input_path}")
     if mode == "static" and not calib_dir:
         raise UserError("static quantization needs calibration images: pass --calib_dir DIR")
+    if runtime not in STATIC_RECIPES:
+        raise UserError(f"unknown runtime '{runtime}'; choose from {', '.join(STATIC_RECIPES)}")
     if calibrate not in CALIBRATION_METHODS:
         raise UserError(f"unknown calibration method '{calibrate}'; choose from "
                         f"{', '.join(CALIBRATION_METHODS)}")
@@ -235,6 +269,9 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         calib = _load_calibration(calibration_images(calib_dir, calib_limit), preprocess)
 
     notes: List[str] = []
+    if mode == "dynamic" and runtime == "openvino":
+        notes.append("dynamic INT8 runs 1.3-3x slower than fp32 in OpenVINO "
+                     "(bench/RUNTIMES.md): for OpenVINO use --mode static")
     with output_lock(output_path), scratch_dir("quantize") as work:
         tmp_out = os.path.join(work, "out.onnx")
         t0 = time.perf_counter()
@@ -244,7 +281,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
             else:
                 src = _pre_process(input_path, os.path.join(work, "pre.onnx"), notes)
                 if mode == "dynamic":
-                    method = _dynamic(src, tmp_out, per_channel)
+                    method = _dynamic(src, tmp_out, True if per_channel is None else per_channel)
                 else:
                     fixed = inp.fixed_batch
                     if fixed and len(calib) < fixed:
@@ -252,7 +289,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                         f"least {fixed} calibration images")
                     reader = ImageCalibrationReader(inp.name, calib, batch=fixed or 8,
                                                     fixed_batch=bool(fixed))
-                    method = _static(src, tmp_out, reader, per_channel, calibrate)
+                    method = _static(src, tmp_out, reader, runtime, per_channel, calibrate)
                     method += f", {len(calib)} calibration images"
         except UserError:
             raise
@@ -265,13 +302,12 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                 input_bytes=os.path.getsize(input_path),
                                 output_bytes=os.path.getsize(tmp_out), notes=notes)
         if check:
-            from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
-
             data, result.check_inputs = _check_inputs(inp, preprocess, calib, check_samples, seed)
             precision = "fp16" if mode == "fp16" else "int8"
             # the shared batching policy pads a fixed-batch graph's last chunk
-            ref = OnnxRuntimeRunner(input_path)(data, max_batch=16)
-            cand = OnnxRuntimeRunner(tmp_out)(data, max_batch=16)
+            # judged in the runtime the variant is for
+            ref = _runner(input_path, runtime)(data, max_batch=16)
+            cand = _runner(tmp_out, runtime)(data, max_batch=16)
             result.check = compare_arrays(ref, cand, reference_name="fp32",
                                           candidate_name=f"{mode}",
                                           tolerance=tolerance or tolerance_for(precision),
