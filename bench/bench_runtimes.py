@@ -1,7 +1,7 @@
 """fp32 / fp16 / INT8 recipes x ONNX Runtime / OpenVINO: latency, top-1 and gates, per-op profile.
 
-    PYTHONPATH=. /work/main/.venv/bin/python bench/bench_runtimes.py \
-        [--cache /work/bench-cache] [--runs 30] [--runs8 12] [--json bench/runtimes.json]
+    python bench/bench_runtimes.py \
+        [--cache DIR] [--runs 30] [--runs8 12] [--json bench/runtimes.json]
 
 1. Models: coat_lite_tiny and coat_tiny (224x224, seeded random weights) exported with
    `export.py --format onnx --dynamic_batch` into CACHE/<model>/ (reused when present), and the
@@ -26,6 +26,7 @@ A script, not a test: it takes many minutes.
 import argparse
 import json
 import os
+import tempfile
 import platform
 import subprocess
 import sys
@@ -362,7 +363,8 @@ def table(lat: dict, acc: dict, models, recipes, runtimes, batches) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cache", default="/work/bench-cache")
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "coat-bench-cache"),
+                    help="where exported models and variants are kept between runs")
     ap.add_argument("--models", nargs="+", default=list(LATENCY_MODELS))
     ap.add_argument("--recipes", nargs="+", default=DEFAULT_RECIPES,
                     help=f"default: {' '.join(DEFAULT_RECIPES)}")
