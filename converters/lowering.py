@@ -232,8 +232,10 @@ class Lowering:
             handler = registry.lookup(node.op_type, self.opset)
             try:
                 handler(ctx)
-            except ConversionError:
-                raise
+            except ConversionError as exc:
+                if node.name in str(exc):
+                    raise
+                raise ConversionError(f"{ctx.where()}: {exc}") from None
             except Exception as exc:  # a handler meeting input it does not expect
                 raise ConversionError(f"{ctx.where()}: cannot convert "
                                       f"({type(exc).__name__}: {exc})") from None

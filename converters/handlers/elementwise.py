@@ -116,6 +116,9 @@ def ones_like(ctx):
     _fill_like(ctx, 1)
 
 
+_MAX_MATERIALISED = 1 << 20
+
+
 @op("Zeros", "Ones", "FillV2", "Fill", "FullLike")
 def fill(ctx):
     """Constant-shaped fills: materialised as initializers when the shape is known."""
@@ -129,6 +132,11 @@ def fill(ctx):
     else:
         raw = ctx.const(1)
         value = np.asarray(raw).reshape(-1)[0]
+    if int(np.prod([int(d) for d in shape], dtype=object)) > _MAX_MATERIALISED:
+        # a big (or, in a malformed file, absurd) fill stays a node instead of file bytes
+        ctx.set_output(ctx.make("ConstantOfShape", [ctx.ints(tuple(shape))],
+                                value=np.array([value], dtype=ctx.out_dtype())))
+        return
     ctx.set_output(ctx.initializer(np.full(shape, value, dtype=ctx.out_dtype())))
 
 

@@ -110,13 +110,24 @@ def unstack(ctx):
     axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
     rank = ctx.in_rank(0)
     axis %= rank
-    n = ctx.in_shape(0)[axis]
+    n = _piece_count(ctx, ctx.in_shape(0)[axis])
     pieces = _split(ctx, ctx.tensor(0), axis, [1] * n)
     for i, p in enumerate(pieces):
         ctx.set_output(ctx.squeeze(p, [axis]), i)
 
 
+_MAX_OUTPUTS = 1 << 14  # far beyond any real split; a malformed shape must not loop for ever
+
+
+def _piece_count(ctx, n):
+    if n is None or not 0 < n <= _MAX_OUTPUTS:
+        raise ConversionError(f"{ctx.where()}: cannot split into {n} pieces")
+    return int(n)
+
+
 def _split(ctx, x, axis, sizes):
+    if not sizes or len(sizes) > _MAX_OUTPUTS or any(s < 0 for s in sizes):
+        raise ConversionError(f"{ctx.where()}: cannot split into {len(sizes)} pieces")
     if len(sizes) == 1:
         return [x]
     return ctx.make("Split", [x, ctx.initializer(np.array(sizes, np.int64))], len(sizes),
@@ -131,7 +142,7 @@ def _emit_split(ctx, axis, sizes):
 @op("Split")
 def split(ctx):
     axis = int(ctx.const(1, "axis", default=0))
-    n = int(ctx.const(2, "output_num", default=1))
+    n = _piece_count(ctx, int(ctx.const(2, "output_num", default=1)))
     dim = ctx.in_shape(0)[axis]
     if dim is None or dim % n:
         raise ConversionError(f"{ctx.where()}: cannot split {dim} into {n} equal parts")
@@ -149,7 +160,9 @@ def split_tensor(ctx):
     size = int(ctx.const(1))
     axis = int(ctx.const(2, default=0)) % ctx.in_rank(0)
     dim = ctx.in_shape(0)[axis]
-    sizes = [size] * (dim // size) + ([dim % size] if dim % size else [])
+    if size <= 0:
+        raise ConversionError(f"{ctx.where()}: split size {size}")
+    sizes = [size] * _piece_count(ctx, dim // size) + ([dim % size] if dim % size else [])
     _emit_split(ctx, axis, sizes)
 
 
@@ -158,8 +171,10 @@ def chunk(ctx):
     chunks = int(ctx.const(1))
     axis = int(ctx.const(2, default=0)) % ctx.in_rank(0)
     dim = ctx.in_shape(0)[axis]
+    if chunks <= 0 or not dim:
+        raise ConversionError(f"{ctx.where()}: {chunks} chunks of a dimension of size {dim}")
     size = -(-dim // chunks)
-    sizes = [size] * (dim // size) + ([dim % size] if dim % size else [])
+    sizes = [size] * _piece_count(ctx, dim // size) + ([dim % size] if dim % size else [])
     _emit_split(ctx, axis, sizes)
 
 

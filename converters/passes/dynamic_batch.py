@@ -88,6 +88,10 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
         except _Refuse as exc:
             raise ConversionError(f"--dynamic_batch: cannot prove the batch axis survives: "
                                   f"{exc}") from None
+        except Exception as exc:  # malformed node arguments: name the node, never a traceback
+            raise ConversionError(f"--dynamic_batch: {node.op_type} node '{node.name}' has "
+                                  f"arguments the batch analysis cannot read "
+                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
         nodes.append(node)
         for out in node.outputs:
             if out.shape:
@@ -153,7 +157,7 @@ def _check(node, batch, carries):
         first = node.inputs[0]
         items = list(first) if isinstance(first, (tuple, list)) else [first]
         rank = len(items[0].shape)
-        axis = _ints(_arg(node, pos, name, 0 if op != "Softmax" else -1))[0]
+        axis = _ints(_arg(node, pos, name, -1 if op in ("Softmax", "LogSoftmax") else 0))[0]
         if axis % (rank + (1 if op in ("Stack", "StackExt") else 0)) == 0:
             raise _Refuse(f"{where} works along the batch axis")
         if any(not _carry(v, carries) for v in items):
