@@ -8,7 +8,7 @@ import onnx
 from . import ir
 from .errors import ConversionError
 from .handlers.registry import MAX_OPSET, MIN_OPSET
-from .lowering import lower
+from .lowering import check_supported, lower
 from .mindir_reader import read_mindir
 from .onnx_graph import OnnxGraph
 from .onnx_writer import EXTERNAL_DATA_THRESHOLD, build_model, provenance_of, write_model
@@ -106,6 +106,7 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
     t0 = time.perf_counter()
     graph = read_mindir(mindir_path)
     timings["read"] = time.perf_counter() - t0
+    check_supported(graph, opset)
     static_batch = None
     if dynamic_batch:
         t = time.perf_counter()

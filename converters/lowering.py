@@ -210,13 +210,7 @@ class Lowering:
             self.graph.info[name] = TensorInfo(value.dtype, value.shape)
 
     def check_supported(self) -> None:
-        missing: Dict[str, list] = {}
-        for node in self.ir_graph.nodes:
-            if registry.lookup(node.op_type, self.opset) is None:
-                entry = missing.setdefault(node.op_type, [0, node.scope or node.name])
-                entry[0] += 1
-        if missing:
-            raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, self.opset)
+        check_supported(self.ir_graph, self.opset)
 
     def run(self) -> OnnxGraph:
         self.check_supported()
@@ -253,6 +247,20 @@ class Lowering:
                 name = copy
             g.outputs.append(name)
         return g
+
+
+def check_supported(graph: ir.Graph, opset: int) -> None:
+    """Every primitive without a handler at `opset`, in one UnsupportedOpsError. Runs before
+    anything else looks at the graph (the batch analysis included), so a user sees the whole
+    list at once rather than the first problem some later stage trips over."""
+    from . import handlers  # noqa: F401  (registers every handler)
+    missing: Dict[str, list] = {}
+    for node in graph.nodes:
+        if registry.lookup(node.op_type, opset) is None:
+            entry = missing.setdefault(node.op_type, [0, node.scope or node.name])
+            entry[0] += 1
+    if missing:
+        raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, opset)
 
 
 def lower(graph: ir.Graph, opset: int) -> OnnxGraph:

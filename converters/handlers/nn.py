@@ -3,6 +3,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from .registry import op
+from .. import batch as B
 
 _PAD_MODES = {0: "pad", 1: "same", 2: "valid"}  # MindSpore PadMode enum
 
@@ -40,7 +41,7 @@ def same_pads(in_size, kernel, stride, dilation):
     return pads_begin + pads_end
 
 
-@op("Conv2D")
+@op("Conv2D", batch=B.PER_SAMPLE)
 def conv2d(ctx):
     if str(ctx.node.attrs.get("format", "NCHW")) not in ("NCHW", "0"):
         raise ConversionError(f"{ctx.where()}: only NCHW convolutions are supported")
@@ -81,12 +82,13 @@ def _conv_ext(ctx, padding):
                             dilations=dilation, group=groups, pads=pads))
 
 
-@op("Conv2DExt", "Conv2DPadding", "Conv1DExt", "Conv1DPadding")
+@op("Conv2DExt", "Conv2DPadding", "Conv1DExt", "Conv1DPadding", batch=B.PER_SAMPLE)
 def conv_ext(ctx):
     _conv_ext(ctx, ctx.const(4, default=0))
 
 
-@op("BiasAdd")
+@op("BiasAdd", batch=B.channel_op(lambda node, rank: rank - 1 if rank <= 2 or B.arg(
+    node, 2, "data_format", 0) in (1, "NHWC") else 1))
 def bias_add(ctx):
     fmt = ctx.const(2, "data_format", default=0)
     rank = ctx.in_rank(0)

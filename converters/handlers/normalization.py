@@ -3,9 +3,10 @@ import numpy as np
 
 from ..errors import ConversionError
 from .registry import op
+from .. import batch as B
 
 
-@op("BatchNorm", "BatchNormExt")
+@op("BatchNorm", "BatchNormExt", batch=B.PER_SAMPLE)
 def batch_norm(ctx):
     if ctx.node.op_type == "BatchNorm":
         training = ctx.const(5, "is_training", default=False)
@@ -59,7 +60,9 @@ def _layer_norm_args(ctx):
     return axis, eps, scale, bias
 
 
-@op("LayerNorm", "LayerNormExt")
+@op("LayerNorm", batch=B.normalize_from(lambda node, rank: int(B.arg(node, 3, "begin_norm_axis", 1))))
+@op("LayerNormExt", batch=B.normalize_from(
+    lambda node, rank: rank - len(B.ints(B.arg(node, 1, None)))))
 def layer_norm_13(ctx):
     axis, eps, scale, bias = _layer_norm_args(ctx)
     ctx.set_output(_layer_norm_decomposed(ctx, ctx.tensor(0), scale, bias, axis, eps))
@@ -77,7 +80,7 @@ def layer_norm(ctx):
     ctx.set_output(ctx.make("LayerNormalization", inputs, axis=axis, epsilon=eps))
 
 
-@op("GroupNorm")
+@op("GroupNorm", batch=B.PER_SAMPLE)
 def group_norm(ctx):
     """(x - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per (sample, group)."""
     groups = int(ctx.const(1))

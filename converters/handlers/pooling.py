@@ -1,6 +1,7 @@
 """Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive average pooling."""
 from ..errors import ConversionError
 from .nn import pad_mode_of, pair, same_pads
+from .. import batch as B
 from .registry import op
 
 
@@ -12,7 +13,7 @@ def _window(ctx, kernel, strides, mode, pads=None):
     return pads
 
 
-@op("MaxPool")
+@op("MaxPool", batch=B.PER_SAMPLE)
 def max_pool(ctx):
     kernel = pair(ctx.const(1, "kernel_size"))
     strides = pair(ctx.const(2, "strides"))
@@ -25,7 +26,7 @@ def max_pool(ctx):
                             pads=pads))
 
 
-@op("AvgPool")
+@op("AvgPool", batch=B.PER_SAMPLE)
 def avg_pool(ctx):
     kernel = pair(ctx.const(1, "kernel_size"))
     strides = pair(ctx.const(2, "strides"))
@@ -39,7 +40,7 @@ def avg_pool(ctx):
                             strides=strides, pads=pads, count_include_pad=0))
 
 
-@op("AvgPool2D")
+@op("AvgPool2D", batch=B.PER_SAMPLE)
 def avg_pool2d(ctx):
     """torch-style: (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor)."""
     kernel = pair(ctx.const(1))
@@ -54,7 +55,7 @@ def avg_pool2d(ctx):
                             pads=p + p, ceil_mode=ceil_mode, count_include_pad=include))
 
 
-@op("MaxPool2D")
+@op("MaxPool2D", batch=B.PER_SAMPLE)
 def max_pool2d(ctx):
     kernel = pair(ctx.const(1))
     stride = ctx.const(2, default=None)
@@ -80,11 +81,11 @@ def _adaptive(ctx, onnx_avg, onnx_global, output_size):
     ctx.set_output(ctx.make(onnx_avg, [ctx.tensor(0)], kernel_shape=kernel, strides=kernel))
 
 
-@op("AdaptiveAvgPool2D", "AdaptiveAvgPool2DExt")
+@op("AdaptiveAvgPool2D", "AdaptiveAvgPool2DExt", batch=B.PER_SAMPLE)
 def adaptive_avg_pool(ctx):
     _adaptive(ctx, "AveragePool", "GlobalAveragePool", ctx.const(1, "output_size"))
 
 
-@op("AdaptiveMaxPool2D")
+@op("AdaptiveMaxPool2D", batch=B.PER_SAMPLE)
 def adaptive_max_pool(ctx):
     _adaptive(ctx, "MaxPool", "GlobalMaxPool", ctx.const(1, "output_size"))

@@ -7,6 +7,7 @@ from ..errors import ConversionError
 INT64_MAX = int(np.iinfo(np.int64).max)
 INT64_MIN = int(np.iinfo(np.int64).min)
 from .registry import op
+from .. import batch as B
 
 
 def _int_list(v):
@@ -15,7 +16,7 @@ def _int_list(v):
     return [int(x) for x in np.asarray(v).reshape(-1)]
 
 
-@op("Reshape")
+@op("Reshape", batch=B.reshape)
 def reshape(ctx):
     shape = ctx.arg(1, "shape")
     if ctx.is_const(1):
@@ -28,19 +29,19 @@ def reshape(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), st]))
 
 
-@op("Transpose", "TransposeView")
+@op("Transpose", "TransposeView", batch=B.transpose)
 def transpose(ctx):
     perm = _int_list(ctx.const(1, "perm"))
     rank = ctx.in_rank(0)
     ctx.set_output(ctx.make("Transpose", [ctx.tensor(0)], perm=[p % rank for p in perm]))
 
 
-@op("Flatten")
+@op("Flatten", batch=B.flatten)
 def flatten(ctx):
     ctx.set_output(ctx.make("Flatten", [ctx.tensor(0)], axis=1))
 
 
-@op("FlattenExt")
+@op("FlattenExt", batch=B.flatten_range)
 def flatten_ext(ctx):
     rank = ctx.in_rank(0)
     start, end = int(ctx.const(1, default=0)) % rank, int(ctx.const(2, default=-1)) % rank
@@ -51,14 +52,14 @@ def flatten_ext(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), ctx.initializer(np.array(target, np.int64))]))
 
 
-@op("ExpandDims", "Unsqueeze")
+@op("ExpandDims", "Unsqueeze", batch=B.expand_dims)
 def expand_dims(ctx):
     axis = int(ctx.const(1, "axis"))
     rank = ctx.in_rank(0) + 1
     ctx.set_output(ctx.unsqueeze(ctx.tensor(0), [axis % rank]))
 
 
-@op("Squeeze")
+@op("Squeeze", batch=B.squeeze)
 def squeeze(ctx):
     axes = _int_list(ctx.const(1, "axis", default=()))
     shape = ctx.in_shape(0)
@@ -70,7 +71,7 @@ def squeeze(ctx):
     ctx.set_output(ctx.squeeze(ctx.tensor(0), axes) if axes else ctx.tensor(0))
 
 
-@op("SqueezeExt")
+@op("SqueezeExt", batch=B.squeeze)
 def squeeze_ext(ctx):
     dim = ctx.const(1, default=None)
     shape = ctx.in_shape(0)
@@ -86,7 +87,7 @@ def _tensor_list(ctx, pos):
     return list(items)
 
 
-@op("Concat")
+@op("Concat", batch=B.along(1, "axis", 0))
 def concat(ctx):
     items = _tensor_list(ctx, 0)
     axis = int(ctx.const(1, "axis", default=0))
@@ -96,7 +97,8 @@ def concat(ctx):
     ctx.set_output(names[0] if len(names) == 1 else ctx.make("Concat", names, axis=axis))
 
 
-@op("Stack", "StackExt")
+@op("Stack", batch=B.along(1, "axis", 0, stacked=True))
+@op("StackExt", batch=B.along(1, "dim", 0, stacked=True))
 def stack(ctx):
     items = _tensor_list(ctx, 0)
     axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
@@ -105,7 +107,7 @@ def stack(ctx):
     ctx.set_output(parts[0] if len(parts) == 1 else ctx.make("Concat", parts, axis=axis % rank))
 
 
-@op("Unstack", "UnstackExt", "UnstackExtView")
+@op("Unstack", "UnstackExt", "UnstackExtView", batch=B.unstack)
 def unstack(ctx):
     axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
     rank = ctx.in_rank(0)
@@ -139,7 +141,7 @@ def _emit_split(ctx, axis, sizes):
         ctx.set_output(p, i)
 
 
-@op("Split")
+@op("Split", batch=B.along(1, "axis", 0))
 def split(ctx):
     axis = int(ctx.const(1, "axis", default=0))
     n = _piece_count(ctx, int(ctx.const(2, "output_num", default=1)))
@@ -149,13 +151,13 @@ def split(ctx):
     _emit_split(ctx, axis % ctx.in_rank(0), [dim // n] * n)
 
 
-@op("SplitWithSize", "SplitWithSizeView")
+@op("SplitWithSize", "SplitWithSizeView", batch=B.along(2, None, 0))
 def split_with_size(ctx):
     sizes = _int_list(ctx.const(1))
     _emit_split(ctx, int(ctx.const(2, default=0)) % ctx.in_rank(0), sizes)
 
 
-@op("SplitTensor", "SplitTensorView")
+@op("SplitTensor", "SplitTensorView", batch=B.along(2, None, 0))
 def split_tensor(ctx):
     size = int(ctx.const(1))
     axis = int(ctx.const(2, default=0)) % ctx.in_rank(0)
@@ -166,7 +168,7 @@ def split_tensor(ctx):
     _emit_split(ctx, axis, sizes)
 
 
-@op("Chunk", "ChunkView")
+@op("Chunk", "ChunkView", batch=B.along(2, None, 0))
 def chunk(ctx):
     chunks = int(ctx.const(1))
     axis = int(ctx.const(2, default=0)) % ctx.in_rank(0)
@@ -187,7 +189,7 @@ def _is_dim_of(value, tensor, axis) -> bool:
             and value.producer.inputs[0] is tensor and value.index == axis)
 
 
-@op("StridedSlice")
+@op("StridedSlice", batch=B.strided_slice)
 def strided_slice(ctx):
     """TensorFlow-style strided slice with begin/end/ellipsis/new_axis/shrink_axis masks."""
     x_val = ctx.arg(0)
@@ -260,7 +262,7 @@ def strided_slice(ctx):
     ctx.set_output(y)
 
 
-@op("SliceExt")
+@op("SliceExt", batch=B.slice_dim)
 def slice_ext(ctx):
     """(input, dim, start, end, step)."""
     axis = int(ctx.const(1)) % ctx.in_rank(0)
@@ -269,7 +271,7 @@ def slice_ext(ctx):
                                       ctx.ints((axis,)), ctx.ints((step,))]))
 
 
-@op("Narrow")
+@op("Narrow", batch=B.slice_dim)
 def narrow(ctx):
     axis = int(ctx.const(1)) % ctx.in_rank(0)
     start, length = int(ctx.const(2)), int(ctx.const(3))
@@ -277,7 +279,7 @@ def narrow(ctx):
                                       ctx.ints((start + length,)), ctx.ints((axis,))]))
 
 
-@op("Gather", "GatherV2")
+@op("Gather", "GatherV2", batch=B.gather)
 def gather(ctx):
     axis = int(ctx.const(2, "axis", default=0))
     if int(ctx.const(3, "batch_dims", default=0)) != 0:
@@ -286,13 +288,13 @@ def gather(ctx):
     ctx.set_output(ctx.make("Gather", [ctx.tensor(0), idx], axis=axis))
 
 
-@op("GatherD")
+@op("GatherD", batch=B.gather_elements)
 def gather_d(ctx):
     ctx.set_output(ctx.make("GatherElements", [ctx.tensor(0), ctx.cast(ctx.tensor(2), np.int64)],
                             axis=int(ctx.const(1))))
 
 
-@op("BroadcastTo")
+@op("BroadcastTo", batch=B.broadcast_to)
 def broadcast_to(ctx):
     target = ctx.arg(1, "shape")
     target = list(target) if isinstance(target, (tuple, list)) else _int_list(ctx.literal(target))
@@ -305,7 +307,7 @@ def broadcast_to(ctx):
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.ints(tuple(dims))]))
 
 
-@op("Tile")
+@op("Tile", batch=B.tile)
 def tile(ctx):
     reps = _int_list(ctx.const(1, "multiples"))
     x = ctx.tensor(0)
@@ -339,7 +341,7 @@ def _pad(ctx, paddings, mode, value):
     ctx.set_output(ctx.make("Pad", inputs, mode=onnx_mode))
 
 
-@op("PadV3")
+@op("PadV3", batch=B.torch_pads)
 def pad_v3(ctx):
     if not bool(ctx.node.attrs.get("paddings_contiguous", True)):
         raise ConversionError(f"{ctx.where()}: non-contiguous paddings")
@@ -348,24 +350,24 @@ def pad_v3(ctx):
     _pad(ctx, ctx.const(1), str(ctx.node.attrs.get("mode", "constant")), value)
 
 
-@op("ConstantPadND")
+@op("ConstantPadND", batch=B.torch_pads)
 def constant_pad_nd(ctx):
     _pad(ctx, ctx.const(1), "constant", ctx.const(2, default=0.0))
 
 
-@op("ReflectionPad1D", "ReflectionPad2D", "ReflectionPad3D")
+@op("ReflectionPad1D", "ReflectionPad2D", "ReflectionPad3D", batch=B.torch_pads)
 def reflection_pad(ctx):
     _pad(ctx, ctx.const(1), "reflect", None)
 
 
-@op("ReplicationPad1D", "ReplicationPad2D", "ReplicationPad3D")
+@op("ReplicationPad1D", "ReplicationPad2D", "ReplicationPad3D", batch=B.torch_pads)
 def replication_pad(ctx):
     _pad(ctx, ctx.const(1), "edge", None)
 
 
 # ----------------------------------------------------------------------------- run-time shapes
 
-@op("Shape")
+@op("Shape", batch=B.refuse("reads the run-time shape, which depends on the batch"))
 def shape(ctx):
     """The reader turns Shape into one scalar output per dimension."""
     s = ctx.make("Shape", [ctx.tensor(0)])
@@ -373,7 +375,8 @@ def shape(ctx):
         ctx.set_output(ctx.make("Gather", [s, ctx.initializer(np.array(i, np.int64))], axis=0), i)
 
 
-@op("TensorShape", "DynamicShape")
+@op("TensorShape", "DynamicShape",
+    batch=B.refuse("reads the run-time shape, which depends on the batch"))
 def tensor_shape(ctx):
     s = ctx.make("Shape", [ctx.tensor(0)])
     dt = ctx.out_dtype()
@@ -385,14 +388,14 @@ _SCALAR_ARITH = {"ScalarAdd": "Add", "ScalarSub": "Sub", "ScalarMul": "Mul",
                  "scalar_mul": "Mul", "scalar_floordiv": "Div"}
 
 
-@op(*_SCALAR_ARITH)
+@op(*_SCALAR_ARITH, batch=B.refuse("computes with run-time shape values, which depend on the batch"))
 def scalar_arith(ctx):
     # run-time dimensions are non-negative, so integer Div is floor division here
     a, b = (ctx.tensor_of(ctx.arg(i), np.int64 if ctx.is_const(i) else None) for i in (0, 1))
     ctx.set_output(ctx.make(_SCALAR_ARITH[ctx.node.op_type], [a, b]))
 
 
-@op("TupleToTensor", "ListToTensor", "ScalarToTensor")
+@op("TupleToTensor", "ListToTensor", "ScalarToTensor", batch=B.refuse("computes with run-time shape values, which depend on the batch"))
 def to_tensor(ctx):
     dt = ctx.out_dtype()
     x = ctx.arg(0)
@@ -404,7 +407,7 @@ def to_tensor(ctx):
                    == np.dtype(dt) else ctx.cast(t, dt))
 
 
-@op("_BroadcastBatch")
+@op("_BroadcastBatch", batch=B.batch_axis_zero)
 def broadcast_batch(ctx):
     """Converter-internal (dynamic_batch pass): repeat a batch-1 tensor to the batch of input 1."""
     batch = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(1)]), ctx.ints((0,)), ctx.ints((1,))])
