@@ -16,6 +16,14 @@ def relu6(ctx):
 @op("ClampScalar", "Hardtanh", "Clamp", "ClampTensor", batch=B.ELEMENTWISE)
 def clamp(ctx):
     dt = ctx.out_dtype()
+    if ctx.node.op_type == "ClampTensor" and not (ctx.is_const(1) and ctx.is_const(2)):
+        # run-time bounds (element-wise tensors): Clip takes scalars only, so Max then Min
+        y = ctx.tensor(0)
+        for pos, onnx_op in ((1, "Max"), (2, "Min")):
+            if ctx.arg(pos, default=None) is not None:
+                y = ctx.make(onnx_op, [y, ctx.tensor(pos)])
+        ctx.set_output(y)
+        return
     if ctx.node.op_type == "Hardtanh":
         lo, hi = ctx.const(1, default=-1), ctx.const(2, default=1)
     else:

@@ -111,3 +111,18 @@ def _layer_norm_decomposed_plain(ctx, x, eps, dt):
     var = ctx.reduce("ReduceMean", ctx.make("Mul", [centered, centered]), [2], True)
     return ctx.make("Div", [centered, ctx.make("Sqrt", [ctx.make("Add", [var, ctx.scalar_like(
         eps, dt)])])])
+
+
+@op("LRN", batch=B.PER_SAMPLE)
+def lrn(ctx):
+    """MindSpore: x / (bias + alpha * sum of squares over 2r+1 channels)^beta; ONNX divides
+    alpha by the window size, so it is scaled back up here."""
+    r = int(ctx.const(1, "depth_radius", 5))
+    bias = float(ctx.const(2, "bias", 1.0))
+    alpha = float(ctx.const(3, "alpha", 1.0))
+    beta = float(ctx.const(4, "beta", 0.5))
+    if str(ctx.const(5, "norm_region", "ACROSS_CHANNELS")) != "ACROSS_CHANNELS":
+        raise ConversionError(f"{ctx.where()}: only ACROSS_CHANNELS")
+    size = 2 * r + 1
+    ctx.set_output(ctx.make("LRN", [ctx.tensor(0)], size=size, alpha=alpha * size, beta=beta,
+                            bias=bias))

@@ -1,4 +1,6 @@
 """Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive average pooling."""
+import numpy as np
+
 from ..errors import ConversionError
 from .nn import pad_mode_of, pair, same_pads
 from .. import batch as B
@@ -89,3 +91,54 @@ def adaptive_avg_pool(ctx):
 @op("AdaptiveMaxPool2D", batch=B.PER_SAMPLE)
 def adaptive_max_pool(ctx):
     _adaptive(ctx, "MaxPool", "GlobalMaxPool", ctx.const(1, "output_size"))
+
+
+def _pool_pads(ctx, spatial):
+    pl = ctx.const(None, "pad_list", default=None)
+    if pl is not None and len(pl) == 2 * spatial:
+        pl = [int(p) for p in pl]
+        return pl[0::2] + pl[1::2]
+    return [0] * (2 * spatial)
+
+
+@op("AvgPool3D", batch=B.PER_SAMPLE)
+def avg_pool3d(ctx):
+    """3-D average pooling (MindSpore also lowers avg_pool1d / lp_pool through it)."""
+    kernel = pair(ctx.const(None, "kernel_size"), 3)
+    strides = pair(ctx.const(None, "strides"), 3)
+    if int(ctx.const(None, "divisor_override", default=0) or 0):
+        raise ConversionError(f"{ctx.where()}: divisor_override is not supported")
+    ctx.set_output(ctx.make(
+        "AveragePool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+        pads=_pool_pads(ctx, 3), ceil_mode=int(bool(ctx.const(None, "ceil_mode", default=False))),
+        count_include_pad=int(bool(ctx.const(None, "count_include_pad", default=True)))))
+
+
+@op("MaxPool3D", batch=B.PER_SAMPLE)
+def max_pool3d(ctx):
+    kernel = pair(ctx.const(None, "kernel_size"), 3)
+    strides = pair(ctx.const(None, "strides"), 3)
+    ctx.set_output(ctx.make(
+        "MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+        pads=_pool_pads(ctx, 3), ceil_mode=int(bool(ctx.const(None, "ceil_mode", default=0)))))
+
+
+@op("MaxPoolWithArgmaxV2", batch=B.PER_SAMPLE)
+def max_pool_with_argmax(ctx):
+    """Max pooling with ceil_mode / dilation (F.max_pool2d); the argmax output is not
+    converted (MindSpore's flat indices differ from ONNX's), so a graph using it is refused."""
+    kernel = pair(ctx.const(None, "kernel_size"))
+    strides = pair(ctx.const(None, "strides"))
+    p = pair(ctx.const(None, "pads", default=0))
+    dilation = pair(ctx.const(None, "dilation", default=1))
+    ceil_mode = int(bool(ctx.const(None, "ceil_mode", default=False)))
+    ctx.set_output(ctx.make("MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+                            pads=p + p, dilations=dilation, ceil_mode=ceil_mode))
+
+
+@op("AdaptiveAvgPool3D", batch=B.PER_SAMPLE)
+def adaptive_avg_pool3d(ctx):
+    out = [int(o) for o in np.asarray(ctx.const(1, "output_size")).reshape(-1)]
+    if out not in ([1], [1, 1, 1]):
+        raise ConversionError(f"{ctx.where()}: adaptive 3-D pooling to {out} (only global)")
+    ctx.set_output(ctx.make("GlobalAveragePool", [ctx.tensor(0)]))

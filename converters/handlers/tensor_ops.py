@@ -413,3 +413,120 @@ def broadcast_batch(ctx):
     batch = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(1)]), ctx.ints((0,)), ctx.ints((1,))])
     rest = ctx.initializer(np.array(ctx.in_shape(0)[1:], np.int64))
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.make("Concat", [batch, rest], axis=0)]))
+
+
+# ----------------------------------------------------------------------------- more layout ops
+
+def _per_dim_pads(ctx, paddings):
+    rows = np.asarray(paddings, dtype=np.int64).reshape(-1, 2)
+    rank = ctx.in_rank(0)
+    if len(rows) != rank or np.any(rows < 0):
+        raise ConversionError(f"{ctx.where()}: paddings {rows.tolist()} for rank {rank}")
+    return rows
+
+
+@op("Pad", batch=B.per_dim_pads)
+def pad_legacy(ctx):
+    """nn.Pad's primitive: one (before, after) row per dimension, as an attribute; zeros."""
+    rows = _per_dim_pads(ctx, ctx.const(1, "paddings"))
+    ctx.set_output(ctx.make("Pad", [ctx.tensor(0), ctx.initializer(
+        np.concatenate([rows[:, 0], rows[:, 1]]))], mode="constant"))
+
+
+def _reverse(ctx, x, axis):
+    return ctx.make("Slice", [x, ctx.ints((-1,)), ctx.ints((INT64_MIN,)), ctx.ints((axis,)),
+                              ctx.ints((-1,))])
+
+
+def _slice_axis(ctx, x, axis, start, end):
+    return ctx.make("Slice", [x, ctx.ints((start,)), ctx.ints((end,)), ctx.ints((axis,))])
+
+
+@op("MirrorPad", batch=B.per_dim_pads)
+def mirror_pad(ctx):
+    """REFLECT (edge not repeated) is ONNX's reflect; SYMMETRIC (edge repeated) is built from
+    reversed slices concatenated on each side."""
+    rows = _per_dim_pads(ctx, ctx.const(1, "paddings"))
+    mode = str(ctx.const(2, "mode", "REFLECT")).upper()
+    if mode == "REFLECT":
+        ctx.set_output(ctx.make("Pad", [ctx.tensor(0), ctx.initializer(
+            np.concatenate([rows[:, 0], rows[:, 1]]))], mode="reflect"))
+        return
+    if mode != "SYMMETRIC":
+        raise ConversionError(f"{ctx.where()}: mirror mode '{mode}'")
+    y = ctx.tensor(0)
+    shape = ctx.in_shape(0)
+    for axis, (before, after) in enumerate(rows.tolist()):
+        if not before and not after:
+            continue
+        if shape[axis] is None or max(before, after) > shape[axis]:
+            raise ConversionError(f"{ctx.where()}: symmetric padding wider than the input")
+        parts = []
+        if before:
+            parts.append(_reverse(ctx, _slice_axis(ctx, y, axis, 0, before), axis))
+        parts.append(y)
+        if after:
+            parts.append(_reverse(ctx, _slice_axis(ctx, y, axis, -after, INT64_MAX), axis))
+        y = ctx.make("Concat", parts, axis=axis)
+    ctx.set_output(y)
+
+
+def _begin_size_rule(node, st):
+    x = node.inputs[0]
+    b = st.of(x)
+    begin, size = B.ints(B.arg(node, 1, "begin")), B.ints(B.arg(node, 2, "size"))
+    if b < len(begin) and (begin[b] != 0 or size[b] not in (-1, x.shape[b])):
+        raise B.Refuse(f"{B.where(node)} slices the batch axis")
+    if b < len(size):
+        size[b] = -1
+        node.inputs[2] = tuple(size)
+    B.set_outputs(node, st, b)
+
+
+@op("Slice", batch=_begin_size_rule)
+def slice_begin_size(ctx):
+    """Legacy Slice(x, begin, size); size -1 runs to the end."""
+    begin = _int_list(ctx.const(1, "begin"))
+    size = _int_list(ctx.const(2, "size"))
+    ends = [INT64_MAX if s == -1 else b + s for b, s in zip(begin, size)]
+    ctx.set_output(ctx.make("Slice", [ctx.tensor(0), ctx.ints(tuple(begin)),
+                                      ctx.ints(tuple(ends)),
+                                      ctx.ints(tuple(range(len(begin))))]))
+
+
+def _axes_rule(pos, name, what):
+    def rule(node, st):
+        b = st.of(node.inputs[0])
+        rank = node.inputs[0].rank
+        if b in [a % rank for a in B.ints(B.arg(node, pos, name))]:
+            raise B.Refuse(f"{B.where(node)} {what} the batch axis")
+        B.set_outputs(node, st, b)
+    return rule
+
+
+@op("ReverseV2", batch=_axes_rule(1, "axis", "reverses"))
+def reverse_v2(ctx):
+    rank = ctx.in_rank(0)
+    axes = sorted({a % rank for a in _int_list(ctx.const(1, "axis"))})
+    y = ctx.tensor(0)
+    if axes:
+        n = len(axes)
+        y = ctx.make("Slice", [y, ctx.ints((-1,) * n), ctx.ints((INT64_MIN,) * n),
+                               ctx.ints(tuple(axes)), ctx.ints((-1,) * n)])
+    else:
+        y = ctx.make("Identity", [y])
+    ctx.set_output(y)
+
+
+def _trilu_rule(node, st):
+    b = st.of(node.inputs[0])
+    if b >= node.inputs[0].rank - 2:
+        raise B.Refuse(f"{B.where(node)} masks a matrix whose rows or columns are the batch")
+    B.set_outputs(node, st, b)
+
+
+@op("Tril", "Triu", since=14, batch=_trilu_rule)
+def trilu(ctx):
+    k = int(ctx.const(1, "diagonal", 0))
+    ctx.set_output(ctx.make("Trilu", [ctx.tensor(0), ctx.initializer(np.array(k, np.int64))],
+                            upper=int(ctx.node.op_type == "Triu")))
