@@ -56,8 +56,8 @@ def trunc(ctx):
 
 # ----------------------------------------------------------------------------- comparisons
 
-_SCALAR_COMPARE = {"LessScalar": "Less", "GreaterScalar": "Greater", "EqScalar": "Equal",
-                   "LessEqualScalar": "LessOrEqual", "GreaterEqualScalar": "GreaterOrEqual"}
+# the scalar forms MindSpore 2.10 has (x > s and x <= s use Greater / LessEqual)
+_SCALAR_COMPARE = {"LessScalar": "Less", "EqScalar": "Equal", "GreaterEqualScalar": "GreaterOrEqual"}
 
 
 @op(*_SCALAR_COMPARE, batch=B.ELEMENTWISE)
@@ -69,13 +69,6 @@ def compare_scalar(ctx):
         dtype = np.dtype(np.float32)  # int tensor < 0.5: compare in floating point
     a, b = _operand(ctx, 0, dtype), _operand(ctx, 1, dtype)
     ctx.set_output(ctx.make(_SCALAR_COMPARE[ctx.node.op_type], [a, b]))
-
-
-@op("NotEqualScalar", "NeScalar", batch=B.ELEMENTWISE)
-def not_equal_scalar(ctx):
-    dtype = np.dtype(ctx.in_dtype(0))
-    ctx.set_output(ctx.make("Not", [ctx.make("Equal", [_operand(ctx, 0, dtype),
-                                                       _operand(ctx, 1, dtype)])]))
 
 
 _LOGIC = {"LogicalAnd": "And", "LogicalOr": "Or", "LogicalXor": "Xor"}
@@ -111,7 +104,7 @@ def bitwise(ctx):
 
 # ----------------------------------------------------------------------------- unary math
 
-_UNARY = {"Tan": "Tan", "Atan": "Atan", "Asin": "Asin", "ACos": "Acos", "Acos": "Acos",
+_UNARY = {"Tan": "Tan", "Atan": "Atan", "Asin": "Asin", "ACos": "Acos",
           "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh", "Acosh": "Acosh", "Atanh": "Atanh",
           "Softsign": "Softsign"}
 

@@ -723,3 +723,34 @@ CASES = [
     ('matmul', 'matmul', Matmul, (2, 4, 6, 8)),
     ('bmm', 'matmul', Bmm, (2, 4, 6, 8)),
 ]
+
+
+class Bitwise(nn.Cell):
+    def construct(self, x):
+        i = (x * 10).astype(ms.int32)
+        return (ops.bitwise_and(i, 3), ops.bitwise_or(i, 5), ops.bitwise_xor(i, 6))
+
+
+class IndexScatterGather(nn.Cell):
+    def construct(self, x):
+        idx = ms.Tensor(np.array([[0, 1], [1, 2]], np.int32))
+        rows = ms.Tensor(np.array([[0], [2]], np.int32))
+        return (ops.gather_nd(x, idx), ops.scatter_nd(rows, x[:2, 0], (4, 6, 8)))
+
+
+class Generators(nn.Cell):
+    def construct(self, x):
+        return (x + ops.linspace(0.0, 1.0, 8), x + ops.eye(6, 8, ms.float32))
+
+
+class AcoshAtanh(nn.Cell):
+    def construct(self, x):
+        return (ops.acosh(ops.abs(x) + 1.5), ops.atanh(ops.tanh(x) * 0.5))
+
+
+CASES += [
+    ("bitwise", "compare", Bitwise, (2, 4, 6, 8)),
+    ("gather_nd_scatter_nd", "gather", IndexScatterGather, (2, 4, 6, 8)),
+    ("linspace_eye", "math", Generators, (2, 4, 6, 8)),
+    ("acosh_atanh", "math", AcoshAtanh, (2, 4, 6, 8)),
+]

@@ -11,6 +11,7 @@ from coverage_run import OPSETS, run_case
 # the batch analysis refuses these, with the reason in the message
 REFUSED_DYNAMIC = {
     "scatter_elements": "scatters by run-time index",
+    "gather_nd_scatter_nd": "run-time index",
     # nn.Threshold's fill value is folded to a constant of the export's batch size (2 here);
     # from a batch-1 export it broadcasts and converts
     "threshold": "constant of size 2 along the batch axis",
