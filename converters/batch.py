@@ -158,6 +158,7 @@ def along(pos: int, name: Optional[str], default=0, stacked: bool = False) -> Ru
             raise Refuse(f"{where(node)} works along the batch axis")
         out_b = b + 1 if stacked and axis <= b else b
         set_outputs(node, st, out_b)
+    rule.text = "works along one axis; refused when that axis is the batch axis"
     return rule
 
 
@@ -174,6 +175,7 @@ def reduce(pos: int, name: Optional[str], keep_pos: Optional[int], keep_name: Op
             raise Refuse(f"{where(node)} reduces over the batch axis")
         keep = bool(arg(node, keep_pos, keep_name, keep_default))
         set_outputs(node, st, b if keep else b - sum(a < b for a in axes))
+    rule.text = "reduction; refused when it reduces over the batch axis"
     return rule
 
 
@@ -202,12 +204,15 @@ SAME_AXIS = same_axis
 
 
 def describe(rule) -> str:
+    """One line for the support table."""
     if rule is None:
         return "none"
     if getattr(rule, "reason", None):
         return "refused: " + rule.reason
-    name = getattr(rule, "__qualname__", getattr(rule, "__name__", "custom"))
-    return name.split(".<locals>")[0]
+    if getattr(rule, "text", None):
+        return rule.text
+    doc = (rule.__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(doc.split()) or rule.__name__
 
 
 # ----------------------------------------------------------------------------- shape rules
@@ -481,6 +486,7 @@ def channel_op(channel_axis: Callable) -> Rule:
         if b == channel_axis(node, _rank(x, node)):
             raise Refuse(f"{where(node)} has per-channel parameters along the batch axis")
         set_outputs(node, st, b)
+    rule.text = "per-channel parameters; the batch may be on any other axis"
     return rule
 
 
@@ -494,6 +500,7 @@ def normalize_from(axis_of: Callable) -> Rule:
         if b >= axis_of(node, _rank(x, node)) % _rank(x, node):
             raise Refuse(f"{where(node)} normalises over the batch axis")
         set_outputs(node, st, b)
+    rule.text = "normalises trailing axes; refused when they include the batch axis"
     return rule
 
 

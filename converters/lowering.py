@@ -260,7 +260,9 @@ def check_supported(graph: ir.Graph, opset: int) -> None:
             entry = missing.setdefault(node.op_type, [0, node.scope or node.name])
             entry[0] += 1
     if missing:
-        raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, opset)
+        from .handlers.refused import REFUSED
+        raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, opset,
+                                  reasons=REFUSED)
 
 
 def lower(graph: ir.Graph, opset: int) -> OnnxGraph:
