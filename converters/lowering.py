@@ -131,7 +131,7 @@ class NodeContext:
         outs = [self.graph.fresh(op_type) for _ in range(n_out)] if isinstance(outputs, int) \
             else list(outputs)
         clean = {k: v for k, v in attrs.items() if v is not None}
-        self.graph.nodes.append(ONode(op_type, list(inputs), outs, clean, origin=[self.node]))
+        self.graph.add_node(ONode(op_type, list(inputs), outs, clean, origin=[self.node]))
         return outs[0] if isinstance(outputs, int) and n_out == 1 else outs
 
     def set_output(self, name: str, i: int = 0) -> None:
@@ -241,8 +241,8 @@ class Lowering:
             name = self.tensor_of(v)
             if name in g.inputs or name in g.initializers or name in g.outputs:
                 copy = g.fresh("output")
-                g.nodes.append(ONode("Identity", [name], [copy],
-                                     origin=[v.producer] if v.producer else []))
+                g.add_node(ONode("Identity", [name], [copy],
+                                 origin=[v.producer] if v.producer else []))
                 g.info[copy] = TensorInfo(v.dtype, v.shape)
                 name = copy
             g.outputs.append(name)

@@ -78,8 +78,7 @@ def _static_shape(og, name):
 def run(og: OnnxGraph) -> int:
     folded = 0
     outputs = set(og.outputs)
-    kept = []
-    for n in og.nodes:
+    for n in list(og.nodes):
         value = None
         if not any(o in outputs for o in n.outputs) and len(n.outputs) == 1:
             if n.op_type == "Shape":
@@ -96,12 +95,7 @@ def run(og: OnnxGraph) -> int:
                         args = None
                 value = _EVAL[n.op_type](n, args) if args is not None else None
         if value is None:
-            kept.append(n)
             continue
-        out = n.outputs[0]
-        og.initializers[out] = np.asarray(value, order="C")
-        og.tensor_origin.pop(out, None)
-        og.info.pop(out, None)
+        og.fold(n, value)
         folded += 1
-    og.nodes = kept
     return folded
