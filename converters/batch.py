@@ -154,7 +154,8 @@ def along(pos: int, name: Optional[str], default=0, stacked: bool = False) -> Ru
         if not values:
             raise Refuse(f"{where(node)} works along every axis, the batch axis included")
         axis = values[0] % (rank + (1 if stacked else 0))
-        if axis == b:
+        # stacking inserts a new axis (in front of the batch when axis <= b): samples stay apart
+        if axis == b and not stacked:
             raise Refuse(f"{where(node)} works along the batch axis")
         out_b = b + 1 if stacked and axis <= b else b
         set_outputs(node, st, out_b)

@@ -754,3 +754,14 @@ CASES += [
     ("linspace_eye", "math", Generators, (2, 4, 6, 8)),
     ("acosh_atanh", "math", AcoshAtanh, (2, 4, 6, 8)),
 ]
+
+
+class StackHeads(nn.Cell):
+    """CrossViT: logits of two heads stacked in front of the batch, then averaged."""
+
+    def construct(self, x):
+        a, b = x.mean(-1), x.amax(-1)
+        return (ops.stack([a, b], 0).mean(0), ops.stack([a, b], 1), ops.stack([a, b], -1))
+
+
+CASES += [("stack_in_front_of_batch", "layout", StackHeads, (2, 4, 6, 8))]
