@@ -1,10 +1,10 @@
 """Element-wise arithmetic, comparisons, casts and *_like fills (with scalar / Ext / in-place forms)."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from ..mindir_proto import TYPE_IDS
 from .registry import op
-from .. import batch as B
 
 _BINARY = {
     "Add": "Add", "AddV2": "Add", "AddExt": "Add", "InplaceAddExt": "Add", "AddScalar": "Add",

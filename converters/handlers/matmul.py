@@ -1,8 +1,8 @@
 """Matrix products: MatMul / BatchMatMul (transpose flags), the numpy-style *Ext forms, Dense."""
 import numpy as np
 
-from .registry import op
 from .. import batch as B
+from .registry import op
 
 
 def _maybe_transpose(ctx, pos, flag):

@@ -1,9 +1,9 @@
 """Convolution and bias: Conv2D (pad / same / valid, stride, dilation, groups), Conv2DExt, BiasAdd."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
-from .. import batch as B
 
 _PAD_MODES = {0: "pad", 1: "same", 2: "valid"}  # MindSpore PadMode enum
 

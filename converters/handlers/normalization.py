@@ -1,9 +1,9 @@
 """BatchNorm (inference), LayerNorm (native from opset 17, decomposed before), GroupNorm."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
-from .. import batch as B
 
 
 @op("BatchNorm", "BatchNormExt", batch=B.PER_SAMPLE)

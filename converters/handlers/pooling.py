@@ -1,9 +1,9 @@
 """Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive average pooling."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .nn import pad_mode_of, pair, same_pads
-from .. import batch as B
 from .registry import op
 
 

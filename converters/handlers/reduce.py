@@ -1,9 +1,9 @@
 """Reductions (keep_dims, negative axes, all-axes), Softmax / LogSoftmax, ArgMax."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
-from .. import batch as B
 
 _REDUCE = {"ReduceMean": "ReduceMean", "ReduceSum": "ReduceSum", "ReduceMax": "ReduceMax",
            "ReduceMin": "ReduceMin", "ReduceProd": "ReduceProd", "MeanExt": "ReduceMean",

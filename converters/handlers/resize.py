@@ -1,8 +1,8 @@
 """Image resizing: bilinear / nearest with align_corners and half_pixel_centers."""
 import numpy as np
 
-from ..errors import ConversionError
 from .. import batch as B
+from ..errors import ConversionError
 from .registry import op
 
 

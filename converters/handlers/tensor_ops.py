@@ -2,12 +2,13 @@
 StridedSlice, Gather, BroadcastTo, Tile, Pad, and the run-time shape arithmetic of dynamic graphs."""
 import numpy as np
 
+from .. import batch as B
 from .. import ir
 from ..errors import ConversionError
+from .registry import op
+
 INT64_MAX = int(np.iinfo(np.int64).max)
 INT64_MIN = int(np.iinfo(np.int64).min)
-from .registry import op
-from .. import batch as B
 
 
 def _int_list(v):

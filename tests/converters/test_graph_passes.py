@@ -1,12 +1,11 @@
 """Passes on small hand-built OnnxGraphs (no MindSpore): each rewrite is checked against ONNX
 Runtime running the graph before the pass."""
 import numpy as np
-import pytest
 
 from converters.onnx_graph import ONode, OnnxGraph, TensorInfo
 from converters.onnx_writer import build_model
 from converters.passes import drop_noops, fold_constants, fuse_conv_bias
-from cvt_util import ort_forward, session, validate
+from cvt_util import ort_forward, validate
 
 
 def _graph(x_shape=(2, 3), dtype=np.float32):
@@ -74,8 +73,7 @@ def _node(og, op_type, inputs, outputs, origin=None, **attrs):
 
 
 def _float_graph(shape=(2, 3)):
-    og = _graph(shape)
-    return og
+    return _graph(shape)
 
 
 def _info(og, name, shape=(2, 3), dtype=np.float32):
