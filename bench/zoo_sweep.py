@@ -160,9 +160,12 @@ def sweep(args):
     results = {}
     if os.path.exists(args.out):
         results = json.load(open(args.out))
+    commit = _converter_commit()
     for name in _order(models):
         rec = results.get(name, {})
-        if rec.get("conversions") and not args.redo_convert:
+        stale = rec.get("converter_commit") != commit
+        if rec.get("conversions") and not (args.redo_convert or
+                                           (args.redo_stale and stale)):
             continue
         if rec.get("error", "").startswith("export") and not args.redo_export:
             continue  # could not be exported before: the converter is not the question
@@ -181,10 +184,19 @@ def sweep(args):
         else:
             rec.pop("error", None)
             rec["conversions"] = conv
+        rec["converter_commit"] = commit
         results[name] = rec
         _save(args.out, results)
         print(f"{name}: {_summary(rec)}", flush=True)
     print(table(results))
+
+
+def _converter_commit() -> str:
+    """The commit of converters/ the conversions ran with ('+dirty' with local changes)."""
+    def git(*a):
+        return subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "converters").strip() else "")
 
 
 def _save(path, results):
@@ -255,6 +267,8 @@ def main():
     p.add_argument("--table", action="store_true", help="print the table of --out and stop")
     p.add_argument("--redo_convert", action="store_true",
                    help="convert again models already converted (e.g. with a newer converter)")
+    p.add_argument("--redo_stale", action="store_true",
+                   help="convert again models converted with another converter commit")
     p.add_argument("--redo_export", action="store_true")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--phase", help=argparse.SUPPRESS)
