@@ -192,10 +192,10 @@ def sweep(args):
 
 
 def _converter_commit() -> str:
-    """The commit of converters/ the conversions ran with ('+dirty' with local changes)."""
+    """The last commit that changed converters/ ('+dirty' with local changes)."""
     def git(*a):
         return subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout
-    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    head = git("log", "-1", "--format=%h", "--", "converters").strip() or "unknown"
     return head + ("+dirty" if git("status", "--porcelain", "converters").strip() else "")
 
 
