@@ -142,8 +142,18 @@ def _run_phase(name, workdir, phase, timeout):
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:]), None
-    tail = [ln for ln in (proc.stderr or "").strip().splitlines() if ln.strip()][-3:]
-    return None, f"{phase} failed (exit {proc.returncode}): " + " | ".join(tail)[-400:]
+    return None, f"{phase} failed (exit {proc.returncode}): " + _reason(proc.stderr or "")
+
+
+def _reason(stderr: str) -> str:
+    """The informative line of a MindSpore failure: the exception line or the kernel/operator
+    complaint, not the C++ call stack that follows it."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    keys = ("Unsupported op", "Error:", "Exception:", "Kernel select failed", "not support")
+    hits = [ln for ln in lines if any(k in ln for k in keys) and not ln.startswith("[WARNING")]
+    if hits:
+        return " | ".join(dict.fromkeys(h[:200] for h in hits[-3:]))
+    return " | ".join(lines[-3:])[-400:]
 
 
 def _order(models):
