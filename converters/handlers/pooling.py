@@ -1,4 +1,5 @@
-"""Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive average pooling."""
+"""Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive pooling (uneven
+windows too), 3-D pooling."""
 import numpy as np
 
 from .. import batch as B
@@ -76,11 +77,29 @@ def _adaptive(ctx, onnx_avg, onnx_global, output_size):
     if out == [1, 1]:
         ctx.set_output(ctx.make(onnx_global, [ctx.tensor(0)]))
         return
-    if any(i is None or i % o for i, o in zip(in_hw, out)):
-        raise ConversionError(f"{ctx.where()}: adaptive pooling {tuple(in_hw)} -> {tuple(out)} "
-                              "needs input sizes divisible by the output size")
-    kernel = [i // o for i, o in zip(in_hw, out)]
-    ctx.set_output(ctx.make(onnx_avg, [ctx.tensor(0)], kernel_shape=kernel, strides=kernel))
+    if any(i is None for i in in_hw):
+        raise ConversionError(f"{ctx.where()}: adaptive pooling of a symbolic spatial size")
+    if all(i % o == 0 for i, o in zip(in_hw, out)):
+        kernel = [i // o for i, o in zip(in_hw, out)]
+        ctx.set_output(ctx.make(onnx_avg, [ctx.tensor(0)], kernel_shape=kernel, strides=kernel))
+        return
+    # uneven windows (start floor(k*in/out), end ceil((k+1)*in/out)): windows are products of
+    # a row range and a column range, so reduce rows, then columns, one window at a time
+    reduce_op = "ReduceMean" if onnx_avg == "AveragePool" else "ReduceMax"
+    y = ctx.tensor(0)
+    for axis, (size, n) in enumerate(zip(in_hw, out), start=2):
+        if size == n:
+            continue
+        if n > 64:
+            raise ConversionError(f"{ctx.where()}: adaptive pooling to {n} uneven windows")
+        parts = []
+        for k in range(n):
+            start, end = (k * size) // n, -(-((k + 1) * size) // n)
+            window = ctx.make("Slice", [y, ctx.ints((start,)), ctx.ints((end,)),
+                                        ctx.ints((axis,))])
+            parts.append(ctx.reduce(reduce_op, window, [axis], True))
+        y = ctx.make("Concat", parts, axis=axis)
+    ctx.set_output(y)
 
 
 @op("AdaptiveAvgPool2D", "AdaptiveAvgPool2DExt", batch=B.PER_SAMPLE)

@@ -765,3 +765,14 @@ class StackHeads(nn.Cell):
 
 
 CASES += [("stack_in_front_of_batch", "layout", StackHeads, (2, 4, 6, 8))]
+
+
+class AdaptiveUneven(nn.Cell):
+    """Adaptive pooling whose windows overlap and differ in size (6x8 -> 4x3, 6x8 -> 5x5)."""
+
+    def construct(self, x):
+        return (ops.adaptive_avg_pool2d(x, (4, 3)), ops.adaptive_max_pool2d(x, (5, 5)),
+                ops.adaptive_avg_pool2d(x, (6, 3)))
+
+
+CASES += [("adaptive_pool_uneven", "pool", AdaptiveUneven, (2, 4, 6, 8))]
