@@ -85,6 +85,8 @@ def _convert_and_check(name, workdir):
 
     base = os.path.join(workdir, name)
     data = np.load(base + ".npz")
+    # MindSpore writes models over 1 GB as NAME_graph.mindir + NAME_variables/ (external data)
+    mindir = base + ".mindir" if os.path.exists(base + ".mindir") else base + "_graph.mindir"
     x, ref1, ref3 = data["x"], data["ref1"], data["ref3"]
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -95,7 +97,7 @@ def _convert_and_check(name, workdir):
             rec = {}
             try:
                 t = time.perf_counter()
-                model = converters.convert_to_model(base + ".mindir", opset=opset,
+                model = converters.convert_to_model(mindir, opset=opset,
                                                     dynamic_batch=dynamic)
                 rec["convert_s"] = round(time.perf_counter() - t, 3)
                 sess = ort.InferenceSession(model.SerializeToString(), opts,
