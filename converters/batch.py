@@ -159,7 +159,9 @@ def along(pos: int, name: Optional[str], default=0, stacked: bool = False) -> Ru
             raise Refuse(f"{where(node)} works along the batch axis")
         out_b = b + 1 if stacked and axis <= b else b
         set_outputs(node, st, out_b)
-    rule.text = "works along one axis; refused when that axis is the batch axis"
+    rule.text = ("stacks along a new axis (never mixes samples); the batch axis shifts "
+                 "behind it") if stacked else \
+        "works along one axis; refused when that axis is the batch axis"
     return rule
 
 
