@@ -1,7 +1,8 @@
 """python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
 
 Exit status 0 on success; 2 with one ``error: ...`` line on stderr for anything that went wrong
-(nothing is written then).
+(nothing is written then). The output directory is created if needed; the file is written only
+once the model passes the full ONNX checker and loads in ONNX Runtime.
 """
 import argparse
 import sys
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         result = convert(args.mindir, args.onnx, opset=args.opset,
-                         dynamic_batch=args.dynamic_batch)
+                         dynamic_batch=args.dynamic_batch, make_dirs=True)
     except ConversionError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

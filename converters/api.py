@@ -8,12 +8,13 @@ import onnx
 from . import ir
 from .errors import ConversionError
 from .handlers.registry import MAX_OPSET, MIN_OPSET
-from .lowering import lower
+from .lowering import check_supported, lower
 from .mindir_reader import read_mindir
 from .onnx_graph import OnnxGraph
 from .onnx_writer import EXTERNAL_DATA_THRESHOLD, build_model, provenance_of, write_model
 from .passes import run_passes
 from .passes.dynamic_batch import make_batch_dynamic
+from .verify import verify
 
 DEFAULT_OPSET = 17
 
@@ -74,37 +75,55 @@ def check_opset(opset) -> int:
     return opset
 
 
+def _stage(what: str, fn, *args):
+    """Run one stage; anything but a ConversionError is a converter bug or a malformed input
+    the stage did not foresee, reported as a ConversionError (never a raw traceback)."""
+    try:
+        return fn(*args)
+    except ConversionError:
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise ConversionError(f"{what}: the model is too large or too deeply nested "
+                              f"({type(exc).__name__})") from None
+    except Exception as exc:
+        raise ConversionError(f"{what} failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _is_small(model: onnx.ModelProto) -> bool:
+    # the in-memory checker and protobuf serialisation stop at 2 GB; bigger models are checked
+    # by path, on the temporary file, before it is renamed into place
+    return sum(len(i.raw_data) for i in model.graph.initializer) < EXTERNAL_DATA_THRESHOLD
+
+
 def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
                      optimize: bool = True, check: bool = True) -> Conversion:
-    """Read, lower, optimise and build; nothing is written. ConversionError on any failure."""
+    """Read, lower, optimise and build; nothing is written. ConversionError on any failure.
+
+    With `check` the model must pass the full ONNX checker and load in ONNX Runtime.
+    """
     check_opset(opset)
     timings = {}
     t0 = time.perf_counter()
     graph = read_mindir(mindir_path)
     timings["read"] = time.perf_counter() - t0
+    check_supported(graph, opset)
     static_batch = None
     if dynamic_batch:
         t = time.perf_counter()
-        static_batch = make_batch_dynamic(graph) or None
+        static_batch = _stage("--dynamic_batch analysis", make_batch_dynamic, graph) or None
         timings["dynamic_batch"] = time.perf_counter() - t
     t = time.perf_counter()
-    og = lower(graph, opset)
+    og = _stage("lowering", lower, graph, opset)
     timings["lower"] = time.perf_counter() - t
     t = time.perf_counter()
     stats = run_passes(og, opset, optimize=optimize)
     timings["passes"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = build_model(og, opset)
+    model = _stage("building the ONNX model", build_model, og, opset)
     timings["build"] = time.perf_counter() - t
-    # the in-memory checker cannot take protos over 2 GB; those are checked by path after writing
-    small = sum(len(i.raw_data) for i in model.graph.initializer) < EXTERNAL_DATA_THRESHOLD
-    if check and small:
+    if check and _is_small(model):
         t = time.perf_counter()
-        try:
-            onnx.checker.check_model(model)
-        except onnx.checker.ValidationError as exc:  # a converter bug, reported cleanly
-            raise ConversionError(f"the converted model fails the ONNX checker: "
-                                  f"{str(exc).strip().splitlines()[0]}") from None
+        verify(model)
         timings["check"] = time.perf_counter() - t
     onnx_to_ir = {k: (v["node"], v["output"]) for k, v in provenance_of(og).items()}
     provenance = Provenance(onnx_to_ir, {v: k for k, v in onnx_to_ir.items()})
@@ -120,11 +139,17 @@ def convert_to_model(mindir_path: str, opset: int = DEFAULT_OPSET,
 
 
 def convert(mindir_path: str, onnx_path: str, opset: int = DEFAULT_OPSET,
-            dynamic_batch: bool = False, optimize: bool = True) -> ConversionResult:
-    """Convert `mindir_path` and write `onnx_path` atomically (nothing is written on error)."""
+            dynamic_batch: bool = False, optimize: bool = True,
+            make_dirs: bool = False) -> ConversionResult:
+    """Convert `mindir_path` and write `onnx_path` atomically (nothing is written on error).
+
+    The file is written only after the model passed the full ONNX checker and loaded in ONNX
+    Runtime; `make_dirs` creates the output directory if needed.
+    """
     conv = convert_detailed(mindir_path, opset, dynamic_batch, optimize=optimize)
     t = time.perf_counter()
-    path = write_model(conv.model, onnx_path)
+    path = write_model(conv.model, onnx_path,
+                       verify=None if _is_small(conv.model) else verify, make_dirs=make_dirs)
     conv.timings["write"] = time.perf_counter() - t
     conv.timings["total"] += conv.timings["write"]
     counts: Dict[str, int] = {}

@@ -131,7 +131,7 @@ class NodeContext:
         outs = [self.graph.fresh(op_type) for _ in range(n_out)] if isinstance(outputs, int) \
             else list(outputs)
         clean = {k: v for k, v in attrs.items() if v is not None}
-        self.graph.nodes.append(ONode(op_type, list(inputs), outs, clean, origin=[self.node]))
+        self.graph.add_node(ONode(op_type, list(inputs), outs, clean, origin=[self.node]))
         return outs[0] if isinstance(outputs, int) and n_out == 1 else outs
 
     def set_output(self, name: str, i: int = 0) -> None:
@@ -210,13 +210,7 @@ class Lowering:
             self.graph.info[name] = TensorInfo(value.dtype, value.shape)
 
     def check_supported(self) -> None:
-        missing: Dict[str, list] = {}
-        for node in self.ir_graph.nodes:
-            if registry.lookup(node.op_type, self.opset) is None:
-                entry = missing.setdefault(node.op_type, [0, node.scope or node.name])
-                entry[0] += 1
-        if missing:
-            raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, self.opset)
+        check_supported(self.ir_graph, self.opset)
 
     def run(self) -> OnnxGraph:
         self.check_supported()
@@ -232,8 +226,10 @@ class Lowering:
             handler = registry.lookup(node.op_type, self.opset)
             try:
                 handler(ctx)
-            except ConversionError:
-                raise
+            except ConversionError as exc:
+                if node.name in str(exc):
+                    raise
+                raise ConversionError(f"{ctx.where()}: {exc}") from None
             except Exception as exc:  # a handler meeting input it does not expect
                 raise ConversionError(f"{ctx.where()}: cannot convert "
                                       f"({type(exc).__name__}: {exc})") from None
@@ -245,12 +241,28 @@ class Lowering:
             name = self.tensor_of(v)
             if name in g.inputs or name in g.initializers or name in g.outputs:
                 copy = g.fresh("output")
-                g.nodes.append(ONode("Identity", [name], [copy],
-                                     origin=[v.producer] if v.producer else []))
+                g.add_node(ONode("Identity", [name], [copy],
+                                 origin=[v.producer] if v.producer else []))
                 g.info[copy] = TensorInfo(v.dtype, v.shape)
                 name = copy
             g.outputs.append(name)
         return g
+
+
+def check_supported(graph: ir.Graph, opset: int) -> None:
+    """Every primitive without a handler at `opset`, in one UnsupportedOpsError. Runs before
+    anything else looks at the graph (the batch analysis included), so a user sees the whole
+    list at once rather than the first problem some later stage trips over."""
+    from . import handlers  # noqa: F401  (registers every handler)
+    missing: Dict[str, list] = {}
+    for node in graph.nodes:
+        if registry.lookup(node.op_type, opset) is None:
+            entry = missing.setdefault(node.op_type, [0, node.scope or node.name])
+            entry[0] += 1
+    if missing:
+        from .handlers.refused import REFUSED
+        raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, opset,
+                                  reasons=REFUSED)
 
 
 def lower(graph: ir.Graph, opset: int) -> OnnxGraph:

@@ -1,5 +1,6 @@
 """Decoding of MINDIR protobuf pieces (tensors, attributes, dtypes) into numpy / Python values."""
 import os
+import stat
 from typing import Any, Optional
 
 import numpy as np
@@ -45,45 +46,114 @@ def np_dtype(data_type: int) -> np.dtype:
     raise ConversionError(f"tensors of type {name} are not supported")
 
 
+# Upper bound on the elements of one tensor whose bytes the file itself does not carry
+# (external data is checked against the real file; a shape alone must not allocate gigabytes).
+MAX_ELEMENTS = 1 << 34
+
+
+def _element_count(t, shape) -> int:
+    # Python ints: a mutated shape must not overflow int64 into a small or negative count
+    count = 1
+    for d in shape:
+        count *= d
+    if count > MAX_ELEMENTS:
+        raise ConversionError(f"tensor '{t.name}' declares {count} elements (shape {shape})")
+    return count
+
+
 def tensor_to_numpy(t, base_dir: Optional[str] = None) -> np.ndarray:
-    """A TensorProto's data as a numpy array of its declared shape."""
+    """A TensorProto's data as a numpy array of its declared shape.
+
+    Sizes are checked against the bytes actually present before anything is allocated.
+    """
     dtype = np_dtype(t.data_type)
     shape = tuple(int(d) for d in t.dims)
     if any(d < 0 for d in shape):
         raise ConversionError(f"constant tensor '{t.name}' has a symbolic shape {shape}")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = _element_count(t, shape)
+    nbytes = count * dtype.itemsize
     if t.raw_data:
         raw = t.raw_data
     elif t.HasField("external_data") and t.external_data.location:
-        raw = _read_external(t, base_dir, count * dtype.itemsize)
-    elif t.float_data:
-        return np.asarray(t.float_data, dtype=dtype).reshape(shape)
-    elif t.int64_data:
-        return np.asarray(t.int64_data, dtype=dtype).reshape(shape)
-    elif t.int32_data:
-        return np.asarray(t.int32_data, dtype=dtype).reshape(shape)
-    elif t.double_data:
-        return np.asarray(t.double_data, dtype=dtype).reshape(shape)
-    elif count == 0:
-        return np.zeros(shape, dtype)
+        raw = read_external(t, base_dir, nbytes)
     else:
+        for field in ("float_data", "int64_data", "int32_data", "double_data"):
+            values = getattr(t, field)
+            if values:
+                if len(values) != count:
+                    raise ConversionError(f"tensor '{t.name}' holds {len(values)} values, "
+                                          f"shape {shape} needs {count}")
+                return np.asarray(values, dtype=dtype).reshape(shape)
+        if count == 0:
+            return np.zeros(shape, dtype)
         raise ConversionError(f"tensor '{t.name}' carries no data")
-    if len(raw) != count * dtype.itemsize:
+    if len(raw) != nbytes:
         raise ConversionError(f"tensor '{t.name}' holds {len(raw)} bytes, shape {shape} of "
-                              f"{dtype} needs {count * dtype.itemsize}")
+                              f"{dtype} needs {nbytes}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _read_external(t, base_dir, nbytes) -> bytes:
+def external_path(location: str, base_dir: Optional[str], what: str) -> str:
+    """The file an external-data `location` names, refused unless it is a relative path that
+    resolves (symlinks followed) inside the MINDIR's own directory."""
+    if not location or "\x00" in location:
+        raise ConversionError(f"{what}: empty or invalid external data location")
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or \
+            (len(location) > 1 and location[1] == ":"):
+        raise ConversionError(f"{what}: external data location '{location}' is absolute; "
+                              "it must be relative to the MINDIR's directory")
+    base = os.path.realpath(base_dir or ".")
+    path = os.path.realpath(os.path.join(base, location))
+    if os.path.commonpath([base, path]) != base or path == base:
+        raise ConversionError(f"{what}: external data location '{location}' points outside "
+                              f"the MINDIR's directory {base}")
+    return path
+
+
+def read_external(t, base_dir, nbytes: int) -> bytes:
+    """`nbytes` of external data for tensor `t`, read only from a regular file inside
+    `base_dir` and only when the file really holds them (no FIFO, device or symlink escape;
+    O_NONBLOCK so that opening a FIFO cannot hang before the type check)."""
     ext = t.external_data
-    path = os.path.join(base_dir or ".", ext.location)
+    what = f"tensor '{t.name}'"
+    path = external_path(ext.location, base_dir, what)
+    offset, length = int(ext.offset), int(ext.length)
+    if offset < 0 or length < 0:
+        raise ConversionError(f"{what}: negative external data offset/length")
+    if length and length != nbytes:
+        raise ConversionError(f"{what}: external data length {length} does not match its "
+                              f"shape ({nbytes} bytes)")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | \
+        getattr(os, "O_BINARY", 0)
     try:
-        with open(path, "rb") as f:
-            f.seek(int(ext.offset))
-            raw = f.read(int(ext.length) or nbytes)
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise ConversionError(f"cannot read external data of '{t.name}' from {path}: "
+        raise ConversionError(f"cannot read external data of {what} from {path}: "
                               f"{exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConversionError(f"{what}: external data {path} is not a regular file")
+        if offset + nbytes > st.st_size:
+            raise ConversionError(f"{what}: external data needs bytes {offset}..{offset + nbytes}"
+                                  f" of {path}, which has {st.st_size}")
+        os.lseek(fd, offset, os.SEEK_SET)
+        chunks, left = [], nbytes
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise ConversionError(f"cannot read external data of {what} from {path}: "
+                              f"{exc.strerror}") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) != nbytes:
+        raise ConversionError(f"{what}: external data {path} ended after {len(raw)} of "
+                              f"{nbytes} bytes")
     return raw
 
 

@@ -72,16 +72,26 @@ def provenance_of(og: OnnxGraph) -> dict:
 def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onnx.ModelProto:
     nodes = []
     for n in og.nodes:
-        attrs = [_attr(k, v) for k, v in sorted(n.attrs.items())]
-        proto = helper.make_node(n.op_type, n.inputs, n.outputs, name=n.name, domain=n.domain)
-        proto.attribute.extend(attrs)
+        try:
+            attrs = [_attr(k, v) for k, v in sorted(n.attrs.items())]
+            proto = helper.make_node(n.op_type, n.inputs, n.outputs, name=n.name, domain=n.domain)
+            proto.attribute.extend(attrs)
+        except Exception as exc:  # an attribute value ONNX cannot hold: name the node
+            where = "; ".join(f"{o.op_type} '{o.name}'" for o in n.origin) or n.name
+            raise ConversionError(f"cannot serialise ONNX {n.op_type} node for {where} "
+                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
         if n.origin:
             proto.doc_string = "; ".join(
                 f"MindSpore {o.op_type} '{o.scope or o.name}' (MINDIR node {o.name})"
                 for o in n.origin)
         nodes.append(proto)
-    initializers = [numpy_helper.from_array(np.asarray(a), name)
-                    for name, a in og.initializers.items()]
+    initializers = []
+    for name, a in og.initializers.items():
+        try:
+            initializers.append(numpy_helper.from_array(np.asarray(a), name))
+        except Exception as exc:
+            raise ConversionError(f"cannot serialise initializer '{name}' "
+                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
     inputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.inputs]
     outputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.outputs]
     graph = helper.make_graph(nodes, og.name, inputs, outputs, initializers)
@@ -93,10 +103,21 @@ def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onn
     return model
 
 
-def write_model(model: onnx.ModelProto, path: str) -> str:
-    """Write next to `path` under a temporary name, then rename: never a half-written file."""
+def write_model(model: onnx.ModelProto, path: str, verify=None, make_dirs: bool = False) -> str:
+    """Write next to `path` under a temporary name, then rename: never a half-written file.
+
+    `verify(tmp_path)` (if given) checks the written file before it is renamed into place; it
+    raises ConversionError to leave nothing behind. The file gets the permissions a normal
+    `open()` would give it (mkstemp's are 0600). `make_dirs` creates the output directory.
+    """
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
+    if make_dirs and not os.path.isdir(directory):
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise ConversionError(f"cannot create output directory {directory}: "
+                                  f"{exc.strerror or exc}") from None
     if not os.path.isdir(directory):
         raise ConversionError(f"output directory does not exist: {directory}")
     if not os.access(directory, os.W_OK):
@@ -106,21 +127,37 @@ def write_model(model: onnx.ModelProto, path: str) -> str:
     big = sum(len(t.raw_data) for t in model.graph.initializer) > EXTERNAL_DATA_THRESHOLD
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     os.close(fd)
+    location = os.path.basename(path) + ".data"
+    done = False
     try:
         if big:
-            location = os.path.basename(path) + ".data"
             onnx.save_model(model, tmp, save_as_external_data=True,
                             all_tensors_to_one_file=True, location=location, size_threshold=1024)
         else:
             with open(tmp, "wb") as f:
                 f.write(model.SerializeToString())
+        os.chmod(tmp, 0o666 & ~_umask())
+        if verify is not None:
+            verify(tmp)
+        if big:
+            # the weights file keeps its name: the model file refers to it by that name
+            os.chmod(os.path.join(directory, location), 0o666 & ~_umask())
         os.replace(tmp, path)
+        done = True
     except OSError as exc:
         raise ConversionError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if big and not done and os.path.exists(os.path.join(directory, location)):
+            os.unlink(os.path.join(directory, location))
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_provenance(model: onnx.ModelProto) -> Optional[dict]:

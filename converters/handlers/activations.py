@@ -3,18 +3,27 @@ import math
 
 import numpy as np
 
+from .. import batch as B
 from .registry import op
 
 
-@op("ReLU6")
+@op("ReLU6", batch=B.ELEMENTWISE)
 def relu6(ctx):
     dt = ctx.out_dtype()
     ctx.set_output(ctx.make("Clip", [ctx.tensor(0), ctx.scalar_like(0, dt), ctx.scalar_like(6, dt)]))
 
 
-@op("ClampScalar", "Hardtanh", "Clamp", "ClampTensor")
+@op("ClampScalar", "Hardtanh", "Clamp", "ClampTensor", batch=B.ELEMENTWISE)
 def clamp(ctx):
     dt = ctx.out_dtype()
+    if ctx.node.op_type == "ClampTensor" and not (ctx.is_const(1) and ctx.is_const(2)):
+        # run-time bounds (element-wise tensors): Clip takes scalars only, so Max then Min
+        y = ctx.tensor(0)
+        for pos, onnx_op in ((1, "Max"), (2, "Min")):
+            if ctx.arg(pos, default=None) is not None:
+                y = ctx.make(onnx_op, [y, ctx.tensor(pos)])
+        ctx.set_output(y)
+        return
     if ctx.node.op_type == "Hardtanh":
         lo, hi = ctx.const(1, default=-1), ctx.const(2, default=1)
     else:
@@ -24,13 +33,13 @@ def clamp(ctx):
     ctx.set_output(ctx.make("Clip", [ctx.tensor(0), lo_t, hi_t]))
 
 
-@op("HSigmoid", "HardSigmoid")
+@op("HSigmoid", "HardSigmoid", batch=B.ELEMENTWISE)
 def hsigmoid(ctx):
     # MindSpore: relu6(x + 3) / 6
     ctx.set_output(ctx.make("HardSigmoid", [ctx.tensor(0)], alpha=1.0 / 6, beta=0.5))
 
 
-@op("HSwish", "HardSwish")
+@op("HSwish", "HardSwish", batch=B.ELEMENTWISE)
 def hswish_13(ctx):
     x = ctx.tensor(0)
     ctx.set_output(ctx.make("Mul", [x, ctx.make("HardSigmoid", [x], alpha=1.0 / 6, beta=0.5)]))
@@ -41,7 +50,7 @@ def hswish(ctx):
     ctx.set_output(ctx.make("HardSwish", [ctx.tensor(0)]))
 
 
-@op("SiLU", "Swish")
+@op("SiLU", "Swish", batch=B.ELEMENTWISE)
 def silu(ctx):
     x = ctx.tensor(0)
     ctx.set_output(ctx.make("Mul", [x, ctx.make("Sigmoid", [x])]))
@@ -70,7 +79,7 @@ def _gelu_mode(ctx):
     return {0: "none", 1: "tanh"}.get(mode, mode)
 
 
-@op("GeLU", "GeluExt")
+@op("GeLU", "GeluExt", batch=B.ELEMENTWISE)
 def gelu_13(ctx):
     ctx.set_output(_gelu_decomposed(ctx, ctx.tensor(0), _gelu_mode(ctx)))
 
@@ -80,23 +89,23 @@ def gelu(ctx):
     ctx.set_output(ctx.make("Gelu", [ctx.tensor(0)], approximate=_gelu_mode(ctx)))
 
 
-@op("LeakyReLU", "LeakyReLUExt")
+@op("LeakyReLU", "LeakyReLUExt", batch=B.ELEMENTWISE)
 def leaky_relu(ctx):
     alpha = ctx.const(1, "alpha", default=0.01)
     ctx.set_output(ctx.make("LeakyRelu", [ctx.tensor(0)], alpha=float(alpha)))
 
 
-@op("Elu")
+@op("Elu", batch=B.ELEMENTWISE)
 def elu(ctx):
     ctx.set_output(ctx.make("Elu", [ctx.tensor(0)], alpha=float(ctx.const(1, "alpha", 1.0))))
 
 
-@op("Softplus")
+@op("Softplus", batch=B.ELEMENTWISE)
 def softplus(ctx):
     ctx.set_output(ctx.make("Softplus", [ctx.tensor(0)]))
 
 
-@op("Mish")
+@op("Mish", batch=B.ELEMENTWISE)
 def mish(ctx):
     x = ctx.tensor(0)
     ctx.set_output(ctx.make("Mul", [x, ctx.make("Tanh", [ctx.make("Softplus", [x])])]))

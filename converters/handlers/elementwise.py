@@ -1,6 +1,7 @@
 """Element-wise arithmetic, comparisons, casts and *_like fills (with scalar / Ext / in-place forms)."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from ..mindir_proto import TYPE_IDS
 from .registry import op
@@ -33,7 +34,7 @@ def _operand(ctx, pos, dtype):
     return t
 
 
-@op(*_BINARY)
+@op(*_BINARY, batch=B.ELEMENTWISE)
 def binary(ctx):
     onnx_op = _BINARY[ctx.node.op_type]
     dtype = ctx.out_dtype()
@@ -49,7 +50,7 @@ def binary(ctx):
     ctx.set_output(ctx.make(onnx_op, [a, b]))
 
 
-@op(*_COMPARE)
+@op(*_COMPARE, batch=B.ELEMENTWISE)
 def compare(ctx):
     dtypes = [np.dtype(ctx.in_dtype(i)) for i in (0, 1)]
     common = np.result_type(*dtypes)
@@ -57,37 +58,37 @@ def compare(ctx):
     ctx.set_output(ctx.make(_COMPARE[ctx.node.op_type], [a, b]))
 
 
-@op("NotEqual")
+@op("NotEqual", batch=B.ELEMENTWISE)
 def not_equal(ctx):
     common = np.result_type(np.dtype(ctx.in_dtype(0)), np.dtype(ctx.in_dtype(1)))
     eq = ctx.make("Equal", [_operand(ctx, 0, common), _operand(ctx, 1, common)])
     ctx.set_output(ctx.make("Not", [eq]))
 
 
-@op(*_UNARY)
+@op(*_UNARY, batch=B.ELEMENTWISE)
 def unary(ctx):
     ctx.set_output(ctx.make(_UNARY[ctx.node.op_type], [ctx.tensor(0)]))
 
 
-@op("Rsqrt")
+@op("Rsqrt", batch=B.ELEMENTWISE)
 def rsqrt(ctx):
     ctx.set_output(ctx.make("Reciprocal", [ctx.make("Sqrt", [ctx.tensor(0)])]))
 
 
-@op("Square")
+@op("Square", batch=B.ELEMENTWISE)
 def square(ctx):
     x = ctx.tensor(0)
     ctx.set_output(ctx.make("Mul", [x, x]))
 
 
-@op("Select")
+@op("Select", batch=B.ELEMENTWISE)
 def select(ctx):
     dtype = ctx.out_dtype()
     ctx.set_output(ctx.make("Where", [ctx.tensor(0), _operand(ctx, 1, dtype),
                                       _operand(ctx, 2, dtype)]))
 
 
-@op("Cast")
+@op("Cast", batch=B.ELEMENTWISE)
 def cast(ctx):
     target = ctx.const(1, "dst_type")
     if isinstance(target, int):
@@ -106,17 +107,21 @@ def _fill_like(ctx, value):
     ctx.set_output(ctx.make("ConstantOfShape", [shape], value=fill))
 
 
-@op("ZerosLike", "ZerosLikeExt")
+@op("ZerosLike", "ZerosLikeExt", batch=B.SAME_AXIS)
 def zeros_like(ctx):
     _fill_like(ctx, 0)
 
 
-@op("OnesLike", "OnesLikeExt")
+@op("OnesLike", "OnesLikeExt", batch=B.SAME_AXIS)
 def ones_like(ctx):
     _fill_like(ctx, 1)
 
 
-@op("Zeros", "Ones", "FillV2", "Fill", "FullLike")
+_MAX_MATERIALISED = 1 << 20
+
+
+@op("Zeros", "Ones", "FillV2", "Fill", "FullLike",
+    batch=B.refuse("materialises a constant whose shape depends on the batch"))
 def fill(ctx):
     """Constant-shaped fills: materialised as initializers when the shape is known."""
     shape = ctx.out_shape()
@@ -129,15 +134,20 @@ def fill(ctx):
     else:
         raw = ctx.const(1)
         value = np.asarray(raw).reshape(-1)[0]
+    if int(np.prod([int(d) for d in shape], dtype=object)) > _MAX_MATERIALISED:
+        # a big (or, in a malformed file, absurd) fill stays a node instead of file bytes
+        ctx.set_output(ctx.make("ConstantOfShape", [ctx.ints(tuple(shape))],
+                                value=np.array([value], dtype=ctx.out_dtype())))
+        return
     ctx.set_output(ctx.initializer(np.full(shape, value, dtype=ctx.out_dtype())))
 
 
-@op("Identity", "StopGradient", "TensorMove", "Contiguous")
+@op("Identity", "StopGradient", "TensorMove", "Contiguous", batch=B.SAME_AXIS)
 def identity(ctx):
     ctx.set_output(ctx.tensor(0))
 
 
-@op("Dropout", "DropoutExt")
+@op("Dropout", "DropoutExt", batch=B.SAME_AXIS)
 def dropout(ctx):
     # inference: identity; the mask output (if any) is never used by inference graphs
     ctx.set_output(ctx.tensor(0))

@@ -1,6 +1,7 @@
 """Matrix products: MatMul / BatchMatMul (transpose flags), the numpy-style *Ext forms, Dense."""
 import numpy as np
 
+from .. import batch as B
 from .registry import op
 
 
@@ -14,7 +15,7 @@ def _maybe_transpose(ctx, pos, flag):
     return ctx.make("Transpose", [t], perm=perm)
 
 
-@op("MatMul", "BatchMatMul")
+@op("MatMul", "BatchMatMul", batch=B.matmul)
 def matmul(ctx):
     ta = bool(ctx.const(2, "transpose_a", default=ctx.node.attrs.get("transpose_x1", False)))
     tb = bool(ctx.const(3, "transpose_b", default=ctx.node.attrs.get("transpose_x2", False)))
@@ -22,12 +23,12 @@ def matmul(ctx):
     ctx.set_output(ctx.make("MatMul", [a, b]))
 
 
-@op("MatMulExt", "BatchMatMulExt", "Matmul", "Bmm", "BmmExt")
+@op("MatMulExt", "BatchMatMulExt", "Matmul", "Bmm", "BmmExt", batch=B.matmul)
 def matmul_ext(ctx):
     ctx.set_output(ctx.make("MatMul", [ctx.tensor(0), ctx.tensor(1)]))
 
 
-@op("Dense")
+@op("Dense", batch=B.matmul)
 def dense(ctx):
     """y = x @ W^T + b, W of shape (out, in)."""
     if ctx.is_const(1):

@@ -1,6 +1,7 @@
 """Convolution and bias: Conv2D (pad / same / valid, stride, dilation, groups), Conv2DExt, BiasAdd."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
 
@@ -40,7 +41,7 @@ def same_pads(in_size, kernel, stride, dilation):
     return pads_begin + pads_end
 
 
-@op("Conv2D")
+@op("Conv2D", batch=B.PER_SAMPLE)
 def conv2d(ctx):
     if str(ctx.node.attrs.get("format", "NCHW")) not in ("NCHW", "0"):
         raise ConversionError(f"{ctx.where()}: only NCHW convolutions are supported")
@@ -81,12 +82,13 @@ def _conv_ext(ctx, padding):
                             dilations=dilation, group=groups, pads=pads))
 
 
-@op("Conv2DExt", "Conv2DPadding", "Conv1DExt", "Conv1DPadding")
+@op("Conv2DExt", "Conv2DPadding", "Conv1DExt", "Conv1DPadding", batch=B.PER_SAMPLE)
 def conv_ext(ctx):
     _conv_ext(ctx, ctx.const(4, default=0))
 
 
-@op("BiasAdd")
+@op("BiasAdd", batch=B.channel_op(lambda node, rank: rank - 1 if rank <= 2 or B.arg(
+    node, 2, "data_format", 0) in (1, "NHWC") else 1))
 def bias_add(ctx):
     fmt = ctx.const(2, "data_format", default=0)
     rank = ctx.in_rank(0)
@@ -100,3 +102,61 @@ def bias_add(ctx):
         b = ctx.make("Reshape", [ctx.tensor(1),
                                  ctx.initializer(np.array([-1] + [1] * (rank - 2), np.int64))])
     ctx.set_output(ctx.make("Add", [ctx.tensor(0), b]))
+
+
+def _pad_list(ctx, spatial):
+    """MindSpore's inferred `pad_list`: (begin, end) per spatial axis -> ONNX begins + ends."""
+    pl = ctx.node.attrs.get("pad_list")
+    if pl is None or len(pl) != 2 * spatial:
+        return None
+    pl = [int(p) for p in pl]
+    return pl[0::2] + pl[1::2]
+
+
+@op("Conv2DTranspose", "Conv2DBackpropInput", batch=B.PER_SAMPLE)
+def conv2d_transpose(ctx):
+    """(dout, weight, input_size): the gradient of a Conv2D, i.e. ONNX ConvTranspose. The pads
+    come from MindSpore's own pad_list; output_padding makes up the rest of the output size."""
+    if str(ctx.node.attrs.get("format", "NCHW")) not in ("NCHW", "0"):
+        raise ConversionError(f"{ctx.where()}: only NCHW convolutions are supported")
+    w_shape = ctx.in_shape(1)
+    kernel = list(w_shape[2:])
+    stride = pair(ctx.node.attrs.get("stride", 1))
+    dilation = pair(ctx.node.attrs.get("dilation", 1))
+    group = int(ctx.node.attrs.get("group", ctx.node.attrs.get("groups", 1)))
+    pads = _pad_list(ctx, 2)
+    if pads is None:
+        raise ConversionError(f"{ctx.where()}: no pad_list recorded")
+    out = ctx.out_shape()
+    in_hw = ctx.in_shape(0)[2:]
+    if out is None or any(d is None for d in list(out[2:]) + list(in_hw)):
+        raise ConversionError(f"{ctx.where()}: needs static spatial sizes")
+    out_pad = []
+    for i in range(2):
+        natural = stride[i] * (in_hw[i] - 1) + (kernel[i] - 1) * dilation[i] + 1 \
+            - pads[i] - pads[i + 2]
+        extra = int(out[2 + i]) - natural
+        if extra < 0 or extra >= max(stride[i], dilation[i]):
+            raise ConversionError(f"{ctx.where()}: output size {out[2 + i]} not reachable")
+        out_pad.append(extra)
+    attrs = dict(kernel_shape=kernel, strides=stride, dilations=dilation, group=group, pads=pads)
+    if any(out_pad):
+        attrs["output_padding"] = out_pad
+    ctx.set_output(ctx.make("ConvTranspose", [ctx.tensor(0), ctx.tensor(1)], **attrs))
+
+
+@op("Conv3D", batch=B.PER_SAMPLE)
+def conv3d(ctx):
+    w_shape = ctx.in_shape(1)
+    kernel = list(w_shape[2:])
+    stride = pair(ctx.node.attrs.get("stride", ctx.node.attrs.get("strides", 1)), 3)
+    dilation = pair(ctx.node.attrs.get("dilation", ctx.node.attrs.get("dilations", 1)), 3)
+    group = int(ctx.node.attrs.get("group", ctx.node.attrs.get("groups", 1)))
+    pads = _pad_list(ctx, 3)
+    if pads is None:
+        mode = pad_mode_of(ctx.node.attrs.get("pad_mode", "valid"))
+        if mode != "valid":
+            raise ConversionError(f"{ctx.where()}: no pad_list recorded")
+        pads = [0] * 6
+    ctx.set_output(ctx.make("Conv", [ctx.tensor(0), ctx.tensor(1)], kernel_shape=kernel,
+                            strides=stride, dilations=dilation, group=group, pads=pads))

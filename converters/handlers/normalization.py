@@ -1,11 +1,12 @@
 """BatchNorm (inference), LayerNorm (native from opset 17, decomposed before), GroupNorm."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
 
 
-@op("BatchNorm", "BatchNormExt")
+@op("BatchNorm", "BatchNormExt", batch=B.PER_SAMPLE)
 def batch_norm(ctx):
     if ctx.node.op_type == "BatchNorm":
         training = ctx.const(5, "is_training", default=False)
@@ -59,7 +60,9 @@ def _layer_norm_args(ctx):
     return axis, eps, scale, bias
 
 
-@op("LayerNorm", "LayerNormExt")
+@op("LayerNorm", batch=B.normalize_from(lambda node, rank: int(B.arg(node, 3, "begin_norm_axis", 1))))
+@op("LayerNormExt", batch=B.normalize_from(
+    lambda node, rank: rank - len(B.ints(B.arg(node, 1, None)))))
 def layer_norm_13(ctx):
     axis, eps, scale, bias = _layer_norm_args(ctx)
     ctx.set_output(_layer_norm_decomposed(ctx, ctx.tensor(0), scale, bias, axis, eps))
@@ -77,7 +80,7 @@ def layer_norm(ctx):
     ctx.set_output(ctx.make("LayerNormalization", inputs, axis=axis, epsilon=eps))
 
 
-@op("GroupNorm")
+@op("GroupNorm", batch=B.PER_SAMPLE)
 def group_norm(ctx):
     """(x - mean_g) / sqrt(var_g + eps) * gamma + beta, statistics per (sample, group)."""
     groups = int(ctx.const(1))
@@ -108,3 +111,18 @@ def _layer_norm_decomposed_plain(ctx, x, eps, dt):
     var = ctx.reduce("ReduceMean", ctx.make("Mul", [centered, centered]), [2], True)
     return ctx.make("Div", [centered, ctx.make("Sqrt", [ctx.make("Add", [var, ctx.scalar_like(
         eps, dt)])])])
+
+
+@op("LRN", batch=B.PER_SAMPLE)
+def lrn(ctx):
+    """MindSpore: x / (bias + alpha * sum of squares over 2r+1 channels)^beta; ONNX divides
+    alpha by the window size, so it is scaled back up here."""
+    r = int(ctx.const(1, "depth_radius", 5))
+    bias = float(ctx.const(2, "bias", 1.0))
+    alpha = float(ctx.const(3, "alpha", 1.0))
+    beta = float(ctx.const(4, "beta", 0.5))
+    if str(ctx.const(5, "norm_region", "ACROSS_CHANNELS")) != "ACROSS_CHANNELS":
+        raise ConversionError(f"{ctx.where()}: only ACROSS_CHANNELS")
+    size = 2 * r + 1
+    ctx.set_output(ctx.make("LRN", [ctx.tensor(0)], size=size, alpha=alpha * size, beta=beta,
+                            bias=bias))

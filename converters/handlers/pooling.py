@@ -1,4 +1,8 @@
-"""Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive average pooling."""
+"""Pooling: MaxPool / AvgPool (same, valid, pad), AvgPool2D, global and adaptive pooling (uneven
+windows too), 3-D pooling."""
+import numpy as np
+
+from .. import batch as B
 from ..errors import ConversionError
 from .nn import pad_mode_of, pair, same_pads
 from .registry import op
@@ -12,7 +16,7 @@ def _window(ctx, kernel, strides, mode, pads=None):
     return pads
 
 
-@op("MaxPool")
+@op("MaxPool", batch=B.PER_SAMPLE)
 def max_pool(ctx):
     kernel = pair(ctx.const(1, "kernel_size"))
     strides = pair(ctx.const(2, "strides"))
@@ -25,7 +29,7 @@ def max_pool(ctx):
                             pads=pads))
 
 
-@op("AvgPool")
+@op("AvgPool", batch=B.PER_SAMPLE)
 def avg_pool(ctx):
     kernel = pair(ctx.const(1, "kernel_size"))
     strides = pair(ctx.const(2, "strides"))
@@ -39,7 +43,7 @@ def avg_pool(ctx):
                             strides=strides, pads=pads, count_include_pad=0))
 
 
-@op("AvgPool2D")
+@op("AvgPool2D", batch=B.PER_SAMPLE)
 def avg_pool2d(ctx):
     """torch-style: (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor)."""
     kernel = pair(ctx.const(1))
@@ -54,7 +58,7 @@ def avg_pool2d(ctx):
                             pads=p + p, ceil_mode=ceil_mode, count_include_pad=include))
 
 
-@op("MaxPool2D")
+@op("MaxPool2D", batch=B.PER_SAMPLE)
 def max_pool2d(ctx):
     kernel = pair(ctx.const(1))
     stride = ctx.const(2, default=None)
@@ -73,18 +77,87 @@ def _adaptive(ctx, onnx_avg, onnx_global, output_size):
     if out == [1, 1]:
         ctx.set_output(ctx.make(onnx_global, [ctx.tensor(0)]))
         return
-    if any(i is None or i % o for i, o in zip(in_hw, out)):
-        raise ConversionError(f"{ctx.where()}: adaptive pooling {tuple(in_hw)} -> {tuple(out)} "
-                              "needs input sizes divisible by the output size")
-    kernel = [i // o for i, o in zip(in_hw, out)]
-    ctx.set_output(ctx.make(onnx_avg, [ctx.tensor(0)], kernel_shape=kernel, strides=kernel))
+    if any(i is None for i in in_hw):
+        raise ConversionError(f"{ctx.where()}: adaptive pooling of a symbolic spatial size")
+    if all(i % o == 0 for i, o in zip(in_hw, out)):
+        kernel = [i // o for i, o in zip(in_hw, out)]
+        ctx.set_output(ctx.make(onnx_avg, [ctx.tensor(0)], kernel_shape=kernel, strides=kernel))
+        return
+    # uneven windows (start floor(k*in/out), end ceil((k+1)*in/out)): windows are products of
+    # a row range and a column range, so reduce rows, then columns, one window at a time
+    reduce_op = "ReduceMean" if onnx_avg == "AveragePool" else "ReduceMax"
+    y = ctx.tensor(0)
+    for axis, (size, n) in enumerate(zip(in_hw, out), start=2):
+        if size == n:
+            continue
+        if n > 64:
+            raise ConversionError(f"{ctx.where()}: adaptive pooling to {n} uneven windows")
+        parts = []
+        for k in range(n):
+            start, end = (k * size) // n, -(-((k + 1) * size) // n)
+            window = ctx.make("Slice", [y, ctx.ints((start,)), ctx.ints((end,)),
+                                        ctx.ints((axis,))])
+            parts.append(ctx.reduce(reduce_op, window, [axis], True))
+        y = ctx.make("Concat", parts, axis=axis)
+    ctx.set_output(y)
 
 
-@op("AdaptiveAvgPool2D", "AdaptiveAvgPool2DExt")
+@op("AdaptiveAvgPool2D", "AdaptiveAvgPool2DExt", batch=B.PER_SAMPLE)
 def adaptive_avg_pool(ctx):
     _adaptive(ctx, "AveragePool", "GlobalAveragePool", ctx.const(1, "output_size"))
 
 
-@op("AdaptiveMaxPool2D")
+@op("AdaptiveMaxPool2D", batch=B.PER_SAMPLE)
 def adaptive_max_pool(ctx):
     _adaptive(ctx, "MaxPool", "GlobalMaxPool", ctx.const(1, "output_size"))
+
+
+def _pool_pads(ctx, spatial):
+    pl = ctx.const(None, "pad_list", default=None)
+    if pl is not None and len(pl) == 2 * spatial:
+        pl = [int(p) for p in pl]
+        return pl[0::2] + pl[1::2]
+    return [0] * (2 * spatial)
+
+
+@op("AvgPool3D", batch=B.PER_SAMPLE)
+def avg_pool3d(ctx):
+    """3-D average pooling (MindSpore also lowers avg_pool1d / lp_pool through it)."""
+    kernel = pair(ctx.const(None, "kernel_size"), 3)
+    strides = pair(ctx.const(None, "strides"), 3)
+    if int(ctx.const(None, "divisor_override", default=0) or 0):
+        raise ConversionError(f"{ctx.where()}: divisor_override is not supported")
+    ctx.set_output(ctx.make(
+        "AveragePool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+        pads=_pool_pads(ctx, 3), ceil_mode=int(bool(ctx.const(None, "ceil_mode", default=False))),
+        count_include_pad=int(bool(ctx.const(None, "count_include_pad", default=True)))))
+
+
+@op("MaxPool3D", batch=B.PER_SAMPLE)
+def max_pool3d(ctx):
+    kernel = pair(ctx.const(None, "kernel_size"), 3)
+    strides = pair(ctx.const(None, "strides"), 3)
+    ctx.set_output(ctx.make(
+        "MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+        pads=_pool_pads(ctx, 3), ceil_mode=int(bool(ctx.const(None, "ceil_mode", default=0)))))
+
+
+@op("MaxPoolWithArgmaxV2", batch=B.PER_SAMPLE)
+def max_pool_with_argmax(ctx):
+    """Max pooling with ceil_mode / dilation (F.max_pool2d); the argmax output is not
+    converted (MindSpore's flat indices differ from ONNX's), so a graph using it is refused."""
+    kernel = pair(ctx.const(None, "kernel_size"))
+    strides = pair(ctx.const(None, "strides"))
+    p = pair(ctx.const(None, "pads", default=0))
+    dilation = pair(ctx.const(None, "dilation", default=1))
+    ceil_mode = int(bool(ctx.const(None, "ceil_mode", default=False)))
+    ctx.set_output(ctx.make("MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
+                            pads=p + p, dilations=dilation, ceil_mode=ceil_mode))
+
+
+@op("AdaptiveAvgPool3D", batch=B.PER_SAMPLE)
+def adaptive_avg_pool3d(ctx):
+    out = [int(o) for o in np.asarray(ctx.const(1, "output_size")).reshape(-1)]
+    if out not in ([1], [1, 1, 1]):
+        raise ConversionError(f"{ctx.where()}: adaptive 3-D pooling to {out} (only global)")
+    ctx.set_output(ctx.make("GlobalAveragePool", [ctx.tensor(0)]))

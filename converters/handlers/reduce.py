@@ -1,6 +1,7 @@
 """Reductions (keep_dims, negative axes, all-axes), Softmax / LogSoftmax, ArgMax."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
 
@@ -36,8 +37,9 @@ def _reduce(ctx, axes_as_input):
     ctx.set_output(y)
 
 
-@op("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "MeanExt", "SumExt",
-    "ProdExt")
+@op("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+    batch=B.reduce(1, "axis", 2, "keep_dims"))
+@op("MeanExt", "SumExt", "ProdExt", batch=B.reduce(1, "dim", 2, None))
 def reduce_13(ctx):
     _reduce(ctx, axes_as_input=False)
 
@@ -57,12 +59,12 @@ def _single_axis(ctx, pos, name, default):
     return int(axis)
 
 
-@op("Softmax", "SoftmaxExt")
+@op("Softmax", "SoftmaxExt", batch=B.along(1, "axis", -1))
 def softmax(ctx):
     ctx.set_output(ctx.make("Softmax", [ctx.tensor(0)], axis=_single_axis(ctx, 1, "axis", -1)))
 
 
-@op("LogSoftmax", "LogSoftmaxExt")
+@op("LogSoftmax", "LogSoftmaxExt", batch=B.along(1, "axis", -1))
 def log_softmax(ctx):
     axis = _single_axis(ctx, 1, "axis", -1)
     ctx.set_output(ctx.make("LogSoftmax", [ctx.tensor(0)], axis=axis))
@@ -73,7 +75,8 @@ def _arg(ctx, onnx_op, axis, keep, out_dtype):
     return idx if np.dtype(out_dtype) == np.int64 else ctx.cast(idx, out_dtype)
 
 
-@op("Argmax", "ArgMaxExt", "Argmin")
+@op("Argmax", "Argmin", batch=B.reduce(1, "axis", None, None, default=-1))
+@op("ArgMaxExt", batch=B.reduce(1, None, 2, None, default=None))
 def argmax(ctx):
     onnx_op = "ArgMin" if ctx.node.op_type == "Argmin" else "ArgMax"
     if ctx.node.op_type == "ArgMaxExt":
@@ -85,7 +88,8 @@ def argmax(ctx):
     ctx.set_output(_arg(ctx, onnx_op, int(axis), keep, ctx.out_dtype()))
 
 
-@op("ArgMaxWithValue", "ArgMinWithValue", "MaxDim", "MinDim")
+@op("ArgMaxWithValue", "ArgMinWithValue", "MaxDim", "MinDim",
+    batch=B.reduce(1, "axis", 2, "keep_dims", default=0))
 def arg_with_value(ctx):
     """(index, value) for ArgMaxWithValue; (value, index) for MaxDim."""
     is_max = "Max" in ctx.node.op_type

@@ -1,8 +1,13 @@
 """Registry of op handlers: one function per MindSpore primitive, chosen by name and opset.
 
-Like tf2onnx's ``@tf_op`` handlers: ``@op("ReduceMean")`` registers the handler used from the
-lowest supported opset; ``@op("ReduceMean", since=18)`` registers a variant used from opset 18
-on, where ONNX changed the operator (axes became an input).
+Like tf2onnx's ``@tf_op`` handlers: ``@op("ReduceMean", batch=...)`` registers the handler used
+from the lowest supported opset; ``@op("ReduceMean", since=18)`` registers a variant used from
+opset 18 on, where ONNX changed the operator (axes became an input).
+
+Everything known about a primitive stays with its handler, including its batch rule (see
+`converters/batch.py`): how the --dynamic_batch analysis treats the batch axis through it, or
+why it refuses. Every primitive declares one (once, on any of its variants); registering the
+same primitive and opset twice is an error, so a handler cannot silently replace another.
 """
 import contextlib
 from typing import Callable, Dict, List, Optional, Tuple
@@ -11,14 +16,24 @@ MIN_OPSET = 13
 MAX_OPSET = 21
 
 _HANDLERS: Dict[str, List[Tuple[int, Callable]]] = {}
+_BATCH: Dict[str, Callable] = {}
 
 
-def op(*names: str, since: int = MIN_OPSET):
+class RegistrationError(Exception):
+    """A programming error in the handler tables (raised at import time)."""
+
+
+def op(*names: str, since: int = MIN_OPSET, batch: Optional[Callable] = None):
     def register(fn):
         for name in names:
-            variants = [v for v in _HANDLERS.get(name, []) if v[0] != since]
-            variants.append((since, fn))
-            variants.sort(key=lambda v: v[0])
+            variants = _HANDLERS.get(name, [])
+            if any(v[0] == since for v in variants):
+                raise RegistrationError(f"{name} is registered twice for opset {since}")
+            if batch is not None:
+                if name in _BATCH and _BATCH[name] is not batch:
+                    raise RegistrationError(f"{name} declares two batch rules")
+                _BATCH[name] = batch
+            variants = sorted(variants + [(since, fn)], key=lambda v: v[0])
             _HANDLERS[name] = variants
         return fn
     return register
@@ -30,6 +45,16 @@ def lookup(name: str, opset: int) -> Optional[Callable]:
         if since <= opset:
             best = fn
     return best
+
+
+def batch_rule(name: str) -> Optional[Callable]:
+    return _BATCH.get(name)
+
+
+def opsets(name: str) -> Optional[Tuple[int, int]]:
+    """(first opset, last opset) a primitive converts at, or None."""
+    variants = _HANDLERS.get(name)
+    return (variants[0][0], MAX_OPSET) if variants else None
 
 
 def supported_ops() -> List[str]:

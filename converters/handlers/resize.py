@@ -1,6 +1,7 @@
 """Image resizing: bilinear / nearest with align_corners and half_pixel_centers."""
 import numpy as np
 
+from .. import batch as B
 from ..errors import ConversionError
 from .registry import op
 
@@ -44,14 +45,14 @@ def _size_arg(ctx, pos, name):
     return [int(s) for s in np.asarray(size).reshape(-1)]
 
 
-@op("ResizeBilinearV2", "ResizeNearestNeighborV2")
+@op("ResizeBilinearV2", "ResizeNearestNeighborV2", batch=B.PER_SAMPLE)
 def resize_v2(ctx):
     _resize(ctx, _size_arg(ctx, 1, "size"), ctx.node.op_type == "ResizeBilinearV2",
             bool(ctx.const(2, "align_corners", default=False)),
             bool(ctx.const(3, "half_pixel_centers", default=False)))
 
 
-@op("ResizeNearestNeighbor", "ResizeBilinear")
+@op("ResizeNearestNeighbor", "ResizeBilinear", batch=B.PER_SAMPLE)
 def resize_legacy(ctx):
     # (input, size, align_corners, half_pixel_centers) as inputs or primitive attributes
     _resize(ctx, _size_arg(ctx, 1, "size"), ctx.node.op_type == "ResizeBilinear",
@@ -59,7 +60,7 @@ def resize_legacy(ctx):
             bool(ctx.const(3, "half_pixel_centers", default=False)))
 
 
-@op("UpsampleBilinear2D", "UpsampleNearest2D")
+@op("UpsampleBilinear2D", "UpsampleNearest2D", batch=B.PER_SAMPLE)
 def upsample(ctx):
     out = ctx.out_shape()
     if out is None:

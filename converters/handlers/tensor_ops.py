@@ -2,11 +2,13 @@
 StridedSlice, Gather, BroadcastTo, Tile, Pad, and the run-time shape arithmetic of dynamic graphs."""
 import numpy as np
 
+from .. import batch as B
 from .. import ir
 from ..errors import ConversionError
+from .registry import op
+
 INT64_MAX = int(np.iinfo(np.int64).max)
 INT64_MIN = int(np.iinfo(np.int64).min)
-from .registry import op
 
 
 def _int_list(v):
@@ -15,7 +17,7 @@ def _int_list(v):
     return [int(x) for x in np.asarray(v).reshape(-1)]
 
 
-@op("Reshape")
+@op("Reshape", batch=B.reshape)
 def reshape(ctx):
     shape = ctx.arg(1, "shape")
     if ctx.is_const(1):
@@ -28,19 +30,19 @@ def reshape(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), st]))
 
 
-@op("Transpose", "TransposeView")
+@op("Transpose", "TransposeView", batch=B.transpose)
 def transpose(ctx):
     perm = _int_list(ctx.const(1, "perm"))
     rank = ctx.in_rank(0)
     ctx.set_output(ctx.make("Transpose", [ctx.tensor(0)], perm=[p % rank for p in perm]))
 
 
-@op("Flatten")
+@op("Flatten", batch=B.flatten)
 def flatten(ctx):
     ctx.set_output(ctx.make("Flatten", [ctx.tensor(0)], axis=1))
 
 
-@op("FlattenExt")
+@op("FlattenExt", batch=B.flatten_range)
 def flatten_ext(ctx):
     rank = ctx.in_rank(0)
     start, end = int(ctx.const(1, default=0)) % rank, int(ctx.const(2, default=-1)) % rank
@@ -51,14 +53,14 @@ def flatten_ext(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), ctx.initializer(np.array(target, np.int64))]))
 
 
-@op("ExpandDims", "Unsqueeze")
+@op("ExpandDims", "Unsqueeze", batch=B.expand_dims)
 def expand_dims(ctx):
     axis = int(ctx.const(1, "axis"))
     rank = ctx.in_rank(0) + 1
     ctx.set_output(ctx.unsqueeze(ctx.tensor(0), [axis % rank]))
 
 
-@op("Squeeze")
+@op("Squeeze", batch=B.squeeze)
 def squeeze(ctx):
     axes = _int_list(ctx.const(1, "axis", default=()))
     shape = ctx.in_shape(0)
@@ -70,7 +72,7 @@ def squeeze(ctx):
     ctx.set_output(ctx.squeeze(ctx.tensor(0), axes) if axes else ctx.tensor(0))
 
 
-@op("SqueezeExt")
+@op("SqueezeExt", batch=B.squeeze)
 def squeeze_ext(ctx):
     dim = ctx.const(1, default=None)
     shape = ctx.in_shape(0)
@@ -86,7 +88,7 @@ def _tensor_list(ctx, pos):
     return list(items)
 
 
-@op("Concat")
+@op("Concat", batch=B.along(1, "axis", 0))
 def concat(ctx):
     items = _tensor_list(ctx, 0)
     axis = int(ctx.const(1, "axis", default=0))
@@ -96,7 +98,8 @@ def concat(ctx):
     ctx.set_output(names[0] if len(names) == 1 else ctx.make("Concat", names, axis=axis))
 
 
-@op("Stack", "StackExt")
+@op("Stack", batch=B.along(1, "axis", 0, stacked=True))
+@op("StackExt", batch=B.along(1, "dim", 0, stacked=True))
 def stack(ctx):
     items = _tensor_list(ctx, 0)
     axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
@@ -105,18 +108,29 @@ def stack(ctx):
     ctx.set_output(parts[0] if len(parts) == 1 else ctx.make("Concat", parts, axis=axis % rank))
 
 
-@op("Unstack", "UnstackExt", "UnstackExtView")
+@op("Unstack", "UnstackExt", "UnstackExtView", batch=B.unstack)
 def unstack(ctx):
     axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
     rank = ctx.in_rank(0)
     axis %= rank
-    n = ctx.in_shape(0)[axis]
+    n = _piece_count(ctx, ctx.in_shape(0)[axis])
     pieces = _split(ctx, ctx.tensor(0), axis, [1] * n)
     for i, p in enumerate(pieces):
         ctx.set_output(ctx.squeeze(p, [axis]), i)
 
 
+_MAX_OUTPUTS = 1 << 14  # far beyond any real split; a malformed shape must not loop for ever
+
+
+def _piece_count(ctx, n):
+    if n is None or not 0 < n <= _MAX_OUTPUTS:
+        raise ConversionError(f"{ctx.where()}: cannot split into {n} pieces")
+    return int(n)
+
+
 def _split(ctx, x, axis, sizes):
+    if not sizes or len(sizes) > _MAX_OUTPUTS or any(s < 0 for s in sizes):
+        raise ConversionError(f"{ctx.where()}: cannot split into {len(sizes)} pieces")
     if len(sizes) == 1:
         return [x]
     return ctx.make("Split", [x, ctx.initializer(np.array(sizes, np.int64))], len(sizes),
@@ -128,38 +142,42 @@ def _emit_split(ctx, axis, sizes):
         ctx.set_output(p, i)
 
 
-@op("Split")
+@op("Split", batch=B.along(1, "axis", 0))
 def split(ctx):
     axis = int(ctx.const(1, "axis", default=0))
-    n = int(ctx.const(2, "output_num", default=1))
+    n = _piece_count(ctx, int(ctx.const(2, "output_num", default=1)))
     dim = ctx.in_shape(0)[axis]
     if dim is None or dim % n:
         raise ConversionError(f"{ctx.where()}: cannot split {dim} into {n} equal parts")
     _emit_split(ctx, axis % ctx.in_rank(0), [dim // n] * n)
 
 
-@op("SplitWithSize", "SplitWithSizeView")
+@op("SplitWithSize", "SplitWithSizeView", batch=B.along(2, None, 0))
 def split_with_size(ctx):
     sizes = _int_list(ctx.const(1))
     _emit_split(ctx, int(ctx.const(2, default=0)) % ctx.in_rank(0), sizes)
 
 
-@op("SplitTensor", "SplitTensorView")
+@op("SplitTensor", "SplitTensorView", batch=B.along(2, None, 0))
 def split_tensor(ctx):
     size = int(ctx.const(1))
     axis = int(ctx.const(2, default=0)) % ctx.in_rank(0)
     dim = ctx.in_shape(0)[axis]
-    sizes = [size] * (dim // size) + ([dim % size] if dim % size else [])
+    if size <= 0:
+        raise ConversionError(f"{ctx.where()}: split size {size}")
+    sizes = [size] * _piece_count(ctx, dim // size) + ([dim % size] if dim % size else [])
     _emit_split(ctx, axis, sizes)
 
 
-@op("Chunk", "ChunkView")
+@op("Chunk", "ChunkView", batch=B.along(2, None, 0))
 def chunk(ctx):
     chunks = int(ctx.const(1))
     axis = int(ctx.const(2, default=0)) % ctx.in_rank(0)
     dim = ctx.in_shape(0)[axis]
+    if chunks <= 0 or not dim:
+        raise ConversionError(f"{ctx.where()}: {chunks} chunks of a dimension of size {dim}")
     size = -(-dim // chunks)
-    sizes = [size] * (dim // size) + ([dim % size] if dim % size else [])
+    sizes = [size] * _piece_count(ctx, dim // size) + ([dim % size] if dim % size else [])
     _emit_split(ctx, axis, sizes)
 
 
@@ -172,7 +190,7 @@ def _is_dim_of(value, tensor, axis) -> bool:
             and value.producer.inputs[0] is tensor and value.index == axis)
 
 
-@op("StridedSlice")
+@op("StridedSlice", batch=B.strided_slice)
 def strided_slice(ctx):
     """TensorFlow-style strided slice with begin/end/ellipsis/new_axis/shrink_axis masks."""
     x_val = ctx.arg(0)
@@ -245,7 +263,7 @@ def strided_slice(ctx):
     ctx.set_output(y)
 
 
-@op("SliceExt")
+@op("SliceExt", batch=B.slice_dim)
 def slice_ext(ctx):
     """(input, dim, start, end, step)."""
     axis = int(ctx.const(1)) % ctx.in_rank(0)
@@ -254,7 +272,7 @@ def slice_ext(ctx):
                                       ctx.ints((axis,)), ctx.ints((step,))]))
 
 
-@op("Narrow")
+@op("Narrow", batch=B.slice_dim)
 def narrow(ctx):
     axis = int(ctx.const(1)) % ctx.in_rank(0)
     start, length = int(ctx.const(2)), int(ctx.const(3))
@@ -262,7 +280,7 @@ def narrow(ctx):
                                       ctx.ints((start + length,)), ctx.ints((axis,))]))
 
 
-@op("Gather", "GatherV2")
+@op("Gather", "GatherV2", batch=B.gather)
 def gather(ctx):
     axis = int(ctx.const(2, "axis", default=0))
     if int(ctx.const(3, "batch_dims", default=0)) != 0:
@@ -271,13 +289,13 @@ def gather(ctx):
     ctx.set_output(ctx.make("Gather", [ctx.tensor(0), idx], axis=axis))
 
 
-@op("GatherD")
+@op("GatherD", batch=B.gather_elements)
 def gather_d(ctx):
     ctx.set_output(ctx.make("GatherElements", [ctx.tensor(0), ctx.cast(ctx.tensor(2), np.int64)],
                             axis=int(ctx.const(1))))
 
 
-@op("BroadcastTo")
+@op("BroadcastTo", batch=B.broadcast_to)
 def broadcast_to(ctx):
     target = ctx.arg(1, "shape")
     target = list(target) if isinstance(target, (tuple, list)) else _int_list(ctx.literal(target))
@@ -290,7 +308,7 @@ def broadcast_to(ctx):
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.ints(tuple(dims))]))
 
 
-@op("Tile")
+@op("Tile", batch=B.tile)
 def tile(ctx):
     reps = _int_list(ctx.const(1, "multiples"))
     x = ctx.tensor(0)
@@ -324,7 +342,7 @@ def _pad(ctx, paddings, mode, value):
     ctx.set_output(ctx.make("Pad", inputs, mode=onnx_mode))
 
 
-@op("PadV3")
+@op("PadV3", batch=B.torch_pads)
 def pad_v3(ctx):
     if not bool(ctx.node.attrs.get("paddings_contiguous", True)):
         raise ConversionError(f"{ctx.where()}: non-contiguous paddings")
@@ -333,24 +351,24 @@ def pad_v3(ctx):
     _pad(ctx, ctx.const(1), str(ctx.node.attrs.get("mode", "constant")), value)
 
 
-@op("ConstantPadND")
+@op("ConstantPadND", batch=B.torch_pads)
 def constant_pad_nd(ctx):
     _pad(ctx, ctx.const(1), "constant", ctx.const(2, default=0.0))
 
 
-@op("ReflectionPad1D", "ReflectionPad2D", "ReflectionPad3D")
+@op("ReflectionPad1D", "ReflectionPad2D", "ReflectionPad3D", batch=B.torch_pads)
 def reflection_pad(ctx):
     _pad(ctx, ctx.const(1), "reflect", None)
 
 
-@op("ReplicationPad1D", "ReplicationPad2D", "ReplicationPad3D")
+@op("ReplicationPad1D", "ReplicationPad2D", "ReplicationPad3D", batch=B.torch_pads)
 def replication_pad(ctx):
     _pad(ctx, ctx.const(1), "edge", None)
 
 
 # ----------------------------------------------------------------------------- run-time shapes
 
-@op("Shape")
+@op("Shape", batch=B.refuse("reads the run-time shape, which depends on the batch"))
 def shape(ctx):
     """The reader turns Shape into one scalar output per dimension."""
     s = ctx.make("Shape", [ctx.tensor(0)])
@@ -358,7 +376,8 @@ def shape(ctx):
         ctx.set_output(ctx.make("Gather", [s, ctx.initializer(np.array(i, np.int64))], axis=0), i)
 
 
-@op("TensorShape", "DynamicShape")
+@op("TensorShape", "DynamicShape",
+    batch=B.refuse("reads the run-time shape, which depends on the batch"))
 def tensor_shape(ctx):
     s = ctx.make("Shape", [ctx.tensor(0)])
     dt = ctx.out_dtype()
@@ -370,14 +389,14 @@ _SCALAR_ARITH = {"ScalarAdd": "Add", "ScalarSub": "Sub", "ScalarMul": "Mul",
                  "scalar_mul": "Mul", "scalar_floordiv": "Div"}
 
 
-@op(*_SCALAR_ARITH)
+@op(*_SCALAR_ARITH, batch=B.refuse("computes with run-time shape values, which depend on the batch"))
 def scalar_arith(ctx):
     # run-time dimensions are non-negative, so integer Div is floor division here
     a, b = (ctx.tensor_of(ctx.arg(i), np.int64 if ctx.is_const(i) else None) for i in (0, 1))
     ctx.set_output(ctx.make(_SCALAR_ARITH[ctx.node.op_type], [a, b]))
 
 
-@op("TupleToTensor", "ListToTensor", "ScalarToTensor")
+@op("TupleToTensor", "ListToTensor", "ScalarToTensor", batch=B.refuse("computes with run-time shape values, which depend on the batch"))
 def to_tensor(ctx):
     dt = ctx.out_dtype()
     x = ctx.arg(0)
@@ -389,9 +408,126 @@ def to_tensor(ctx):
                    == np.dtype(dt) else ctx.cast(t, dt))
 
 
-@op("_BroadcastBatch")
+@op("_BroadcastBatch", batch=B.batch_axis_zero)
 def broadcast_batch(ctx):
     """Converter-internal (dynamic_batch pass): repeat a batch-1 tensor to the batch of input 1."""
     batch = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(1)]), ctx.ints((0,)), ctx.ints((1,))])
     rest = ctx.initializer(np.array(ctx.in_shape(0)[1:], np.int64))
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.make("Concat", [batch, rest], axis=0)]))
+
+
+# ----------------------------------------------------------------------------- more layout ops
+
+def _per_dim_pads(ctx, paddings):
+    rows = np.asarray(paddings, dtype=np.int64).reshape(-1, 2)
+    rank = ctx.in_rank(0)
+    if len(rows) != rank or np.any(rows < 0):
+        raise ConversionError(f"{ctx.where()}: paddings {rows.tolist()} for rank {rank}")
+    return rows
+
+
+@op("Pad", batch=B.per_dim_pads)
+def pad_legacy(ctx):
+    """nn.Pad's primitive: one (before, after) row per dimension, as an attribute; zeros."""
+    rows = _per_dim_pads(ctx, ctx.const(1, "paddings"))
+    ctx.set_output(ctx.make("Pad", [ctx.tensor(0), ctx.initializer(
+        np.concatenate([rows[:, 0], rows[:, 1]]))], mode="constant"))
+
+
+def _reverse(ctx, x, axis):
+    return ctx.make("Slice", [x, ctx.ints((-1,)), ctx.ints((INT64_MIN,)), ctx.ints((axis,)),
+                              ctx.ints((-1,))])
+
+
+def _slice_axis(ctx, x, axis, start, end):
+    return ctx.make("Slice", [x, ctx.ints((start,)), ctx.ints((end,)), ctx.ints((axis,))])
+
+
+@op("MirrorPad", batch=B.per_dim_pads)
+def mirror_pad(ctx):
+    """REFLECT (edge not repeated) is ONNX's reflect; SYMMETRIC (edge repeated) is built from
+    reversed slices concatenated on each side."""
+    rows = _per_dim_pads(ctx, ctx.const(1, "paddings"))
+    mode = str(ctx.const(2, "mode", "REFLECT")).upper()
+    if mode == "REFLECT":
+        ctx.set_output(ctx.make("Pad", [ctx.tensor(0), ctx.initializer(
+            np.concatenate([rows[:, 0], rows[:, 1]]))], mode="reflect"))
+        return
+    if mode != "SYMMETRIC":
+        raise ConversionError(f"{ctx.where()}: mirror mode '{mode}'")
+    y = ctx.tensor(0)
+    shape = ctx.in_shape(0)
+    for axis, (before, after) in enumerate(rows.tolist()):
+        if not before and not after:
+            continue
+        if shape[axis] is None or max(before, after) > shape[axis]:
+            raise ConversionError(f"{ctx.where()}: symmetric padding wider than the input")
+        parts = []
+        if before:
+            parts.append(_reverse(ctx, _slice_axis(ctx, y, axis, 0, before), axis))
+        parts.append(y)
+        if after:
+            parts.append(_reverse(ctx, _slice_axis(ctx, y, axis, -after, INT64_MAX), axis))
+        y = ctx.make("Concat", parts, axis=axis)
+    ctx.set_output(y)
+
+
+def _begin_size_rule(node, st):
+    x = node.inputs[0]
+    b = st.of(x)
+    begin, size = B.ints(B.arg(node, 1, "begin")), B.ints(B.arg(node, 2, "size"))
+    if b < len(begin) and (begin[b] != 0 or size[b] not in (-1, x.shape[b])):
+        raise B.Refuse(f"{B.where(node)} slices the batch axis")
+    if b < len(size):
+        size[b] = -1
+        node.inputs[2] = tuple(size)
+    B.set_outputs(node, st, b)
+
+
+@op("Slice", batch=_begin_size_rule)
+def slice_begin_size(ctx):
+    """Legacy Slice(x, begin, size); size -1 runs to the end."""
+    begin = _int_list(ctx.const(1, "begin"))
+    size = _int_list(ctx.const(2, "size"))
+    ends = [INT64_MAX if s == -1 else b + s for b, s in zip(begin, size)]
+    ctx.set_output(ctx.make("Slice", [ctx.tensor(0), ctx.ints(tuple(begin)),
+                                      ctx.ints(tuple(ends)),
+                                      ctx.ints(tuple(range(len(begin))))]))
+
+
+def _axes_rule(pos, name, what):
+    def rule(node, st):
+        b = st.of(node.inputs[0])
+        rank = node.inputs[0].rank
+        if b in [a % rank for a in B.ints(B.arg(node, pos, name))]:
+            raise B.Refuse(f"{B.where(node)} {what} the batch axis")
+        B.set_outputs(node, st, b)
+    return rule
+
+
+@op("ReverseV2", batch=_axes_rule(1, "axis", "reverses"))
+def reverse_v2(ctx):
+    rank = ctx.in_rank(0)
+    axes = sorted({a % rank for a in _int_list(ctx.const(1, "axis"))})
+    y = ctx.tensor(0)
+    if axes:
+        n = len(axes)
+        y = ctx.make("Slice", [y, ctx.ints((-1,) * n), ctx.ints((INT64_MIN,) * n),
+                               ctx.ints(tuple(axes)), ctx.ints((-1,) * n)])
+    else:
+        y = ctx.make("Identity", [y])
+    ctx.set_output(y)
+
+
+def _trilu_rule(node, st):
+    b = st.of(node.inputs[0])
+    if b >= node.inputs[0].rank - 2:
+        raise B.Refuse(f"{B.where(node)} masks a matrix whose rows or columns are the batch")
+    B.set_outputs(node, st, b)
+
+
+@op("Tril", "Triu", since=14, batch=_trilu_rule)
+def trilu(ctx):
+    k = int(ctx.const(1, "diagonal", 0))
+    ctx.set_output(ctx.make("Trilu", [ctx.tensor(0), ctx.initializer(np.array(k, np.int64))],
+                            upper=int(ctx.node.op_type == "Triu")))

@@ -1,6 +1,7 @@
 """Graph passes over the ONNX-level graph, each in its own module, run in this order."""
 from typing import Callable, List, Tuple
 
+from ..errors import ConversionError
 from ..onnx_graph import OnnxGraph
 from . import (dedup_initializers, drop_noops, fold_constants, fuse_conv_bias, fuse_gelu,
                fuse_gemm, fuse_layernorm, readable_names)
@@ -24,9 +25,14 @@ def optimization_passes(opset: int) -> List[Tuple[str, Callable[[OnnxGraph], int
 def run_passes(og: OnnxGraph, opset: int, optimize: bool = True) -> dict:
     """Run the pipeline; returns {pass name: number of changes}. Naming always runs."""
     stats = {}
-    if optimize:
-        for name, fn in optimization_passes(opset):
+    steps = optimization_passes(opset) if optimize else []
+    steps += [("remove_unused", lambda g: g.remove_unused()), ("readable_names", readable_names.run)]
+    for name, fn in steps:
+        try:
             stats[name] = fn(og)
-    stats["remove_unused"] = og.remove_unused()
-    stats["readable_names"] = readable_names.run(og)
+        except ConversionError:
+            raise
+        except Exception as exc:  # a pass meeting a graph it did not foresee: never a traceback
+            raise ConversionError(f"pass {name} failed ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]})") from None
     return stats

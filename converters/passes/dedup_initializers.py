@@ -15,9 +15,7 @@ def run(og: OnnxGraph) -> int:
             first[key] = name
     if not rename:
         return 0
-    for n in og.nodes:
-        n.inputs = [rename.get(i, i) for i in n.inputs]
-    og.outputs = [rename.get(o, o) for o in og.outputs]
-    for name in rename:
+    for name, keep in rename.items():
+        og.replace_uses(name, keep)
         del og.initializers[name]
     return len(rename)

@@ -33,50 +33,8 @@ def _is_noop(og: OnnxGraph, n) -> bool:
 
 
 def run(og: OnnxGraph) -> int:
-    graph_io = set(og.inputs) | set(og.initializers)
-    outputs = set(og.outputs)
     removed = 0
-    kept = []
-    rename = {}
-    for n in og.nodes:
-        n.inputs = [rename.get(i, i) for i in n.inputs]
-        if not _is_noop(og, n):
-            kept.append(n)
-            continue
-        src, dst = n.inputs[0], n.outputs[0]
-        if dst in outputs:
-            if src in graph_io or src in outputs:
-                kept.append(n)
-                continue
-            # let the producer write the graph output directly
-            rename_producer(kept, src, dst)
-            rename[src] = dst
-            if src in og.tensor_origin and dst not in og.tensor_origin:
-                og.tensor_origin[dst] = og.tensor_origin[src]
-            og.tensor_origin.pop(src, None)
-        else:
-            rename[dst] = src
-            if dst in og.tensor_origin and src not in og.tensor_origin \
-                    and src not in og.initializers:
-                og.tensor_origin[src] = og.tensor_origin[dst]
-            og.tensor_origin.pop(dst, None)
-        removed += 1
-    for n in kept:
-        n.inputs = [_resolve(rename, i) for i in n.inputs]
-    og.nodes = kept
+    for n in list(og.nodes):
+        if _is_noop(og, n) and og.bypass(n):
+            removed += 1
     return removed
-
-
-def rename_producer(nodes, old, new):
-    for n in reversed(nodes):
-        if old in n.outputs:
-            n.outputs = [new if o == old else o for o in n.outputs]
-            return
-
-
-def _resolve(rename, name):
-    seen = set()
-    while name in rename and name not in seen:
-        seen.add(name)
-        name = rename[name]
-    return name

@@ -25,6 +25,17 @@ def _slice(x, starts, ends, axes=None, steps=None):
     return x[tuple(idx)]
 
 
+def _div(a, b):
+    """ONNX Div: true division for floats; integer division truncates toward zero (C-style),
+    where numpy's // floors (-7 // 2 == -4, ONNX gives -3)."""
+    if a.dtype.kind == "f":
+        return a / b
+    if np.any(b == 0):
+        return None  # left to the runtime rather than folded into a made-up value
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -q, q).astype(np.result_type(a, b))
+
+
 def _reshape(x, shape):
     shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
     return x.reshape(shape)
@@ -45,7 +56,7 @@ _EVAL = {
     "Add": lambda n, x: x[0] + x[1],
     "Sub": lambda n, x: x[0] - x[1],
     "Mul": lambda n, x: x[0] * x[1],
-    "Div": lambda n, x: x[0] / x[1] if x[0].dtype.kind == "f" else x[0] // x[1],
+    "Div": lambda n, x: _div(x[0], x[1]),
     "Neg": lambda n, x: -x[0],
     "Sqrt": lambda n, x: np.sqrt(x[0]),
     "Reciprocal": lambda n, x: 1 / x[0],
@@ -67,8 +78,7 @@ def _static_shape(og, name):
 def run(og: OnnxGraph) -> int:
     folded = 0
     outputs = set(og.outputs)
-    kept = []
-    for n in og.nodes:
+    for n in list(og.nodes):
         value = None
         if not any(o in outputs for o in n.outputs) and len(n.outputs) == 1:
             if n.op_type == "Shape":
@@ -85,12 +95,7 @@ def run(og: OnnxGraph) -> int:
                         args = None
                 value = _EVAL[n.op_type](n, args) if args is not None else None
         if value is None:
-            kept.append(n)
             continue
-        out = n.outputs[0]
-        og.initializers[out] = np.asarray(value, order="C")
-        og.tensor_origin.pop(out, None)
-        og.info.pop(out, None)
+        og.fold(n, value)
         folded += 1
-    og.nodes = kept
     return folded

@@ -19,14 +19,10 @@ def _per_channel(bias: np.ndarray, channels: int):
 
 
 def run(og: OnnxGraph) -> int:
-    users = og.consumers()
     outputs = set(og.outputs)
     fused = 0
-    dead = set()
-    for n in og.nodes:
-        if n.op_type != "Conv" or id(n) in dead:
-            continue
-        found = constant_add_after(og, users, outputs, n)
+    for n in [n for n in og.nodes if n.op_type == "Conv"]:
+        found = constant_add_after(og, outputs, n)
         weight = og.const_value(n.inputs[1])
         if found is None or weight is None:
             continue
@@ -39,8 +35,7 @@ def run(og: OnnxGraph) -> int:
             if old is None:
                 continue
             b = b + old
-        n.inputs = n.inputs[:2] + [og.add_initializer(b, "bias")]
-        absorb_add(og, n, add, dead)
+        og.set_inputs(n, n.inputs[:2] + [og.add_initializer(b, "bias")])
+        absorb_add(og, n, add)
         fused += 1
-    og.nodes = [n for n in og.nodes if id(n) not in dead]
     return fused

@@ -4,19 +4,15 @@ from .pattern import absorb_add, constant_add_after
 
 
 def run(og: OnnxGraph) -> int:
-    users = og.consumers()
     outputs = set(og.outputs)
     fused = 0
-    dead = set()
-    for n in og.nodes:
-        if n.op_type != "MatMul":
-            continue
+    for n in [n for n in og.nodes if n.op_type == "MatMul"]:
         a, b = n.inputs
         weight = og.const_value(b)
         a_shape = og.shape_of(a)
         if weight is None or weight.ndim != 2 or a_shape is None or len(a_shape) != 2:
             continue
-        found = constant_add_after(og, users, outputs, n)
+        found = constant_add_after(og, outputs, n)
         if found is None:
             continue
         add, other, bias = found
@@ -24,8 +20,8 @@ def run(og: OnnxGraph) -> int:
         if bias.dtype != weight.dtype or bias.size != cols or bias.shape not in ((cols,), (1, cols)):
             continue
         n.op_type = "Gemm"
-        n.inputs = [a, b, other if bias.ndim == 1 else og.add_initializer(bias.reshape(cols))]
-        absorb_add(og, n, add, dead)
+        og.set_inputs(n, [a, b, other if bias.ndim == 1 else og.add_initializer(
+            bias.reshape(cols))])
+        absorb_add(og, n, add)
         fused += 1
-    og.nodes = [n for n in og.nodes if id(n) not in dead]
     return fused

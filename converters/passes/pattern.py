@@ -46,27 +46,19 @@ def close(value: Optional[float], target: float, rel: float = 1e-4) -> bool:
 
 def replace(og: OnnxGraph, dead: List[ONode], new: ONode) -> None:
     """Put `new` where the last of `dead` was; provenance of all of them goes to `new`."""
-    ids = {id(n) for n in dead}
-    last = max(i for i, n in enumerate(og.nodes) if id(n) in ids)
-    new.origin = [o for n in dead for o in n.origin]
-    for n in dead:
-        for out in n.outputs:
-            if out not in new.outputs:
-                og.tensor_origin.pop(out, None)
-    nodes = og.nodes[:last] + [new] + og.nodes[last + 1:]
-    og.nodes = [n for n in nodes if id(n) not in ids]
+    og.replace_nodes(dead, new)
 
 
 def as_array(og: OnnxGraph, tensor: str) -> Optional[np.ndarray]:
     return og.const_value(tensor)
 
 
-def constant_add_after(og: OnnxGraph, users: Dict[str, List[ONode]], outputs: Set[str],
+def constant_add_after(og: OnnxGraph, outputs: Set[str],
                        node: ONode) -> Optional[Tuple[ONode, str, np.ndarray]]:
     """(add, constant tensor, its value) when `node`'s output is used only by an Add whose
     other operand is a constant: the bias that Conv/MatMul fusions fold in."""
     out = node.outputs[0]
-    consumers = users.get(out, [])
+    consumers = og.users_of(out)
     if out in outputs or len(consumers) != 1 or consumers[0].op_type != "Add":
         return None
     add = consumers[0]
@@ -75,9 +67,9 @@ def constant_add_after(og: OnnxGraph, users: Dict[str, List[ONode]], outputs: Se
     return None if value is None else (add, other, value)
 
 
-def absorb_add(og: OnnxGraph, node: ONode, add: ONode, dead: Set[int]) -> None:
+def absorb_add(og: OnnxGraph, node: ONode, add: ONode) -> None:
     """`node` takes over the output (and provenance) of the Add it absorbed."""
     og.tensor_origin.pop(node.outputs[0], None)
-    node.outputs = [add.outputs[0]]
+    node.outputs = [add.outputs[0]]  # first: the Add's output stays produced, with provenance
     node.origin = node.origin + add.origin
-    dead.add(id(add))
+    og.remove_nodes([add])

@@ -70,12 +70,4 @@ def run(og: OnnxGraph) -> int:
 
 
 def _apply(og: OnnxGraph, rename: Dict[str, str]) -> None:
-    r = rename.get
-    for n in og.nodes:
-        n.inputs = [r(i, i) for i in n.inputs]
-        n.outputs = [r(o, o) for o in n.outputs]
-    og.inputs = [r(i, i) for i in og.inputs]
-    og.outputs = [r(o, o) for o in og.outputs]
-    og.initializers = {r(k, k): v for k, v in og.initializers.items()}
-    og.info = {r(k, k): v for k, v in og.info.items()}
-    og.tensor_origin = {r(k, k): v for k, v in og.tensor_origin.items()}
+    og.rename_all(rename)

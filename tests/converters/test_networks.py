@@ -173,18 +173,26 @@ def test_static(network, opset):
     assert_close(ort_forward(model, x[:1]), [e[:1] for e in expected], what=f"{name}")
 
 
-def test_dynamic_batch_from_static_mindir(network, exports_dir):
+def test_dynamic_batch_from_static_mindir(network):
+    """Route 1: a static MINDIR, made dynamic by the batch analysis. timm-style attention
+    (qkv.permute(2, 0, 3, 1, 4) then unstack) moves the batch off axis 0 and back."""
     name, net, path, x, expected = network
-    if name == "vit":
-        # timm-style attention permutes the batch off axis 0 (qkv.permute(2, 0, 3, 1, 4)):
-        # not provable from a static MINDIR, refused clearly; a dynamic MINDIR works
-        with pytest.raises(converters.ConversionError, match="cannot prove.*Transpose"):
-            converters.convert_to_model(path, opset=17, dynamic_batch=True)
-        path = export(net, exports_dir / "net_vit_dynamic", (1, 3, 32, 32), dynamic_batch=True)
     model = converters.convert_to_model(path, opset=17, dynamic_batch=True)
     validate(model)
     s = session(model)
     for b in (1, 3, 8):
+        assert_close(ort_forward(s, x[:b]), [e[:b] for e in expected], what=f"{name} batch {b}")
+
+
+def test_dynamic_batch_from_symbolic_mindir(network, exports_dir):
+    """Route 2: a MINDIR exported with a symbolic batch converts to a dynamic ONNX as well."""
+    name, net, _, x, expected = network
+    path = export(net, exports_dir / f"net_{name}_symbolic", (1,) + x.shape[1:],
+                  dynamic_batch=True)
+    model = converters.convert_to_model(path, opset=17, dynamic_batch=True)
+    validate(model)
+    s = session(model)
+    for b in (1, 3):
         assert_close(ort_forward(s, x[:b]), [e[:b] for e in expected], what=f"{name} batch {b}")
 
 

@@ -30,6 +30,7 @@ def _run_single(path, opset, fn, prepare=()):
         p(og)
     before = _ops(og)
     changed = fn(og)
+    og.check()  # consumer index, single producers, provenance only of live tensors
     og.remove_unused()
     return og, before, _ops(og), changed
 

@@ -84,12 +84,27 @@ def test_unsupported_ops_listed_together(small_mindir):
 def test_rare_primitive_reported(tmp_path):
     class Rare(nn.Cell):
         def construct(self, x):
-            return ops.cumsum(x, 1) + ops.lgamma(ops.abs(x) + 1)
+            return ops.cumprod(x, 1) + ops.lgamma(ops.abs(x) + 1)
 
     net = Rare()
     path = export(net, tmp_path / "rare", (1, 4))
-    with pytest.raises(converters.ConversionError, match="CumSum.*Lgamma|Lgamma.*CumSum"):
+    with pytest.raises(converters.UnsupportedOpsError,
+                       match="CumProd.*Lgamma|Lgamma.*CumProd") as info:
         converters.convert_to_model(path)
+    # a primitive refused on purpose says why
+    assert "no cumulative product" in str(info.value)
+    assert set(info.value.reasons) == {"CumProd"}
+
+
+def test_unsupported_report_comes_before_batch_analysis(tmp_path):
+    """With --dynamic_batch too, the first error is the full list of unsupported primitives."""
+    class Rare(nn.Cell):
+        def construct(self, x):
+            return ops.cumprod(ops.transpose(x, (1, 0)), 1)
+
+    path = export(Rare(), tmp_path / "rare_dyn", (1, 4))
+    with pytest.raises(converters.UnsupportedOpsError, match="CumProd"):
+        converters.convert_to_model(path, dynamic_batch=True)
 
 
 @pytest.mark.parametrize("opset", [12, 22, 0])

@@ -1,0 +1,297 @@
+"""Sweep MindCV's classification zoo through the general MINDIR -> ONNX converter.
+
+    python bench/zoo_sweep.py --out zoo.json [--models a,b,...] [--timeout 900] [--workdir DIR]
+    python bench/zoo_sweep.py --out zoo.json --table            # print the table of a (partial) run
+
+Needs MindSpore and `mindcv` (not a dependency of this project: run it from a side environment
+with `mindcv==0.3.0` next to MindSpore 2.10, onnx and onnxruntime, and this repository on
+PYTHONPATH). For every model (randomly initialised, eval mode, its default input size):
+
+1. export a MINDIR at batch 1 in a subprocess (slow; cached in --workdir, so reruns with a
+   newer converter only redo steps 2-3), with MindSpore's own outputs at batch 1 and 3;
+2. convert it static and with --dynamic_batch at opsets 13, 17 and 21 (conversion times kept);
+3. compare in ONNX Runtime: static at batch 1, dynamic at batch 1 and 3, each within
+   1e-4 * max(1, max|ref|) of MindSpore.
+
+Each model runs in its own process under a timeout; results are appended to --out (JSON, one
+record per model) as soon as a model is done, so a partial run still counts.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+OPSETS = (13, 17, 21)
+# not classifiers (masked-autoencoder pre-training heads)
+SKIP = {"mae_b_16_224_pretrain", "mae_l_16_224_pretrain", "mae_h_16_224_pretrain"}
+# one small member of each family first, so that a partial run covers the whole zoo's op mix
+FIRST = ["resnet18", "mobilenet_v2_035_96", "mobilenet_v3_small_075", "mobilenet_v1_025",
+         "shufflenet_v2_x0_5", "shufflenet_v1_g3_05", "squeezenet1_1", "ghostnet_050",
+         "mnasnet_050", "efficientnet_b0", "mixnet_s", "rexnet_09", "regnet_x_200mf",
+         "regnet_y_200mf", "densenet121", "googlenet", "convnextv2_atto", "edgenext_xx_small",
+         "mobilevit_xx_small", "pvt_v2_b0", "pit_ti", "poolformer_s12", "repvgg_a0",
+         "coat_lite_tiny", "xcit_tiny_12_p16_224", "vit_b_32_224", "swin_tiny",
+         "visformer_tiny", "crossvit_9", "convit_tiny", "cmt_tiny", "cait_xxs24_224",
+         "volo_d1", "pvt_tiny", "skresnet18", "res2net50", "resnest14", "seresnet18",
+         "resnext50_32x4d", "resnetv2_50", "dpn92", "hrnet_w32", "inception_v3", "xception",
+         "vgg11", "halonet_50t", "repmlp_t224", "mlp_mixer_s_p32", "swinv2_tiny_window8",
+         "convnext_tiny", "efficientnet_v2_s", "sknet", "BiT_resnet50", "nasnet_a_4x1056",
+         "pnasnet", "inception_v4", "senet154", "mae_b_16_224_finetune", "coat_mini"]
+
+
+# ----------------------------------------------------------------------------- worker side
+
+def _export(name, workdir):
+    """Export `name` at batch 1 and record MindSpore's outputs at batch 1 and 3."""
+    import numpy as np
+    import mindspore as ms
+    import mindcv
+    from mindcv.models.registry import get_pretrained_cfg_value
+
+    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
+    ms.set_seed(0)
+    size = get_pretrained_cfg_value(name, "input_size") or (3, 224, 224)
+    net = mindcv.create_model(name, pretrained=False)
+    net.set_train(False)
+    x3 = np.random.RandomState(0).rand(3, *size).astype(np.float32) * 2 - 1
+    t = time.perf_counter()
+    ref1 = net(ms.Tensor(x3[:1])).asnumpy()
+    ref3 = net(ms.Tensor(x3)).asnumpy()
+    forward_s = time.perf_counter() - t
+    t = time.perf_counter()
+    base = os.path.join(workdir, name)
+    ms.export(net, ms.Tensor(x3[:1]), file_name=base, file_format="MINDIR")
+    export_s = time.perf_counter() - t
+    np.savez(base + ".npz", x=x3, ref1=ref1, ref3=ref3)
+    return {"input_size": list(size), "export_s": round(export_s, 2),
+            "ms_forward_s": round(forward_s, 2)}
+
+
+def _close(actual, ref):
+    import numpy as np
+    tol = 1e-4 * max(1.0, float(np.max(np.abs(ref))))
+    err = float(np.max(np.abs(actual - ref))) if actual.shape == ref.shape else float("inf")
+    return err <= tol, err, tol
+
+
+def _convert_and_check(name, workdir):
+    import numpy as np
+    import onnxruntime as ort
+    import converters
+
+    base = os.path.join(workdir, name)
+    data = np.load(base + ".npz")
+    # MindSpore writes models over 1 GB as NAME_graph.mindir + NAME_variables/ (external data)
+    mindir = base + ".mindir" if os.path.exists(base + ".mindir") else base + "_graph.mindir"
+    x, ref1, ref3 = data["x"], data["ref1"], data["ref3"]
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    results = {}
+    for opset in OPSETS:
+        for dynamic in (False, True):
+            key = f"{'dynamic' if dynamic else 'static'}_{opset}"
+            rec = {}
+            try:
+                t = time.perf_counter()
+                model = converters.convert_to_model(mindir, opset=opset,
+                                                    dynamic_batch=dynamic)
+                rec["convert_s"] = round(time.perf_counter() - t, 3)
+                sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                            providers=["CPUExecutionProvider"])
+                inp = sess.get_inputs()[0].name
+                checks = [(1, x[:1], ref1)] + ([(3, x, ref3)] if dynamic else [])
+                ok = True
+                for batch, xb, ref in checks:
+                    out = sess.run(None, {inp: xb})[0]
+                    good, err, tol = _close(out, ref)
+                    rec[f"max_err_b{batch}"] = err
+                    rec["tol"] = tol
+                    ok = ok and good
+                rec["status"] = "ok" if ok else "mismatch"
+            except converters.ConversionError as exc:
+                rec["status"] = "refused"
+                rec["reason"] = str(exc)[:400]
+            except Exception as exc:  # a converter bug: keep it in the table
+                rec["status"] = "crash"
+                rec["reason"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            results[key] = rec
+    return results
+
+
+def worker(name, workdir, phase):
+    if phase == "export":
+        out = _export(name, workdir)
+    else:
+        out = _convert_and_check(name, workdir)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+# ----------------------------------------------------------------------------- driver side
+
+def _run_phase(name, workdir, phase, timeout):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--phase", phase,
+           "--workdir", workdir]
+    env = dict(os.environ, GLOG_v="3", PYTHONPATH=REPO + os.pathsep +
+               os.environ.get("PYTHONPATH", ""))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return None, f"timeout after {timeout} s in {phase}"
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:]), None
+    return None, f"{phase} failed (exit {proc.returncode}): " + _reason(proc.stderr or "")
+
+
+def _reason(stderr: str) -> str:
+    """The informative line of a MindSpore failure: the exception line or the kernel/operator
+    complaint, not the C++ call stack that follows it."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    keys = ("Unsupported op", "Error:", "Exception:", "Kernel select failed", "not support")
+    hits = [ln for ln in lines if any(k in ln for k in keys) and not ln.startswith("[WARNING")]
+    if hits:
+        return " | ".join(dict.fromkeys(h[:200] for h in hits[-3:]))
+    return " | ".join(lines[-3:])[-400:]
+
+
+def _order(models):
+    first = [m for m in FIRST if m in models]
+    return first + [m for m in models if m not in first]
+
+
+def sweep(args):
+    import mindcv  # noqa: F401  (fail early outside the side environment)
+    from mindcv.models import list_models
+    models = args.models.split(",") if args.models else \
+        [m for m in list_models() if m not in SKIP]
+    os.makedirs(args.workdir, exist_ok=True)
+    results = {}
+    if os.path.exists(args.out):
+        results = json.load(open(args.out))
+    commit = _converter_commit()
+    for name in _order(models):
+        rec = results.get(name, {})
+        stale = rec.get("converter_commit") != commit
+        if rec.get("conversions") and not (args.redo_convert or
+                                           (args.redo_stale and stale)):
+            continue
+        if rec.get("error", "").startswith("export") and not args.redo_export:
+            continue  # could not be exported before: the converter is not the question
+        cached = os.path.exists(os.path.join(args.workdir, name + ".npz"))
+        if args.redo_export or not cached:
+            exp, err = _run_phase(name, args.workdir, "export", args.timeout)
+            if err:
+                results[name] = {"error": "export: " + err}
+                _save(args.out, results)
+                print(f"{name}: {err}", flush=True)
+                continue
+            rec["export"] = exp
+        conv, err = _run_phase(name, args.workdir, "convert", args.timeout)
+        if err:
+            rec["error"] = "convert: " + err
+        else:
+            rec.pop("error", None)
+            rec["conversions"] = conv
+        rec["converter_commit"] = commit
+        results[name] = rec
+        _save(args.out, results)
+        print(f"{name}: {_summary(rec)}", flush=True)
+    print(table(results))
+
+
+def _converter_commit() -> str:
+    """The last commit that changed converters/ ('+dirty' with local changes)."""
+    def git(*a):
+        return subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout
+    head = git("log", "-1", "--format=%h", "--", "converters").strip() or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "converters").strip() else "")
+
+
+def _save(path, results):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _summary(rec):
+    conv = rec.get("conversions")
+    if not conv:
+        return rec.get("error", "?")
+    return " ".join(f"{k}={v['status']}" for k, v in sorted(conv.items()))
+
+
+def table(results) -> str:
+    lines = ["| model | static 13/17/21 | dynamic 13/17/21 | convert s (static 17) | note |",
+             "| --- | --- | --- | --- | --- |"]
+    totals = {"static": 0, "dynamic": 0, "exported": 0, "export_failed": 0}
+    times = []
+    for name in sorted(results):
+        rec = results[name]
+        conv = rec.get("conversions")
+        if not conv:
+            err = rec.get("error", "")
+            if err.startswith("export"):
+                totals["export_failed"] += 1
+            lines.append(f"| {name} | - | - | - | {err[:160]} |")
+            continue
+        totals["exported"] += 1
+        cells, notes = [], []
+        for kind in ("static", "dynamic"):
+            marks = []
+            for opset in OPSETS:
+                r = conv.get(f"{kind}_{opset}", {})
+                marks.append({"ok": "ok", "refused": "no", "mismatch": "MISMATCH",
+                              "crash": "CRASH"}.get(r.get("status"), "?"))
+                if r.get("status") != "ok" and r.get("reason"):
+                    notes.append(f"{kind} {opset}: {r['reason'][:140]}")
+            if all(m == "ok" for m in marks):
+                totals[kind] += 1
+            cells.append("/".join(marks))
+        t = conv.get("static_17", {}).get("convert_s")
+        if t is not None:
+            times.append(t)
+        note = notes[0] if notes else ""
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {t if t is not None else '-'} | "
+                     f"{note.replace('|', '/')} |")
+    n = totals["exported"]
+    times.sort()
+    median = times[len(times) // 2] if times else 0
+    lines.append("")
+    lines.append(f"Totals: {len(results)} models tried, {n} exported to MINDIR on CPU "
+                 f"({totals['export_failed']} could not be exported or timed out); "
+                 f"static at all opsets {totals['static']}/{n}, dynamic batch at all opsets "
+                 f"{totals['dynamic']}/{n}. Conversion time (static, opset 17): median "
+                 f"{median:.2f} s, max {max(times) if times else 0:.2f} s.")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="zoo_sweep.json")
+    p.add_argument("--workdir", default="zoo_sweep_work")
+    p.add_argument("--models", default="")
+    p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    p.add_argument("--redo_convert", action="store_true",
+                   help="convert again models already converted (e.g. with a newer converter)")
+    p.add_argument("--redo_stale", action="store_true",
+                   help="convert again models converted with another converter commit")
+    p.add_argument("--redo_export", action="store_true")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--phase", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker, args.workdir, args.phase)
+    elif args.table:
+        print(table(json.load(open(args.out))))
+    else:
+        sweep(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,778 @@
+"""Tiny MindSpore networks, one per nn layer / ops function family used by vision and audio
+nets: the converter's op-level coverage (tests/converters/test_coverage.py and
+bench/support_table.py). Generated once from a list of (name, expression, layer) entries;
+each class returns a tuple so that one MINDIR can exercise several forms."""
+import numpy as np
+
+import mindspore as ms
+from mindspore import nn, ops
+
+
+class Conv2dPad(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv2d(4, 6, 3, pad_mode='pad', padding=(1, 2, 0, 1), has_bias=True)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Conv2dSameStride(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv2d(4, 6, 4, stride=2, pad_mode='same')
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Conv2dDilatedGroup(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv2d(4, 8, 3, pad_mode='valid', dilation=2, group=2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Conv1d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv1d(4, 3, 3, pad_mode='same', has_bias=True)
+
+    def construct(self, x):
+        return (self.m(x[:, :, 0]),)
+
+
+class Conv3d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv3d(4, 2, 3, pad_mode='same')
+
+    def construct(self, x):
+        return (self.m(x.reshape(x.shape[0], 4, 2, 3, 8)),)
+
+
+class Conv3dValid(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv3d(4, 2, (1, 2, 3), stride=(1, 1, 2))
+
+    def construct(self, x):
+        return (self.m(x.reshape(x.shape[0], 4, 2, 3, 8)),)
+
+
+class Conv2dTransposeSame(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv2dTranspose(4, 3, 3, stride=2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Conv2dTransposePad(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv2dTranspose(4, 3, 3, stride=2, pad_mode='pad', padding=1, has_bias=True)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Conv2dTransposeValid(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv2dTranspose(4, 2, 2, stride=2, pad_mode='valid')
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Conv1dTranspose(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Conv1dTranspose(4, 3, 3, stride=2)
+
+    def construct(self, x):
+        return (self.m(x[:, :, 0]),)
+
+
+class NnPadConstant(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Pad(((0, 0), (0, 0), (1, 2), (2, 1)))
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class NnPadReflect(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Pad(((0, 0), (0, 0), (1, 1), (2, 1)), mode='REFLECT')
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class NnPadSymmetric(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Pad(((0, 0), (0, 0), (1, 2), (2, 1)), mode='SYMMETRIC')
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class ZeroPad2d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.ZeroPad2d((1, 2, 0, 1))
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class ReflectionPad2d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.ReflectionPad2d((1, 2, 0, 1))
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class ReplicationPad1d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.ReplicationPad1d((1, 2))
+
+    def construct(self, x):
+        return (self.m(x[:, 0]),)
+
+
+class OpsPadModes(nn.Cell):
+    def construct(self, x):
+        return (ops.pad(x, (1, 2, 0, 3)) + 0, ops.pad(x, (1, 2, 2, 1), mode='reflect'), ops.pad(x, (1, 0, 0, 2), mode='replicate'), ops.pad(x, (2, 2), value=1.5),)
+
+
+class Batchnorm2d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.BatchNorm2d(4)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Batchnorm1d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.BatchNorm1d(4)
+
+    def construct(self, x):
+        return (self.m(x[:, :, 0, 0]),)
+
+
+class Layernorm(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.LayerNorm((8,), begin_norm_axis=-1, begin_params_axis=-1)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Groupnorm(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.GroupNorm(2, 4)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Lrn(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.LRN(2, 1.0, 0.5, 0.75)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class L2Normalize(nn.Cell):
+    def construct(self, x):
+        return (ops.L2Normalize(axis=-1)(x),)
+
+
+class L2NormalizeAxis1(nn.Cell):
+    def construct(self, x):
+        return (ops.L2Normalize(axis=1, epsilon=1e-6)(x),)
+
+
+class NormP2(nn.Cell):
+    def construct(self, x):
+        return (ops.norm(x, dim=(2, 3), keepdim=True),)
+
+
+class LpNormGrn(nn.Cell):
+    def construct(self, x):
+        return (ops.LpNorm(axis=[1, 2], p=2, keep_dims=True)(x),)
+
+
+class LpNormP1(nn.Cell):
+    def construct(self, x):
+        return (ops.LpNorm(axis=[3], p=1)(x),)
+
+
+class ReluFamily(nn.Cell):
+    def construct(self, x):
+        return (ops.relu(x), ops.relu6(x * 4), ops.sigmoid(x), ops.tanh(x), ops.softplus(x), ops.mish(x), ops.silu(x), ops.elu(x),)
+
+
+class HardActivations(nn.Cell):
+    def construct(self, x):
+        return (ops.hardswish(x * 3), ops.hardsigmoid(x * 3), ops.hardtanh(x), ops.leaky_relu(x, 0.2),)
+
+
+class GeluBoth(nn.Cell):
+    def construct(self, x):
+        return (ops.gelu(x), ops.gelu(x, approximate='tanh'),)
+
+
+class SeluCelu(nn.Cell):
+    def construct(self, x):
+        return (ops.selu(x), ops.celu(x, 0.7),)
+
+
+class Shrinks(nn.Cell):
+    def construct(self, x):
+        return (ops.hardshrink(x, 0.3), ops.softshrink(x, 0.4), ops.softsign(x),)
+
+
+class PreluChannels(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.PReLU(4, 0.1)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class PreluShared(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.PReLU(1, 0.2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class SoftmaxFamily(nn.Cell):
+    def construct(self, x):
+        return (ops.softmax(x, -1), ops.log_softmax(x, 1), ops.softmin(x, 2),)
+
+
+class LogSoftmaxDefaultAxis(nn.Cell):
+    def construct(self, x):
+        return (ops.LogSoftmax()(x), ops.Softmax()(x),)
+
+
+class Glu(nn.Cell):
+    def construct(self, x):
+        return (ops.glu(x, -1),)
+
+
+class Maxpool2d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.MaxPool2d(3, 2, pad_mode='same')
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Avgpool2d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.AvgPool2d(2, 2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Maxpool2dCeil(nn.Cell):
+    def construct(self, x):
+        return (ops.max_pool2d(x, 3, 2, ceil_mode=True),)
+
+
+class Maxpool1d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.MaxPool1d(2, 2)
+
+    def construct(self, x):
+        return (self.m(x[:, 0]),)
+
+
+class Avgpool1d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.AvgPool1d(2, 2)
+
+    def construct(self, x):
+        return (self.m(x[:, 0]),)
+
+
+class Avgpool1dFunc(nn.Cell):
+    def construct(self, x):
+        return (ops.avg_pool1d(x[:, 0], 2, 2),)
+
+
+class Avgpool3d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.AvgPool3d(2, 1)
+
+    def construct(self, x):
+        return (self.m(x.reshape(x.shape[0], 4, 2, 3, 8)),)
+
+
+class Maxpool3d(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.MaxPool3d(2, 1)
+
+    def construct(self, x):
+        return (self.m(x.reshape(x.shape[0], 4, 2, 3, 8)),)
+
+
+class AdaptiveAvgpool2d(nn.Cell):
+    def construct(self, x):
+        return (ops.adaptive_avg_pool2d(x, (3, 4)), ops.adaptive_avg_pool2d(x, 1),)
+
+
+class AdaptiveMaxpool2d(nn.Cell):
+    def construct(self, x):
+        return (ops.adaptive_max_pool2d(x, (3, 4)),)
+
+
+class AdaptiveAvgpool3dGlobal(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.AdaptiveAvgPool3d(1)
+
+    def construct(self, x):
+        return (self.m(x.reshape(x.shape[0], 4, 2, 3, 8)),)
+
+
+class LpPool2d(nn.Cell):
+    def construct(self, x):
+        return (ops.lp_pool2d(x, 2, 2, 2),)
+
+
+class ResizeBilinear(nn.Cell):
+    def construct(self, x):
+        return (ops.interpolate(x, size=(9, 17), mode='bilinear', align_corners=True), ops.interpolate(x, scale_factor=2.0, mode='bilinear', recompute_scale_factor=True),)
+
+
+class ResizeNearest(nn.Cell):
+    def construct(self, x):
+        return (ops.interpolate(x, size=(12, 16), mode='nearest'), ops.interpolate(x, scale_factor=2.0, mode='nearest', recompute_scale_factor=True),)
+
+
+class UpsampleNn(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Upsample(size=(9, 13), mode='bilinear', align_corners=False)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class PixelShuffle(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.PixelShuffle(2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class PixelUnshuffle(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.PixelUnshuffle(2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Where(nn.Cell):
+    def construct(self, x):
+        return (ops.where(x > 0, x, 0.1 * x),)
+
+
+class MaskedFill(nn.Cell):
+    def construct(self, x):
+        return (ops.masked_fill(x, x > 0.2, 0.3),)
+
+
+class Threshold(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Threshold(0.1, 20.0)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class TrilTriu(nn.Cell):
+    def construct(self, x):
+        return (ops.tril(x), ops.triu(x, 1),)
+
+
+class Topk(nn.Cell):
+    def construct(self, x):
+        return (ops.topk(x, 3)[0], ops.topk(x, 3)[1])
+
+
+class Sort(nn.Cell):
+    def construct(self, x):
+        return (ops.sort(x, -1)[0], ops.sort(x, 1, descending=True)[0],)
+
+
+class ArgmaxArgmin(nn.Cell):
+    def construct(self, x):
+        return (ops.argmax(x, -1), ops.argmin(x, 1), ops.max(x, 1)[0], ops.min(x, 2)[1],)
+
+
+class GatherIndexSelect(nn.Cell):
+    def construct(self, x):
+        return (ops.gather(x, ms.Tensor(np.array([3, 0, 2], np.int32)), 1), ops.index_select(x, 2, ms.Tensor(np.array([0, 2], np.int32))),)
+
+
+class GatherElements(nn.Cell):
+    def construct(self, x):
+        return (ops.gather_elements(x, 3, (ops.abs(x) * 3).astype(ms.int32) % 8),)
+
+
+class Embedding(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Embedding(10, 4)
+
+    def construct(self, x):
+        return (self.m((ops.abs(x[:, 0]) * 3).astype(ms.int32) % 10),)
+
+
+class OneHot(nn.Cell):
+    def construct(self, x):
+        return (ops.one_hot(ops.argmax(x, -1), 8, ms.Tensor(1.0), ms.Tensor(0.0)),)
+
+
+class Cumsum(nn.Cell):
+    def construct(self, x):
+        return (ops.cumsum(x, 2), ops.cumsum(x, -1),)
+
+
+class CumsumExclusiveReverse(nn.Cell):
+    def construct(self, x):
+        return (ops.CumSum(exclusive=True, reverse=True)(x, 3),)
+
+
+class ScatterElements(nn.Cell):
+    def construct(self, x):
+        return (ops.tensor_scatter_elements(x, ops.zeros((2, 4, 6, 1), ms.int32), x[:, :, :, :1] * 2, 3),)
+
+
+class Reductions(nn.Cell):
+    def construct(self, x):
+        return (ops.mean(x, (2, 3), keep_dims=True), ops.sum(x, 1), ops.amax(x, -1), ops.amin(x, 2, True), ops.prod(x, -1),)
+
+
+class StdVar(nn.Cell):
+    def construct(self, x):
+        return (ops.std(x, -1), ops.var(x, 2),)
+
+
+class AnyAll(nn.Cell):
+    def construct(self, x):
+        return (ops.any(x > 0, -1), ops.all(x > -1, 2),)
+
+
+class Logsumexp(nn.Cell):
+    def construct(self, x):
+        return (ops.logsumexp(x, -1),)
+
+
+class CompareTensor(nn.Cell):
+    def construct(self, x):
+        return (x > x * 0.5, x >= 0.1 * x, x < 0.2, x <= x * x, x == x, x != 0.5,)
+
+
+class CompareScalar(nn.Cell):
+    def construct(self, x):
+        return (x < 0.5, x == 0.5, x > 0.25, x >= 0.1, x <= -0.2,)
+
+
+class Logic(nn.Cell):
+    def construct(self, x):
+        return (ops.logical_and(x > 0, x < 1), ops.logical_or(x > 0.5, x < -1), ops.logical_not(x > 0), ops.logical_xor(x > 0, x > 0.5),)
+
+
+class IsnanIsinf(nn.Cell):
+    def construct(self, x):
+        return (ops.isnan(x / x), ops.isinf(x / ops.relu(x)),)
+
+
+class Arith(nn.Cell):
+    def construct(self, x):
+        return (x + 1.5, x - x * 0.5, x * 2.0, x / (ops.abs(x) + 0.5), ops.pow(ops.abs(x), 1.7), ops.maximum(x, 0.2), ops.minimum(x, 0.3),)
+
+
+class FloorDivMod(nn.Cell):
+    def construct(self, x):
+        return (ops.floor_divide(x, 0.7), ops.floor_mod(x, 0.7), x // 0.3, x % 0.3,)
+
+
+class IntFloorDivMod(nn.Cell):
+    def construct(self, x):
+        return ((x * 10).astype(ms.int32) // 3, (x * 10).astype(ms.int32) % 3,)
+
+
+class UnaryMath(nn.Cell):
+    def construct(self, x):
+        return (ops.exp(x), ops.log(ops.abs(x) + 0.1), ops.sqrt(ops.abs(x)), ops.rsqrt(ops.abs(x) + 0.1), ops.reciprocal(x + 3), ops.neg(x), ops.abs(x), ops.square(x), ops.sign(x),)
+
+
+class Rounding(nn.Cell):
+    def construct(self, x):
+        return (ops.floor(x * 3), ops.ceil(x * 3), ops.round(x * 3), ops.trunc(x * 3),)
+
+
+class Trig(nn.Cell):
+    def construct(self, x):
+        return (ops.sin(x), ops.cos(x), ops.tan(x), ops.atan(x), ops.asin(ops.tanh(x)), ops.acos(ops.tanh(x)), ops.sinh(x), ops.cosh(x), ops.asinh(x),)
+
+
+class Expm1Log1p(nn.Cell):
+    def construct(self, x):
+        return (ops.expm1(x), ops.log1p(ops.abs(x)),)
+
+
+class Lerp(nn.Cell):
+    def construct(self, x):
+        return (ops.lerp(x, x * 2, 0.3),)
+
+
+class Clamp(nn.Cell):
+    def construct(self, x):
+        return (ops.clamp(x, -0.5, 0.7), ops.clamp(x, x * 0.1, x * 0.5 + 1),)
+
+
+class Erf(nn.Cell):
+    def construct(self, x):
+        return (ops.erf(x),)
+
+
+class Layout(nn.Cell):
+    def construct(self, x):
+        return (ops.reshape(x, (x.shape[0], -1, 3)), ops.transpose(x, (0, 2, 3, 1)), ops.flatten(x), ops.expand_dims(x, -1), ops.squeeze(x[:, :1], 1), ops.concat((x, x * 2), -1), ops.stack([x, x], 2),)
+
+
+class SplitChunk(nn.Cell):
+    def construct(self, x):
+        return (ops.split(x, 2, axis=1)[1], ops.split(x, (2, 6), 3)[0], ops.chunk(x, 2, 1)[1], ops.unstack(x, 2)[1],)
+
+
+class Slices(nn.Cell):
+    def construct(self, x):
+        return (x[:, 1:3, ::2], x[..., -1], ops.narrow(x, 3, 1, 3), x[:, :, None, 2],)
+
+
+class Flip(nn.Cell):
+    def construct(self, x):
+        return (ops.flip(x, (3,)), ops.flip(x, (1, 2)))
+
+
+class BroadcastTile(nn.Cell):
+    def construct(self, x):
+        return (ops.broadcast_to(x[:, :, :1], (-1, 4, 6, 8)), ops.tile(x, (1, 2, 1, 1)),)
+
+
+class ChannelShuffle(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.ChannelShuffle(2)
+
+    def construct(self, x):
+        return (self.m(x),)
+
+
+class Matmul(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Dense(8, 5)
+
+    def construct(self, x):
+        return (ops.matmul(x, x.swapaxes(2, 3)), self.m(x),)
+
+
+class Bmm(nn.Cell):
+    def construct(self, x):
+        return (ops.bmm(x[:, 0], x[:, 1].swapaxes(1, 2)),)
+
+
+# (name, family, cell class, input shape)
+CASES = [
+    ('conv2d_pad', 'conv', Conv2dPad, (2, 4, 6, 8)),
+    ('conv2d_same_stride', 'conv', Conv2dSameStride, (2, 4, 6, 8)),
+    ('conv2d_dilated_group', 'conv', Conv2dDilatedGroup, (2, 4, 6, 8)),
+    ('conv1d', 'conv', Conv1d, (2, 4, 6, 8)),
+    ('conv3d', 'conv', Conv3d, (2, 4, 6, 8)),
+    ('conv3d_valid', 'conv', Conv3dValid, (2, 4, 6, 8)),
+    ('conv2d_transpose_same', 'conv', Conv2dTransposeSame, (2, 4, 6, 8)),
+    ('conv2d_transpose_pad', 'conv', Conv2dTransposePad, (2, 4, 6, 8)),
+    ('conv2d_transpose_valid', 'conv', Conv2dTransposeValid, (2, 4, 6, 8)),
+    ('conv1d_transpose', 'conv', Conv1dTranspose, (2, 4, 6, 8)),
+    ('nn_pad_constant', 'pad', NnPadConstant, (2, 4, 6, 8)),
+    ('nn_pad_reflect', 'pad', NnPadReflect, (2, 4, 6, 8)),
+    ('nn_pad_symmetric', 'pad', NnPadSymmetric, (2, 4, 6, 8)),
+    ('zero_pad2d', 'pad', ZeroPad2d, (2, 4, 6, 8)),
+    ('reflection_pad2d', 'pad', ReflectionPad2d, (2, 4, 6, 8)),
+    ('replication_pad1d', 'pad', ReplicationPad1d, (2, 4, 6, 8)),
+    ('ops_pad_modes', 'pad', OpsPadModes, (2, 4, 6, 8)),
+    ('batchnorm2d', 'norm', Batchnorm2d, (2, 4, 6, 8)),
+    ('batchnorm1d', 'norm', Batchnorm1d, (2, 4, 6, 8)),
+    ('layernorm', 'norm', Layernorm, (2, 4, 6, 8)),
+    ('groupnorm', 'norm', Groupnorm, (2, 4, 6, 8)),
+    ('lrn', 'norm', Lrn, (2, 4, 6, 8)),
+    ('l2_normalize', 'norm', L2Normalize, (2, 4, 6, 8)),
+    ('l2_normalize_axis1', 'norm', L2NormalizeAxis1, (2, 4, 6, 8)),
+    ('norm_p2', 'norm', NormP2, (2, 4, 6, 8)),
+    ('lp_norm_grn', 'norm', LpNormGrn, (2, 4, 6, 8)),
+    ('lp_norm_p1', 'norm', LpNormP1, (2, 4, 6, 8)),
+    ('relu_family', 'activation', ReluFamily, (2, 4, 6, 8)),
+    ('hard_activations', 'activation', HardActivations, (2, 4, 6, 8)),
+    ('gelu_both', 'activation', GeluBoth, (2, 4, 6, 8)),
+    ('selu_celu', 'activation', SeluCelu, (2, 4, 6, 8)),
+    ('shrinks', 'activation', Shrinks, (2, 4, 6, 8)),
+    ('prelu_channels', 'activation', PreluChannels, (2, 4, 6, 8)),
+    ('prelu_shared', 'activation', PreluShared, (2, 4, 6, 8)),
+    ('softmax_family', 'activation', SoftmaxFamily, (2, 4, 6, 8)),
+    ('log_softmax_default_axis', 'activation', LogSoftmaxDefaultAxis, (2, 4, 6, 8)),
+    ('glu', 'activation', Glu, (2, 4, 6, 8)),
+    ('maxpool2d', 'pool', Maxpool2d, (2, 4, 6, 8)),
+    ('avgpool2d', 'pool', Avgpool2d, (2, 4, 6, 8)),
+    ('maxpool2d_ceil', 'pool', Maxpool2dCeil, (2, 4, 6, 8)),
+    ('maxpool1d', 'pool', Maxpool1d, (2, 4, 6, 8)),
+    ('avgpool1d', 'pool', Avgpool1d, (2, 4, 6, 8)),
+    ('avgpool1d_func', 'pool', Avgpool1dFunc, (2, 4, 6, 8)),
+    ('avgpool3d', 'pool', Avgpool3d, (2, 4, 6, 8)),
+    ('maxpool3d', 'pool', Maxpool3d, (2, 4, 6, 8)),
+    ('adaptive_avgpool2d', 'pool', AdaptiveAvgpool2d, (2, 4, 6, 8)),
+    ('adaptive_maxpool2d', 'pool', AdaptiveMaxpool2d, (2, 4, 6, 8)),
+    ('adaptive_avgpool3d_global', 'pool', AdaptiveAvgpool3dGlobal, (2, 4, 6, 8)),
+    ('lp_pool2d', 'pool', LpPool2d, (2, 4, 6, 8)),
+    ('resize_bilinear', 'resize', ResizeBilinear, (2, 4, 6, 8)),
+    ('resize_nearest', 'resize', ResizeNearest, (2, 4, 6, 8)),
+    ('upsample_nn', 'resize', UpsampleNn, (2, 4, 6, 8)),
+    ('pixel_shuffle', 'resize', PixelShuffle, (2, 4, 6, 8)),
+    ('pixel_unshuffle', 'resize', PixelUnshuffle, (2, 4, 6, 8)),
+    ('where', 'mask', Where, (2, 4, 6, 8)),
+    ('masked_fill', 'mask', MaskedFill, (2, 4, 6, 8)),
+    ('threshold', 'mask', Threshold, (2, 4, 6, 8)),
+    ('tril_triu', 'mask', TrilTriu, (2, 4, 6, 8)),
+    ('topk', 'sort', Topk, (2, 4, 6, 8)),
+    ('sort', 'sort', Sort, (2, 4, 6, 8)),
+    ('argmax_argmin', 'sort', ArgmaxArgmin, (2, 4, 6, 8)),
+    ('gather_index_select', 'gather', GatherIndexSelect, (2, 4, 6, 8)),
+    ('gather_elements', 'gather', GatherElements, (2, 4, 6, 8)),
+    ('embedding', 'gather', Embedding, (2, 4, 6, 8)),
+    ('one_hot', 'gather', OneHot, (2, 4, 6, 8)),
+    ('cumsum', 'cumulative', Cumsum, (2, 4, 6, 8)),
+    ('cumsum_exclusive_reverse', 'cumulative', CumsumExclusiveReverse, (2, 4, 6, 8)),
+    ('scatter_elements', 'cumulative', ScatterElements, (2, 4, 6, 8)),
+    ('reductions', 'reduce', Reductions, (2, 4, 6, 8)),
+    ('std_var', 'reduce', StdVar, (2, 4, 6, 8)),
+    ('any_all', 'reduce', AnyAll, (2, 4, 6, 8)),
+    ('logsumexp', 'reduce', Logsumexp, (2, 4, 6, 8)),
+    ('compare_tensor', 'compare', CompareTensor, (2, 4, 6, 8)),
+    ('compare_scalar', 'compare', CompareScalar, (2, 4, 6, 8)),
+    ('logic', 'compare', Logic, (2, 4, 6, 8)),
+    ('isnan_isinf', 'compare', IsnanIsinf, (2, 4, 6, 8)),
+    ('arith', 'math', Arith, (2, 4, 6, 8)),
+    ('floor_div_mod', 'math', FloorDivMod, (2, 4, 6, 8)),
+    ('int_floor_div_mod', 'math', IntFloorDivMod, (2, 4, 6, 8)),
+    ('unary_math', 'math', UnaryMath, (2, 4, 6, 8)),
+    ('rounding', 'math', Rounding, (2, 4, 6, 8)),
+    ('trig', 'math', Trig, (2, 4, 6, 8)),
+    ('expm1_log1p', 'math', Expm1Log1p, (2, 4, 6, 8)),
+    ('lerp', 'math', Lerp, (2, 4, 6, 8)),
+    ('clamp', 'math', Clamp, (2, 4, 6, 8)),
+    ('erf', 'math', Erf, (2, 4, 6, 8)),
+    ('layout', 'layout', Layout, (2, 4, 6, 8)),
+    ('split_chunk', 'layout', SplitChunk, (2, 4, 6, 8)),
+    ('slices', 'layout', Slices, (2, 4, 6, 8)),
+    ('flip', 'layout', Flip, (2, 4, 6, 8)),
+    ('broadcast_tile', 'layout', BroadcastTile, (2, 4, 6, 8)),
+    ('channel_shuffle', 'layout', ChannelShuffle, (2, 4, 6, 8)),
+    ('matmul', 'matmul', Matmul, (2, 4, 6, 8)),
+    ('bmm', 'matmul', Bmm, (2, 4, 6, 8)),
+]
+
+
+class Bitwise(nn.Cell):
+    def construct(self, x):
+        i = (x * 10).astype(ms.int32)
+        return (ops.bitwise_and(i, 3), ops.bitwise_or(i, 5), ops.bitwise_xor(i, 6))
+
+
+class IndexScatterGather(nn.Cell):
+    def construct(self, x):
+        idx = ms.Tensor(np.array([[0, 1], [1, 2]], np.int32))
+        rows = ms.Tensor(np.array([[0], [2]], np.int32))
+        return (ops.gather_nd(x, idx), ops.scatter_nd(rows, x[:2, 0], (4, 6, 8)))
+
+
+class Generators(nn.Cell):
+    def construct(self, x):
+        return (x + ops.linspace(0.0, 1.0, 8), x + ops.eye(6, 8, ms.float32))
+
+
+class AcoshAtanh(nn.Cell):
+    def construct(self, x):
+        return (ops.acosh(ops.abs(x) + 1.5), ops.atanh(ops.tanh(x) * 0.5))
+
+
+CASES += [
+    ("bitwise", "compare", Bitwise, (2, 4, 6, 8)),
+    ("gather_nd_scatter_nd", "gather", IndexScatterGather, (2, 4, 6, 8)),
+    ("linspace_eye", "math", Generators, (2, 4, 6, 8)),
+    ("acosh_atanh", "math", AcoshAtanh, (2, 4, 6, 8)),
+]
+
+
+class StackHeads(nn.Cell):
+    """CrossViT: logits of two heads stacked in front of the batch, then averaged."""
+
+    def construct(self, x):
+        a, b = x.mean(-1), x.amax(-1)
+        return (ops.stack([a, b], 0).mean(0), ops.stack([a, b], 1), ops.stack([a, b], -1))
+
+
+CASES += [("stack_in_front_of_batch", "layout", StackHeads, (2, 4, 6, 8))]
+
+
+class AdaptiveUneven(nn.Cell):
+    """Adaptive pooling whose windows overlap and differ in size (6x8 -> 4x3, 6x8 -> 5x5)."""
+
+    def construct(self, x):
+        return (ops.adaptive_avg_pool2d(x, (4, 3)), ops.adaptive_max_pool2d(x, (5, 5)),
+                ops.adaptive_avg_pool2d(x, (6, 3)))
+
+
+CASES += [("adaptive_pool_uneven", "pool", AdaptiveUneven, (2, 4, 6, 8))]
