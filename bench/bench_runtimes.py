@@ -70,12 +70,14 @@ def export_fp32(model: str, cache: str) -> str:
 
 
 def photo_crops(out_dir: str, n: int, size: int = 256, seed: int = 0) -> str:
-    """n random crops of scikit-learn's two sample photos (natural-image statistics)."""
-    from PIL import Image
-    import sklearn
-
+    """n random crops of scikit-learn's two sample photos (natural-image statistics), made
+    once by bench_edge's generator and reused."""
     if os.path.isdir(out_dir) and len(os.listdir(out_dir)) >= n:
         return out_dir
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_edge import calibration_crops
+
+    return calibration_crops(out_dir, n=n, size=size, seed=seed)
     d = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images")
     photos = [Image.open(os.path.join(d, f)).convert("RGB") for f in ("china.jpg", "flower.jpg")]
     rng = np.random.default_rng(seed)
