@@ -78,17 +78,6 @@ def photo_crops(out_dir: str, n: int, size: int = 256, seed: int = 0) -> str:
     from bench_edge import calibration_crops
 
     return calibration_crops(out_dir, n=n, size=size, seed=seed)
-    d = os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images")
-    photos = [Image.open(os.path.join(d, f)).convert("RGB") for f in ("china.jpg", "flower.jpg")]
-    rng = np.random.default_rng(seed)
-    os.makedirs(out_dir, exist_ok=True)
-    for i in range(n):
-        img = photos[i % 2]
-        s = int(rng.integers(160, min(img.size)))
-        x, y = int(rng.integers(0, img.size[0] - s)), int(rng.integers(0, img.size[1] - s))
-        img.crop((x, y, x + s, y + s)).resize((size, size)).save(
-            os.path.join(out_dir, f"{i:03d}.png"))
-    return out_dir
 
 
 def digits_train_images(out_dir: str, n: int) -> str:
