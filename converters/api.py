@@ -96,7 +96,8 @@ def _is_small(model: onnx.ModelProto) -> bool:
 
 
 def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
-                     optimize: bool = True, check: bool = True) -> Conversion:
+                     optimize: bool = True, check: bool = True,
+                     skip_passes=(), extra_passes=()) -> Conversion:
     """Read, lower, optimise and build; nothing is written. ConversionError on any failure.
 
     With `check` the model must pass the full ONNX checker and load in ONNX Runtime.
@@ -116,7 +117,8 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
     og = _stage("lowering", lower, graph, opset)
     timings["lower"] = time.perf_counter() - t
     t = time.perf_counter()
-    stats = run_passes(og, opset, optimize=optimize)
+    stats = run_passes(og, opset, optimize=optimize, skip=skip_passes,
+                       extra=extra_passes)
     timings["passes"] = time.perf_counter() - t
     t = time.perf_counter()
     model = _stage("building the ONNX model", build_model, og, opset)

@@ -175,18 +175,33 @@ class OnnxGraph:
                 if o not in produced:
                     self.tensor_origin.pop(o, None)
 
-    def replace_nodes(self, dead: List[ONode], new: ONode) -> None:
-        """Put `new` where the last of `dead` was; it inherits their IR origins, and the
-        provenance of tensors that only the dead nodes computed is dropped."""
+    def replace_nodes(self, dead: List[ONode], new, first: bool = False) -> None:
+        """Put `new` (a node or a list of nodes, in order) where the last of `dead` was, or the
+        first with first=True (where consumers of a dead node's output may sit between dead
+        nodes). New nodes inherit the dead nodes' IR origins; provenance of tensors that only
+        the dead nodes computed is dropped."""
+        news = list(new) if isinstance(new, (list, tuple)) else [new]
         ids = {id(n) for n in dead}
-        last = max(i for i, n in enumerate(self._nodes) if id(n) in ids)
-        new.origin = [o for n in dead for o in n.origin]
-        self.add_node(new, last + 1)
+        where = [i for i, n in enumerate(self._nodes) if id(n) in ids]
+        at = (min(where) if first else max(where) + 1)
+        origin = [o for n in dead for o in n.origin]
+        for k, n in enumerate(news):
+            n.origin = list(origin)
+            self.add_node(n, at + k)
+        produced = {o for n in news for o in n.outputs}
         for n in dead:
             for out in n.outputs:
-                if out not in new.outputs:
+                if out not in produced:
                     self.tensor_origin.pop(out, None)
         self.remove_nodes(dead)
+
+    def take_over_output(self, node: ONode, absorbed: ONode) -> None:
+        """`node` now computes what `absorbed` (its only consumer) computed: it writes the
+        absorbed node's output, with its provenance, and the absorbed node goes."""
+        self.tensor_origin.pop(node.outputs[0], None)
+        node.outputs = [absorbed.outputs[0]] + node.outputs[1:]
+        node.origin = node.origin + absorbed.origin
+        self.remove_nodes([absorbed])
 
     def move_provenance(self, src: str, dst: str) -> None:
         """`dst` now holds exactly what `src` held (and `src` may disappear)."""

@@ -69,7 +69,4 @@ def constant_add_after(og: OnnxGraph, outputs: Set[str],
 
 def absorb_add(og: OnnxGraph, node: ONode, add: ONode) -> None:
     """`node` takes over the output (and provenance) of the Add it absorbed."""
-    og.tensor_origin.pop(node.outputs[0], None)
-    node.outputs = [add.outputs[0]]  # first: the Add's output stays produced, with provenance
-    node.origin = node.origin + add.origin
-    og.remove_nodes([add])
+    og.take_over_output(node, add)

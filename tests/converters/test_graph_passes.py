@@ -1,10 +1,12 @@
 """Passes on small hand-built OnnxGraphs (no MindSpore): each rewrite is checked against ONNX
 Runtime running the graph before the pass."""
 import numpy as np
+import pytest
 
 from converters.onnx_graph import ONode, OnnxGraph, TensorInfo
 from converters.onnx_writer import build_model
-from converters.passes import drop_noops, fold_constants, fuse_conv_bias
+from converters.passes import (drop_noops, fold_constants, fuse_conv_bias, fuse_sibling_matmuls,
+                               merge_depthwise_convs)
 from cvt_util import ort_forward, validate
 
 
@@ -179,3 +181,116 @@ def test_helpers_keep_the_consumer_index():
     og.remove_nodes([og.nodes[0]])
     og.check()
     assert og.users_of("x") and all(n.op_type != "Relu" for n in og.users_of("x"))
+
+
+# ----------------------------------------------------------------------------- merge_depthwise_convs
+
+def _mixed_depthwise(widths=(2, 3, 3), kernels=(1, 3, 5), pads=None, strides=(1, 1),
+                     split_node=False, order=None, bias=(True, False, True), channels=8):
+    """x (1, C, 7, 7) cut into channel groups, a depthwise conv per group, concatenated."""
+    rs = np.random.RandomState(5)
+    og = _graph((1, channels, 7, 7))
+    pads = pads or [[k // 2] * 4 for k in kernels]
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    groups = [f"g{i}" for i in range(len(widths))]
+    if split_node:
+        sizes = og.add_initializer(np.array(widths, np.int64))
+        _node(og, "Split", ["x", sizes], groups, _Origin("split", "Split"), axis=1)
+    else:
+        for i, g in enumerate(groups):
+            end = 2 ** 63 - 1 if i == len(groups) - 1 else offsets[i + 1]
+            ins = [og.add_initializer(np.array([v], np.int64)) for v in (offsets[i], end, 1)]
+            _node(og, "Slice", ["x"] + ins, [g], _Origin(f"slice{i}", "StridedSlice"))
+    outs = []
+    for i, (w, k, g) in enumerate(zip(widths, kernels, groups)):
+        ins = [g, og.add_initializer(rs.randn(w, 1, k, k).astype(np.float32))]
+        if bias[i]:
+            ins.append(og.add_initializer(rs.randn(w).astype(np.float32)))
+        _node(og, "Conv", ins, [f"c{i}"], _Origin(f"conv{i}", "Conv2D"), group=w,
+              kernel_shape=[k, k], pads=pads[i], strides=list(strides), dilations=[1, 1])
+        outs.append(f"c{i}")
+    order = order or list(range(len(outs)))
+    _node(og, "Concat", [outs[i] for i in order], ["y"], _Origin("concat", "Concat"), axis=1)
+    _info(og, "y", (1, channels, None, None))
+    og.outputs.append("y")
+    return og
+
+
+@pytest.mark.parametrize("split_node", [False, True])
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+def test_merge_depthwise_convs_matches_onnxruntime(split_node, strides):
+    x = np.random.RandomState(6).randn(1, 8, 7, 7).astype(np.float32)
+    expected = _run(_mixed_depthwise(split_node=split_node, strides=strides), x)
+    og = _mixed_depthwise(split_node=split_node, strides=strides)
+    assert merge_depthwise_convs.run(og) == 1
+    og.check()
+    (conv,) = og.nodes
+    assert conv.op_type == "Conv" and conv.attrs["group"] == 8
+    assert conv.attrs["kernel_shape"] == [5, 5] and conv.attrs["pads"] == [2, 2, 2, 2]
+    assert conv.outputs == ["y"] and og.tensor_origin["y"] == ("concat", 0)
+    assert {o.name for o in conv.origin} >= {"conv0", "conv1", "conv2", "concat"}
+    np.testing.assert_allclose(_run(og, x)[0], expected[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["misaligned", "reordered", "shared_slice", "not_depthwise",
+                                  "partial_cover", "odd_difference"])
+def test_merge_depthwise_convs_leaves_what_it_cannot_prove(case):
+    kw = {}
+    if case == "misaligned":      # a 3x3 without padding next to padded ones: outputs differ
+        kw = dict(pads=[[0] * 4, [0] * 4, [2] * 4])
+    elif case == "reordered":
+        kw = dict(order=[1, 0, 2])
+    elif case == "odd_difference":
+        kw = dict(kernels=(1, 2, 5), pads=[[0] * 4, [1, 1, 0, 0], [2] * 4])
+    elif case == "partial_cover":
+        kw = dict(channels=9)
+    og = _mixed_depthwise(**kw)
+    if case == "shared_slice":
+        _node(og, "Relu", ["g1"], ["r"])
+        og.outputs.append("r")
+    if case == "not_depthwise":
+        conv = next(n for n in og.nodes if n.outputs == ["c0"])
+        conv.attrs["group"] = 1
+    before = [n.op_type for n in og.nodes]
+    assert merge_depthwise_convs.run(og) == 0
+    assert [n.op_type for n in og.nodes] == before
+
+
+# ----------------------------------------------------------------------------- fuse_sibling_matmuls
+
+def _siblings(kind="Gemm", trans_b=(0, 0, 0), biases=(True, True, False), shape=(6, 4)):
+    rs = np.random.RandomState(7)
+    og = _graph(shape)
+    k = shape[-1]
+    for i, (tb, has_bias) in enumerate(zip(trans_b, biases)):
+        n = 3 + i
+        w = rs.randn(*((n, k) if tb else (k, n))).astype(np.float32)
+        ins = ["x", og.add_initializer(w)]
+        attrs = {}
+        if kind == "Gemm":
+            attrs = {"transB": tb} if tb else {}
+            if has_bias:
+                ins.append(og.add_initializer(rs.randn(n).astype(np.float32)))
+        _node(og, kind, ins, [f"p{i}"], _Origin(f"dense{i}", "MatMul"), **attrs)
+        _node(og, "Relu", [f"p{i}"], [f"r{i}"])
+    _node(og, "Concat", ["r0", "r1", "r2"], ["y"], axis=-1)
+    _info(og, "y", shape[:-1] + (12,))
+    og.outputs.append("y")
+    return og
+
+
+@pytest.mark.parametrize("kind,trans_b,shape,groups", [
+    ("Gemm", (0, 0, 0), (6, 4), 1), ("Gemm", (1, 1, 1), (6, 4), 1),
+    ("Gemm", (0, 1, 0), (6, 4), 1), ("MatMul", (0, 0, 0), (2, 6, 4), 1)])
+def test_fuse_sibling_matmuls_matches_onnxruntime(kind, trans_b, shape, groups):
+    x = np.random.RandomState(8).randn(*shape).astype(np.float32)
+    expected = _run(_siblings(kind, trans_b, shape=shape), x)
+    og = _siblings(kind, trans_b, shape=shape)
+    fused = fuse_sibling_matmuls.run(og)
+    og.check()
+    ops = [n.op_type for n in og.nodes]
+    assert fused == (2 if len(set(trans_b)) > 1 else 3)
+    assert ops.count("Split") == groups and ops.count(kind) == (1 if fused == 3 else 2)
+    split = next(n for n in og.nodes if n.op_type == "Split")
+    assert all(og.tensor_origin.get(o) == (f"dense{int(o[1])}", 0) for o in split.outputs)
+    np.testing.assert_allclose(_run(og, x)[0], expected[0], atol=1e-5)

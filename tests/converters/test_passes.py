@@ -7,7 +7,8 @@ from converters.lowering import lower
 from converters.mindir_reader import read_mindir
 from converters.onnx_writer import build_model
 from converters.passes import (dedup_initializers, drop_noops, fold_constants, fuse_conv_bias,
-                               fuse_gelu, fuse_gemm, fuse_layernorm, readable_names)
+                               fuse_gelu, fuse_gemm, fuse_layernorm, fuse_sibling_matmuls,
+                               merge_depthwise_convs, readable_names)
 from cvt_util import assert_close, ms_forward, ort_forward, validate
 
 
@@ -46,6 +47,11 @@ CASES = {
     "fuse_gelu": (20, fuse_gelu.run, (fold_constants.run,),
                   lambda b, a: a.get("Gelu", 0) == b["Erf"] and "Erf" not in a),
     "fuse_layernorm": (17, fuse_layernorm.run, (), lambda b, a: True),
+    "merge_depthwise_convs": (17, merge_depthwise_convs.run,
+                              (fold_constants.run, fuse_conv_bias.run),
+                              lambda b, a: a["Conv"] < b["Conv"] and a["Concat"] < b["Concat"]),
+    "fuse_sibling_matmuls": (17, fuse_sibling_matmuls.run, (fold_constants.run,),
+                             lambda b, a: a.get("Split", 0) > b.get("Split", 0)),
     "dedup_initializers": (17, dedup_initializers.run, (), lambda b, a: True),
     "readable_names": (17, readable_names.run, (), lambda b, a: True),
 }
@@ -57,7 +63,8 @@ def test_pass_alone_keeps_parity(parallel, name):
     opset, fn, prepare, effect = CASES[name]
     og, before, after, changed = _run_single(path, opset, fn, prepare)
     assert effect(before, after), (before, after)
-    if name in ("fold_constants", "fuse_conv_bias", "fuse_gemm", "fuse_gelu", "dedup_initializers"):
+    if name in ("fold_constants", "fuse_conv_bias", "fuse_gemm", "fuse_gelu", "dedup_initializers",
+                "merge_depthwise_convs", "fuse_sibling_matmuls"):
         assert changed > 0
     model = build_model(og, opset)
     validate(model)
