@@ -72,6 +72,23 @@ def variants(mindir: str, studied, opset: int):
     return out
 
 
+def quantized(data: bytes, recipe_name: str, stem: str) -> str:
+    """The variant of an fp32 model by one of bench/int8_recipes.py's recipes (calibrated on
+    seeded random images: only latency is measured here)."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from int8_recipes import RECIPES, build_variant, pre_process
+
+    src, pre, out = stem + ".fp32.onnx", stem + ".pre.onnx", f"{stem}.{recipe_name}.onnx"
+    if not os.path.exists(out):
+        with open(src, "wb") as f:
+            f.write(data)
+        pre_process(src, pre)
+        calib = seeded_input((8, 3, 224, 224), 1)
+        name = OnnxRuntimeRunner(src).input.name
+        build_variant(RECIPES[recipe_name], src, pre, out, calib, name)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="coat_lite_tiny,coat_tiny")
@@ -82,6 +99,10 @@ def main():
                     help="default passes (measured by leaving them out) and optional ones "
                          f"({', '.join(sorted(OPTIONAL))}; measured by adding them)")
     ap.add_argument("--cache", default=os.path.join(ROOT, ".bench-cache", "mindir"))
+    ap.add_argument("--int8", default="",
+                    help="also time INT8 variants of every pass variant: recipe@runtime,... "
+                         "(recipes of bench/int8_recipes.py, e.g. dyn@onnxruntime,"
+                         "qdq_s8_pc@openvino)")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args()
     os.makedirs(args.cache, exist_ok=True)
@@ -90,29 +111,39 @@ def main():
     for model in args.models.split(","):
         log(f"{model}: converting")
         models = variants(mindir_of(model, args.cache), studied, args.opset)
+        # (pass variant, precision, runtime, runner); precision is fp32 or an INT8 recipe
         runners = []
         for label, data in models.items():
-            runners.append((label, "onnxruntime", OnnxRuntimeRunner(data, name=label)))
-            runners.append((label, "openvino", OpenVinoRunner(data, name=label)))
+            runners.append((label, "fp32", "onnxruntime", OnnxRuntimeRunner(data, name=label)))
+            runners.append((label, "fp32", "openvino", OpenVinoRunner(data, name=label)))
+        for spec in [s for s in args.int8.split(",") if s]:
+            recipe, runtime = spec.split("@")
+            cls = OnnxRuntimeRunner if runtime == "onnxruntime" else OpenVinoRunner
+            for label, data in models.items():
+                q = quantized(data, recipe, os.path.join(args.cache, f"{model}.{label}"))
+                runners.append((label, recipe, runtime,
+                                cls(q, name=f"{label} {recipe}", precision="int8")))
         x = seeded_input((2, 3, 224, 224), 0)
-        ref = runners[0][2](x)
+        ref = runners[0][3](x)
         diffs = {label: float(np.max(np.abs(r(x) - ref)))
-                 for label, rt, r in runners if rt == "onnxruntime"}
+                 for label, prec, rt, r in runners if rt == "onnxruntime" and prec == "fp32"}
         for batch in [int(b) for b in args.batches.split(",")]:
             log(f"{model}: timing batch {batch} ({len(runners)} runners interleaved)")
-            results = benchmark([r for _, _, r in runners], batch_size=batch, runs=args.runs,
+            results = benchmark([r[3] for r in runners], batch_size=batch, runs=args.runs,
                                 warmup=3)
-            base = {rt: res.median_ms for (label, rt, _), res in zip(runners, results)
-                    if label == "base"}
-            for (label, rt, _), res in zip(runners, results):
-                rows.append({"model": model, "batch": batch, "variant": label, "runtime": rt,
+            base = {(prec, rt): res.median_ms for (label, prec, rt, _), res
+                    in zip(runners, results) if label == "base"}
+            for (label, prec, rt, _), res in zip(runners, results):
+                rows.append({"model": model, "batch": batch, "variant": label,
+                             "precision": prec, "runtime": rt,
                              "median_ms": round(res.median_ms, 2),
                              "p90_over_median": round(res.p90_ms / res.median_ms, 2),
-                             "vs_base": round(res.median_ms / base[rt], 3),
-                             "max_abs_diff_vs_base": diffs[label]})
-        for _, _, r in runners:
+                             "vs_base": round(res.median_ms / base[(prec, rt)], 3),
+                             "max_abs_diff_vs_base": diffs.get(label, "-")
+                             if prec == "fp32" else "-"})
+        for *_, r in runners:
             r.close()
-    head = ("model", "batch", "variant", "runtime", "median_ms", "p90_over_median", "vs_base",
+    head = ("model", "batch", "variant", "precision", "runtime", "median_ms", "p90_over_median", "vs_base",
             "max_abs_diff_vs_base")
     print("| " + " | ".join(head) + " |")
     print("|" + " --- |" * len(head))

@@ -203,6 +203,12 @@ class OnnxGraph:
         node.origin = node.origin + absorbed.origin
         self.remove_nodes([absorbed])
 
+    def record_provenance(self, tensor: str, ir_node, output: int = 0) -> None:
+        """`tensor` holds output `output` of IR node `ir_node` (the same elements, maybe in
+        another shape): a pass that recreates an intermediate a fusion had hidden says so."""
+        if tensor not in self.initializers:
+            self.tensor_origin[tensor] = (ir_node.name, output)
+
     def move_provenance(self, src: str, dst: str) -> None:
         """`dst` now holds exactly what `src` held (and `src` may disappear)."""
         if src in self.tensor_origin and dst not in self.tensor_origin \

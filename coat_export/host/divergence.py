@@ -19,7 +19,9 @@ global counters (``CNode_174:3``) that change with whatever the exporting proces
 before, so they are not stable across exports; scope names (``Default/patch_embed1-PatchEmbed/
 Reshape-op0``) are, and are unique per node. Nodes are therefore matched by (scope, op type),
 by name only where the scope is empty or ambiguous, and a match is used only when the
-MindSpore value has the ONNX tensor's shape. Without provenance in the candidate, a fresh
+MindSpore value has the ONNX tensor's number of elements (a converter pass may hold the same
+row-major elements in another shape, e.g. a projection of (batch, tokens, C) instead of
+MindSpore's (batch * tokens, C); the value is compared in the ONNX shape). Without provenance in the candidate, a fresh
 conversion of the temporary MINDIR supplies one (tensor names are deterministic).
 
 Tolerance and the walk
@@ -388,8 +390,8 @@ def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
                 if isinstance(ref, tuple):
                     ref = ref[idx] if idx < len(ref) else None
                 cand = onnx_values[o]
-                if ref is not None and np.shape(ref) == np.shape(cand):
-                    ref, cand = np.asarray(ref), np.asarray(cand)
+                if ref is not None and np.size(ref) == np.size(cand):
+                    ref, cand = np.asarray(ref).reshape(np.shape(cand)), np.asarray(cand)
                     if ref.dtype.kind in "biu" or cand.dtype.kind in "biu":
                         bad = not np.array_equal(ref, cand)
                         s = (0.0 if not bad else math.inf, 0.0, 0.0, 1.0, 0.0)

@@ -5,7 +5,7 @@ from ..errors import ConversionError
 from ..onnx_graph import OnnxGraph
 from . import (dedup_initializers, drop_noops, fold_constants, fuse_conv_bias, fuse_gelu,
                fuse_gemm, fuse_layernorm, fuse_sibling_matmuls, merge_depthwise_convs,
-               readable_names)
+               readable_names, unflatten_matmuls)
 
 
 # Correct passes that measured no faster in ONNX Runtime or OpenVINO on the models we deploy
@@ -26,6 +26,7 @@ def optimization_passes(opset: int, extra=()) -> List[Tuple[str, Callable[[OnnxG
         ("fuse_conv_bias", fuse_conv_bias.run),
         ("fuse_gemm", fuse_gemm.run),
         ("merge_depthwise_convs", merge_depthwise_convs.run),
+        ("unflatten_matmuls", unflatten_matmuls.run),
     ]
     if opset >= 20:
         passes.append(("fuse_gelu", fuse_gelu.run))

@@ -55,7 +55,7 @@ def test_node_names_and_provenance(small_coats):
     _, static, _ = small_coats["lite"]
     conv = converters.convert_detailed(static)
     names = [n.name for n in conv.model.graph.node]
-    assert "serial_blocks1.0.factoratt_crpe.q/Gemm" in names
+    assert "serial_blocks1.0.factoratt_crpe.q/MatMul" in names
     assert "patch_embed1.proj/Conv" in names
     assert len(set(names)) == len(names)
     assert not any(n.startswith("CNode") for n in names)
@@ -69,9 +69,12 @@ def test_node_names_and_provenance(small_coats):
         assert entry["op"] == node.op_type and entry["scope"] == node.scope
         assert conv.provenance.onnx_to_ir[tensor] == (entry["node"], entry["output"])
         assert conv.provenance.ir_to_onnx[(entry["node"], entry["output"])] == tensor
-    q = next(n for n in conv.model.graph.node if n.name == "serial_blocks1.0.factoratt_crpe.q/Gemm")
+    # Dense = MatMul + BiasAdd; unflatten_matmuls projects the (batch, tokens, C) tensor: the
+    # bias Add holds MindSpore's (batch * tokens, C) BiasAdd value, the same elements
+    q = next(n for n in conv.model.graph.node if n.name == "serial_blocks1.0.factoratt_crpe.q/MatMul")
     assert "q-Dense/MatMul" in q.doc_string and "q-Dense/BiasAdd" in q.doc_string
-    assert prov[q.output[0]]["op"] == "BiasAdd"
+    bias = next(n for n in conv.model.graph.node if n.input and n.input[0] == q.output[0])
+    assert bias.op_type == "Add" and prov[bias.output[0]]["op"] == "BiasAdd"
 
 
 def test_intermediate_tensors_match_mindspore(small_coats, images64):

@@ -6,7 +6,7 @@ import pytest
 from converters.onnx_graph import ONode, OnnxGraph, TensorInfo
 from converters.onnx_writer import build_model
 from converters.passes import (drop_noops, fold_constants, fuse_conv_bias, fuse_sibling_matmuls,
-                               merge_depthwise_convs)
+                               merge_depthwise_convs, unflatten_matmuls)
 from cvt_util import ort_forward, validate
 
 
@@ -294,3 +294,51 @@ def test_fuse_sibling_matmuls_matches_onnxruntime(kind, trans_b, shape, groups):
     split = next(n for n in og.nodes if n.op_type == "Split")
     assert all(og.tensor_origin.get(o) == (f"dense{int(o[1])}", 0) for o in split.outputs)
     np.testing.assert_allclose(_run(og, x)[0], expected[0], atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- unflatten_matmuls
+
+def _dense_over_tokens(back_target=(-1, 5, 2, 3), trans_b=0, bias=True, extra_user=False):
+    """x (B, 5, 4) -> Reshape(-1, 4) -> Gemm(4 -> 6) -> Reshape(back_target), as MindSpore's
+    Dense lowers on a 3-D activation."""
+    rs = np.random.RandomState(9)
+    og = _graph(("batch", 5, 4))
+    flat = og.add_initializer(np.array([-1, 4], np.int64))
+    _node(og, "Reshape", ["x", flat], ["f"], _Origin("flatten", "Reshape"))
+    _info(og, "f", (None, 4))
+    w = rs.randn(*((6, 4) if trans_b else (4, 6))).astype(np.float32)
+    ins = ["f", og.add_initializer(w)] + ([og.add_initializer(rs.randn(6).astype(np.float32))]
+                                          if bias else [])
+    _node(og, "Gemm", ins, ["g"], _Origin("dense", "MatMul"), **({"transB": 1} if trans_b else {}))
+    _info(og, "g", (None, 6))
+    _node(og, "Reshape", ["g", og.add_initializer(np.array(back_target, np.int64))], ["y"],
+          _Origin("restore", "Reshape"))
+    _info(og, "y", ("batch",) + tuple(d for d in back_target[1:]))
+    og.outputs.append("y")
+    if extra_user:
+        _node(og, "Relu", ["g"], ["r"])
+        _info(og, "r", (None, 6))
+        og.outputs.append("r")
+    return og
+
+
+@pytest.mark.parametrize("trans_b,bias,target", [(0, True, (-1, 5, 2, 3)), (1, True, (-1, 5, 6)),
+                                                 (0, False, (-1, 30))])
+def test_unflatten_matmuls_matches_onnxruntime(trans_b, bias, target):
+    x = np.random.RandomState(10).randn(3, 5, 4).astype(np.float32)
+    expected = _run(_dense_over_tokens(target, trans_b, bias), x)
+    og = _dense_over_tokens(target, trans_b, bias)
+    assert unflatten_matmuls.run(og) == 1
+    og.remove_unused()
+    og.check()
+    assert [n.op_type for n in og.nodes] == ["MatMul"] + (["Add"] if bias else []) + ["Reshape"]
+    assert og.nodes[0].inputs[0] == "x" and og.shape_of("g") == ("batch", 5, 6)
+    assert og.tensor_origin["y"] == ("restore", 0) and og.tensor_origin["g"] == ("dense", 0)
+    np.testing.assert_allclose(_run(og, x)[0], expected[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["zero_in_target", "other_user"])
+def test_unflatten_matmuls_leaves_what_it_cannot_prove(case):
+    og = _dense_over_tokens(back_target=(0, 5, 6)) if case == "zero_in_target" \
+        else _dense_over_tokens(extra_user=True)
+    assert unflatten_matmuls.run(og) == 0

@@ -8,7 +8,7 @@ from converters.mindir_reader import read_mindir
 from converters.onnx_writer import build_model
 from converters.passes import (dedup_initializers, drop_noops, fold_constants, fuse_conv_bias,
                                fuse_gelu, fuse_gemm, fuse_layernorm, fuse_sibling_matmuls,
-                               merge_depthwise_convs, readable_names)
+                               merge_depthwise_convs, readable_names, unflatten_matmuls)
 from cvt_util import assert_close, ms_forward, ort_forward, validate
 
 
@@ -50,6 +50,8 @@ CASES = {
     "merge_depthwise_convs": (17, merge_depthwise_convs.run,
                               (fold_constants.run, fuse_conv_bias.run),
                               lambda b, a: a["Conv"] < b["Conv"] and a["Concat"] < b["Concat"]),
+    "unflatten_matmuls": (17, unflatten_matmuls.run, (fold_constants.run, fuse_gemm.run),
+                          lambda b, a: a.get("Gemm", 0) < b["Gemm"] and a["Reshape"] < b["Reshape"]),
     "fuse_sibling_matmuls": (17, fuse_sibling_matmuls.run, (fold_constants.run,),
                              lambda b, a: a.get("Split", 0) > b.get("Split", 0)),
     "dedup_initializers": (17, dedup_initializers.run, (), lambda b, a: True),
@@ -64,7 +66,7 @@ def test_pass_alone_keeps_parity(parallel, name):
     og, before, after, changed = _run_single(path, opset, fn, prepare)
     assert effect(before, after), (before, after)
     if name in ("fold_constants", "fuse_conv_bias", "fuse_gemm", "fuse_gelu", "dedup_initializers",
-                "merge_depthwise_convs", "fuse_sibling_matmuls"):
+                "merge_depthwise_convs", "fuse_sibling_matmuls", "unflatten_matmuls"):
         assert changed > 0
     model = build_model(og, opset)
     validate(model)
