@@ -45,6 +45,7 @@ class OnnxGraph:
         self.generated = set()                         # names made up by fresh()
         self._counter = 0
         self._users: Optional[Dict[str, List[ONode]]] = None  # consumer index, built lazily
+        self.visiting: Optional[ONode] = None  # the node a pass is looking at (for errors)
 
     # ---------------------------------------------------------------- nodes
     @property
@@ -79,6 +80,21 @@ class OnnxGraph:
                 if i:
                     self._users.setdefault(i, []).append(node)
         return node
+
+    def each(self, *op_types: str):
+        """The nodes (of these op types; all without any) as they are now, one at a time;
+        the current one is `visiting`, so a pass that fails can name the node it was on."""
+        for n in [n for n in self._nodes if not op_types or n.op_type in op_types]:
+            self.visiting = n
+            yield n
+        self.visiting = None
+
+    def describe(self, node: ONode) -> str:
+        """A node as a user can find it: its ONNX op and the MindSpore node(s) it came from."""
+        src = "; ".join(f"{getattr(o, 'op_type', '?')} '{getattr(o, 'scope', '') or o.name}'"
+                        for o in node.origin[:2])
+        return f"{node.op_type} node {node.name or node.outputs[0]!r}" + \
+            (f" (from MindSpore {src})" if src else "")
 
     # ---------------------------------------------------------------- queries
     def _index(self) -> Dict[str, List[ONode]]:

@@ -58,6 +58,9 @@ def run_passes(og: OnnxGraph, opset: int, optimize: bool = True, skip=(), extra=
         except ConversionError:
             raise
         except Exception as exc:  # a pass meeting a graph it did not foresee: never a traceback
-            raise ConversionError(f"pass {name} failed ({type(exc).__name__}: "
+            where = f" at {og.describe(og.visiting)}" if og.visiting is not None else ""
+            raise ConversionError(f"pass {name} failed{where} ({type(exc).__name__}: "
                                   f"{str(exc)[:200]})") from None
+        finally:
+            og.visiting = None
     return stats

@@ -34,7 +34,7 @@ def _is_noop(og: OnnxGraph, n) -> bool:
 
 def run(og: OnnxGraph) -> int:
     removed = 0
-    for n in list(og.nodes):
+    for n in og.each():
         if _is_noop(og, n) and og.bypass(n):
             removed += 1
     return removed

@@ -78,7 +78,7 @@ def _static_shape(og, name):
 def run(og: OnnxGraph) -> int:
     folded = 0
     outputs = set(og.outputs)
-    for n in list(og.nodes):
+    for n in og.each():
         value = None
         if not any(o in outputs for o in n.outputs) and len(n.outputs) == 1:
             if n.op_type == "Shape":

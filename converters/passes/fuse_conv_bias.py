@@ -21,7 +21,7 @@ def _per_channel(bias: np.ndarray, channels: int):
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
     fused = 0
-    for n in [n for n in og.nodes if n.op_type == "Conv"]:
+    for n in og.each("Conv"):
         found = constant_add_after(og, outputs, n)
         weight = og.const_value(n.inputs[1])
         if found is None or weight is None:

@@ -54,7 +54,7 @@ def _match(m: Matcher, erf: ONode):
 def run(og: OnnxGraph) -> int:
     m = Matcher(og)
     fused = 0
-    for erf in [n for n in og.nodes if n.op_type == "Erf"]:
+    for erf in og.each("Erf"):
         found = _match(m, erf)
         if found is None:
             continue

@@ -6,7 +6,7 @@ from .pattern import absorb_add, constant_add_after
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
     fused = 0
-    for n in [n for n in og.nodes if n.op_type == "MatMul"]:
+    for n in og.each("MatMul"):
         a, b = n.inputs
         weight = og.const_value(b)
         a_shape = og.shape_of(a)

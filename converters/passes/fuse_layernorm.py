@@ -86,7 +86,7 @@ def _param(og, value, axis, dtype, fill):
 def run(og: OnnxGraph) -> int:
     m = Matcher(og)
     fused = 0
-    for mean1 in [n for n in og.nodes if n.op_type == "ReduceMean"]:
+    for mean1 in og.each("ReduceMean"):
         if not any(mean1 is n for n in og.nodes):
             continue
         found = _match(m, mean1)

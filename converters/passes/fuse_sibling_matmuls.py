@@ -55,7 +55,7 @@ def _fuse(og: OnnxGraph, group: List[ONode], kind: str, trans_b: int) -> None:
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
     groups: Dict[Tuple, List[ONode]] = {}
-    for n in og.nodes:
+    for n in og.each("Gemm", "MatMul"):
         if n.op_type not in ("Gemm", "MatMul") or not n.inputs or n.outputs[0] in outputs:
             continue
         key = _gemm_key(og, n)

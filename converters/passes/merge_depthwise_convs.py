@@ -157,7 +157,7 @@ def _try(og: OnnxGraph, outputs, concat: ONode) -> bool:
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
     merged = 0
-    for concat in [n for n in og.nodes if n.op_type == "Concat"]:
+    for concat in og.each("Concat"):
         if _try(og, outputs, concat):
             merged += 1
     return merged

@@ -32,7 +32,7 @@ def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
     producers = og.producers()
     changed = 0
-    for gemm in [n for n in og.nodes if n.op_type == "Gemm"]:
+    for gemm in og.each("Gemm"):
         a = gemm.attrs
         if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
             continue

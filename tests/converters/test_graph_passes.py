@@ -342,3 +342,24 @@ def test_unflatten_matmuls_leaves_what_it_cannot_prove(case):
     og = _dense_over_tokens(back_target=(0, 5, 6)) if case == "zero_in_target" \
         else _dense_over_tokens(extra_user=True)
     assert unflatten_matmuls.run(og) == 0
+
+
+def test_a_failing_pass_names_the_node_it_was_on():
+    """A malformed graph that trips a pass is a ConversionError naming the pass, the ONNX node
+    and the MindSpore node it came from."""
+    from converters.errors import ConversionError
+    from converters.passes import run_passes
+
+    og = _graph((1, 2, 4, 4))
+    w = og.add_initializer(np.array(1.0, np.float32))  # a 0-d "weight"
+    b = og.add_initializer(np.ones((1, 3, 1, 1), np.float32))
+    _node(og, "Conv", ["x", w], ["c"], _Origin("c1", "Conv2D", "Default/stem-Conv2d/Conv2D-op0"))
+    _node(og, "Add", ["c", b], ["y"], _Origin("b1", "BiasAdd"))
+    _info(og, "y", (1, 3, 4, 4))
+    og.outputs.append("y")
+    with pytest.raises(ConversionError) as err:
+        run_passes(og, 17)
+    msg = str(err.value)
+    assert "pass fuse_conv_bias failed at Conv node" in msg
+    assert "Default/stem-Conv2d/Conv2D-op0" in msg and "\n" not in msg
+    assert og.visiting is None
