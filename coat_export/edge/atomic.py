@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Optional
 
 from .errors import UserError
+from .interrupts import raise_if_interrupted
 
 PARTIAL_TAG = ".coat-partial"
 LOCK_TAG = ".coat-lock"
@@ -91,6 +92,7 @@ def atomic_path(final_path: str):
     os.close(fd)
     try:
         yield tmp
+        raise_if_interrupted()  # an interrupt a library swallowed must not commit the file
         _normal_permissions(tmp)
         os.replace(tmp, final_path)
     finally:
@@ -110,6 +112,7 @@ def atomic_dir(final_dir: str):
     try:
         _normal_permissions(tmp, directory=True)
         yield tmp
+        raise_if_interrupted()
         if os.path.exists(out):
             old = tempfile.mkdtemp(prefix=f"{PARTIAL_TAG}.{os.getpid()}.old.", dir=parent)
             os.rmdir(old)

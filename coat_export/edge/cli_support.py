@@ -7,7 +7,9 @@ import argparse
 import signal
 import sys
 
+from . import interrupts
 from .errors import UserError
+from .interrupts import Terminated  # noqa: F401  (part of this module's interface)
 from .sources import RUNTIMES
 
 
@@ -71,18 +73,11 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, delivered as an exception so that cleanup code runs as for Ctrl-C."""
-
-
-_RECEIVED = []   # the signals received: an interrupt that C code turned into another
-                 # exception (MindSpore's import reports Ctrl-C as "ImportError:
-                 # initialization failed") is still an interrupt
-
-
 def _on_signal(signum, frame):
-    _RECEIVED.append(signum)
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    # recorded first: an interrupt that C code turns into another exception (MindSpore's
+    # import reports Ctrl-C as "ImportError: initialization failed") or swallows is still one
+    interrupts.record(signum)
+    raise interrupts.as_exception(signum)
 
 
 def install_signal_handlers() -> None:
@@ -139,7 +134,9 @@ def run_guarded(fn) -> int:
     install_signal_handlers()
     try:
         try:
-            return int(fn() or 0)
+            status = int(fn() or 0)
+            interrupts.raise_if_interrupted()  # one a library swallowed is still an interrupt
+            return status
         finally:
             remove_process_scratch()
     except Terminated:
@@ -147,8 +144,8 @@ def run_guarded(fn) -> int:
     except KeyboardInterrupt:
         return _interrupted(False)
     except BaseException as exc:
-        if _RECEIVED:   # whatever the interrupted library turned the signal into
-            return _interrupted(_RECEIVED[-1] == signal.SIGTERM)
+        if interrupts.RECEIVED:   # whatever the interrupted library turned the signal into
+            return _interrupted(interrupts.RECEIVED[-1] == signal.SIGTERM)
         return _failure(exc)
 
 

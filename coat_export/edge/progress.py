@@ -3,6 +3,8 @@ import sys
 import time
 from contextlib import contextmanager
 
+from .interrupts import raise_if_interrupted
+
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -32,6 +34,7 @@ def step(label: str, heartbeat: float = HEARTBEAT_SECONDS):
     finally:
         done.set()
         ticker.join()
+    raise_if_interrupted()  # a step whose library swallowed Ctrl-C is not "ok"
     say(f"[ok] {label} ({time.perf_counter() - start:.1f}s)")
 
 
