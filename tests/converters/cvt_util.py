@@ -24,7 +24,14 @@ def export(net, path_without_ext, shape, dynamic_batch=False, dtype=np.float32):
 
 
 def ms_forward(net, x):
-    out = net(ms.Tensor(x))
+    """MindSpore's own output, in PyNative mode (no graph compile; export still traces in
+    graph mode, which this restores)."""
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        out = net(ms.Tensor(x))
+    finally:
+        ms.set_context(mode=mode)
     if isinstance(out, (tuple, list)):
         return [o.asnumpy() for o in out]
     return [out.asnumpy()]
