@@ -8,7 +8,8 @@ with `mindcv==0.3.0` next to MindSpore 2.10, onnx and onnxruntime, and this repo
 PYTHONPATH). For every model (randomly initialised, eval mode, its default input size):
 
 1. export a MINDIR at batch 1 in a subprocess (slow; cached in --workdir, so reruns with a
-   newer converter only redo steps 2-3), with MindSpore's own outputs at batch 1 and 3;
+   newer converter only redo steps 2-3), with MindSpore's own outputs for 3 samples (one
+   forward at batch 3; batch 1 is compared with its first row);
 2. convert it static and with --dynamic_batch at opsets 13, 17 and 21 (conversion times kept);
 3. compare in ONNX Runtime: static at batch 1, dynamic at batch 1 and 3, each within
    1e-4 * max(1, max|ref|) of MindSpore.
@@ -192,7 +193,7 @@ def sweep(args):
     if os.path.exists(args.out):
         results = json.load(open(args.out))
     commit = _converter_commit()
-    for name in _order(models):
+    for name in (models if args.models else _order(models)):  # --models: in that order
         rec = results.get(name, {})
         stale = rec.get("converter_commit") != commit
         if rec.get("conversions") and not (args.redo_convert or
