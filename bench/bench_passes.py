@@ -22,8 +22,9 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+for p in (ROOT, os.path.join(ROOT, "bench")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
 
 from converters.api import convert_detailed  # noqa: E402
 from converters.passes import OPTIONAL  # noqa: E402
@@ -31,6 +32,7 @@ from coat_export.edge.benchmark import benchmark  # noqa: E402
 from coat_export.edge.parity import seeded_input  # noqa: E402
 from coat_export.edge.runners.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402
 from coat_export.edge.runners.openvino_runner import OpenVinoRunner  # noqa: E402
+from int8_recipes import RECIPES, build_variant, pre_process  # noqa: E402
 
 STUDIED = ("fuse_sibling_matmuls", "merge_depthwise_convs")
 
@@ -75,9 +77,6 @@ def variants(mindir: str, studied, opset: int):
 def quantized(data: bytes, recipe_name: str, stem: str) -> str:
     """The variant of an fp32 model by one of bench/int8_recipes.py's recipes (calibrated on
     seeded random images: only latency is measured here)."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    from int8_recipes import RECIPES, build_variant, pre_process
-
     src, pre, out = stem + ".fp32.onnx", stem + ".pre.onnx", f"{stem}.{recipe_name}.onnx"
     if not os.path.exists(out):
         with open(src, "wb") as f:
