@@ -215,11 +215,21 @@ class MindSporeProbe:
         except BaseException:
             self.close()
             raise
-        self.by_name = {n.name: n for n in self.ir.nodes}
-        self.by_key: Dict[Tuple[str, str], list] = {}
-        for n in self.ir.nodes:
-            self.by_key.setdefault((n.scope, n.op_type), []).append(n)
+        self._index(self.ir)
         self._fresh = None
+
+    def _index(self, ir):
+        # A value an in-place primitive (`out += x` is InplaceAddExt in MindSpore 2.10)
+        # writes into is read back after the write: MindSpore's probe would report the
+        # updated buffer for the node that produced it, so such nodes are never matched.
+        overwritten = {n.inputs[0].producer.name for n in ir.nodes
+                       if n.op_type.startswith("Inplace") and n.inputs
+                       and getattr(n.inputs[0], "producer", None) is not None}
+        nodes = [n for n in ir.nodes if n.name not in overwritten]
+        self.by_name = {n.name: n for n in nodes}
+        self.by_key: Dict[Tuple[str, str], list] = {}
+        for n in nodes:
+            self.by_key.setdefault((n.scope, n.op_type), []).append(n)
 
     def close(self):
         shutil.rmtree(self._dir, ignore_errors=True)
