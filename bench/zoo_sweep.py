@@ -312,8 +312,10 @@ def ill_conditioned(rec) -> bool:
 
 
 def table(results) -> str:
-    lines = ["| model | static 13/17/21 | dynamic 13/17/21 | convert s (static 17) | note |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| model | static 13/17/21 | dynamic 13/17/21 | convert s (static 17) | converter | "
+             "note |", "| --- | --- | --- | --- | --- | --- |"]
+    current = _converter_commit()
+    by_current = 0
     totals = {"static": 0, "dynamic": 0, "exported": 0, "export_failed": 0, "ill": 0}
     times = []
     for name in sorted(results):
@@ -323,9 +325,10 @@ def table(results) -> str:
             err = rec.get("error", "")
             if err.startswith("export"):
                 totals["export_failed"] += 1
-            lines.append(f"| {name} | - | - | - | {err[:160]} |")
+            lines.append(f"| {name} | - | - | - | - | {err[:160]} |")
             continue
         totals["exported"] += 1
+        by_current += rec.get("converter_commit") == current
         cells, notes = [], []
         for kind in ("static", "dynamic"):
             marks = []
@@ -345,10 +348,12 @@ def table(results) -> str:
         if ill_conditioned(rec):
             totals["ill"] += 1
             sens = rec["ulp_sensitivity"]
+            worst = max(v for r in conv.values() for k, v in r.items() if k.startswith("max_err"))
             note = (f"ill-conditioned: one ulp of input moves MindSpore's own output by "
-                    f"{sens['max_diff']:.3g} (tolerance {sens['tol']:.3g}); top-1 equal; {note}")
+                    f"{sens['max_diff']:.3g}, ONNX Runtime differs by up to {worst:.3g} "
+                    f"(tolerance {sens['tol']:.3g}); top-1 equal")
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {t if t is not None else '-'} | "
-                     f"{note.replace('|', '/')} |")
+                     f"{rec.get('converter_commit', '-')} | {note.replace('|', '/')} |")
     n = totals["exported"]
     times.sort()
     median = times[len(times) // 2] if times else 0
@@ -357,7 +362,8 @@ def table(results) -> str:
                  f"({totals['export_failed']} could not be exported or timed out); "
                  f"static at all opsets {totals['static']}/{n}, dynamic batch at all opsets "
                  f"{totals['dynamic']}/{n}; ill-conditioned mismatches (see the notes): "
-                 f"{totals['ill']}. Conversion time (static, opset 17): median "
+                 f"{totals['ill']}; checked by the current converter ({current}): "
+                 f"{by_current}/{n}. Conversion time (static, opset 17): median "
                  f"{median:.2f} s, max {max(times) if times else 0:.2f} s.")
     return "\n".join(lines)
 
