@@ -2,6 +2,7 @@
 
 (Not named conftest: tests/converters has its own conftest module.)
 """
+import contextlib
 import os
 import sys
 
@@ -19,3 +20,17 @@ SMALL_FULL = dict(embed_dims=[32, 48, 48, 48], serial_depths=[1, 1, 1, 1], paral
 
 def fixture_path(*parts: str) -> str:
     return os.path.join(FIXTURES, *parts)
+
+
+@contextlib.contextmanager
+def pynative_mode():
+    """Run MindSpore references eagerly (no graph compile per input shape), then restore the
+    mode the caller had (exports trace in graph mode)."""
+    import mindspore as ms
+
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        yield
+    finally:
+        ms.set_context(mode=mode)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from support import REPO, SMALL_FULL, SMALL_LITE, fixture_path
+from support import REPO, SMALL_FULL, SMALL_LITE, fixture_path, pynative_mode
 
 
 def run_export(*args, cwd=None):
@@ -56,9 +56,7 @@ def reference_logits(config_path, x, ckpt=None):
 
     key = (str(config_path), str(ckpt), x.shape, hashlib.sha256(x.tobytes()).hexdigest())
     if key not in _REFERENCES:
-        mode = ms.get_context("mode")
-        ms.set_context(mode=ms.PYNATIVE_MODE)
-        try:
+        with pynative_mode():
             spec = resolve_spec(str(config_path))
             ms.set_seed(0)
             net = create_model(build_config(spec))
@@ -66,8 +64,6 @@ def reference_logits(config_path, x, ckpt=None):
             if ckpt:
                 load_checkpoint_strict(net, ckpt)
             _REFERENCES[key] = net(ms.Tensor(x)).asnumpy()
-        finally:
-            ms.set_context(mode=mode)
     return _REFERENCES[key]
 
 

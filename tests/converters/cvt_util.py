@@ -4,6 +4,7 @@ import onnx
 import onnxruntime as ort
 
 import mindspore as ms
+from support import pynative_mode
 
 SMALL_LITE = dict(embed_dims=(32, 48, 64, 80), serial_depths=(1, 1, 1, 1), parallel_depth=0,
                   num_heads=8, mlp_ratios=(2, 2, 2, 2), num_classes=10, image_size=64)
@@ -24,14 +25,9 @@ def export(net, path_without_ext, shape, dynamic_batch=False, dtype=np.float32):
 
 
 def ms_forward(net, x):
-    """MindSpore's own output, in PyNative mode (no graph compile; export still traces in
-    graph mode, which this restores)."""
-    mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    try:
+    """MindSpore's own output, in PyNative mode."""
+    with pynative_mode():
         out = net(ms.Tensor(x))
-    finally:
-        ms.set_context(mode=mode)
     if isinstance(out, (tuple, list)):
         return [o.asnumpy() for o in out]
     return [out.asnumpy()]
