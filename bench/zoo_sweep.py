@@ -79,9 +79,14 @@ def _export(name, workdir):
             "ms_forward_s": round(forward_s, 2)}
 
 
+def _tolerance(ref) -> float:
+    import numpy as np
+    return 1e-4 * max(1.0, float(np.max(np.abs(ref))))
+
+
 def _close(actual, ref):
     import numpy as np
-    tol = 1e-4 * max(1.0, float(np.max(np.abs(ref))))
+    tol = _tolerance(ref)
     err = float(np.max(np.abs(actual - ref))) if actual.shape == ref.shape else float("inf")
     return err <= tol, err, tol
 
@@ -181,7 +186,7 @@ def _ulp_sensitivity(name, workdir):
             ms.Tensor(_one_ulp_away(x, rng))).asnumpy()
         draws.append(float(np.max(np.abs(a - b))))
     return {"ulp_draws": draws, "max_diff": max(draws),
-            "tol": 1e-4 * max(1.0, float(np.max(np.abs(a))))}
+            "tol": _tolerance(a)}
 
 
 def worker(name, workdir, phase):
@@ -385,11 +390,9 @@ def table(results) -> str:
             totals["ill"] += 1
             sens = rec["ulp_sensitivity"]
             worst = max(v for r in conv.values() for k, v in r.items() if k.startswith("max_err"))
-            moved = (f"one ulp of input and weights moves MindSpore's own output by up to "
-                     f"{sens['max_diff']:.3g} ({len(sens['ulp_draws'])} draws)"
-                     if "ulp_draws" in sens else
-                     f"one ulp of input moves MindSpore's own output by {sens['max_diff']:.3g}")
-            note = (f"ill-conditioned: {moved}, ONNX Runtime differs by up to {worst:.3g} "
+            note = (f"ill-conditioned: one ulp of input and weights moves MindSpore's own "
+                    f"output by up to {sens['max_diff']:.3g} ({len(sens['ulp_draws'])} draws), "
+                    f"ONNX Runtime differs by up to {worst:.3g} "
                     f"(tolerance {sens['tol']:.3g}); top-1 equal")
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {t if t is not None else '-'} | "
                      f"{rec.get('converter_commit', '-')} | {note.replace('|', '/')} |")
