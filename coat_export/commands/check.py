@@ -32,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also feed the images under DIR (searched recursively; MindCV eval "
                         "preprocessing at the model's image size)")
     p.add_argument("--num_samples", type=non_negative_int,
-                   help="seeded random inputs (default 4; 0 with --images: images only)")
+                   help="seeded random inputs (default: 4 for fp32 candidates, 64 when one is "
+                        "fp16/bf16/int8, judged by agreement; with --images: the images, "
+                        "topped up to 64 for those)")
     p.add_argument("--report", metavar="PATH", help="write the JSON report here")
     add_runtime_arguments(p)
     p.add_argument("--atol", type=non_negative_float,
@@ -134,7 +136,8 @@ def _edge_check(args) -> int:
         if not isinstance(c, FailedCandidate):
             check_shapes(reference, c)
     shape = [d for d in reference.input.shape[1:]]
-    inputs = make_inputs(shape, preprocessing, args.images, args.num_samples, args.seed)
+    inputs = make_inputs(shape, preprocessing, args.images, args.num_samples, args.seed,
+                         precisions=[c.precision for c in candidates])
     with step(f"reference: {reference.describe()} on {len(inputs.array)} input(s)"):
         ref_out = reference(inputs.array)
     result = compare_runners(reference, ref_out, candidates, inputs.array, model=model_name,

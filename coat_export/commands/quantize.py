@@ -72,6 +72,10 @@ def _report(result) -> None:
         say(f"  check vs fp32 on {result.check_inputs}: cosine {c.cosine:.5f}, "
             f"top1 agreement {c.top1_agreement:.3f}, top5 agreement {c.top5_agreement:.3f}, "
             f"max |diff| {c.max_abs_diff:.4g} -> {'PASS' if c.passed else 'FAIL'}")
+    if result.validated_on:
+        v = result.validated_on
+        say(f"  validated in {v['runtime']} on {v['cpu']}; INT8 agreement depends on the "
+            "instruction set: run `coat-export check` on the device")
 
 
 def run(args) -> int:

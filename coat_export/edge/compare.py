@@ -10,7 +10,14 @@ import numpy as np
 
 from .topk import topk_indices
 
-__all__ = ["Tolerance", "TOLERANCES", "Comparison", "compare_arrays", "tolerance_for"]
+__all__ = ["Tolerance", "TOLERANCES", "AGREEMENT_SAMPLES", "REDUCED_PRECISIONS", "Comparison",
+           "compare_arrays", "tolerance_for", "coarse_agreement"]
+
+# Reduced precision is judged by agreement, and agreement needs samples: on 4 inputs one
+# disagreement is 25 points of top-1 (an int8 model then passes on one CPU and fails on the
+# next). Agreement gates are judged on at least this many inputs by default.
+AGREEMENT_SAMPLES = 64
+REDUCED_PRECISIONS = ("fp16", "bf16", "int8")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,11 @@ TOLERANCES: Dict[str, Tolerance] = {
     # with a looser cosine
     "bf16": Tolerance(max_abs=None, cosine_min=0.995, top1_min=0.9, top5_min=0.9),
 }
+
+
+def coarse_agreement(precision: str, num_samples: int) -> bool:
+    """True when an agreement-judged comparison ran on too few samples to mean much."""
+    return precision in REDUCED_PRECISIONS and num_samples < AGREEMENT_SAMPLES
 
 
 def tolerance_for(precision: str, **overrides) -> Tolerance:

@@ -12,15 +12,23 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .compare import Comparison, compare_arrays, tolerance_for
+from .compare import AGREEMENT_SAMPLES, Comparison, compare_arrays, tolerance_for
 from .errors import UserError, first_line
 from .progress import step
+from .cpu import cpu_info, cpu_line
 from .versions import library_versions
 
-__all__ = ["DEFAULT_NUM_SAMPLES", "CheckInputs", "seeded_input", "make_inputs",
+__all__ = ["DEFAULT_NUM_SAMPLES", "default_num_samples", "CheckInputs", "seeded_input", "make_inputs",
            "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
 
-DEFAULT_NUM_SAMPLES = 4
+DEFAULT_NUM_SAMPLES = 4   # fp32 only: every element is compared, a few inputs suffice
+
+
+def default_num_samples(precisions: Sequence[str]) -> int:
+    """Seeded random inputs when none are asked for: a few for fp32 (element-wise bounds),
+    AGREEMENT_SAMPLES when any candidate is judged by agreement (fp16, bf16, int8)."""
+    reduced = any(p != "fp32" for p in precisions)
+    return AGREEMENT_SAMPLES if reduced else DEFAULT_NUM_SAMPLES
 
 
 def seeded_input(shape: Sequence[int], seed: int = 0) -> np.ndarray:
@@ -36,18 +44,17 @@ class CheckInputs:
 
 def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = None,
                 images: Optional[str] = None, num_samples: Optional[int] = None,
-                seed: int = 0) -> CheckInputs:
+                seed: int = 0, precisions: Sequence[str] = ("fp32",)) -> CheckInputs:
     """Seeded random tensors and/or the images under `images` (searched recursively), through
-    MindCV's eval transform at the model's own image size."""
+    MindCV's eval transform at the model's own image size. Without num_samples: the images,
+    topped up with random ones to default_num_samples(precisions) (agreement gates need
+    samples); without images that many random ones."""
     from .preprocess import PreprocessConfig, list_images, preprocess_batch
 
-    if num_samples is None:
-        num_samples = 0 if images else DEFAULT_NUM_SAMPLES
-    if num_samples < 0:
+    if num_samples is not None and num_samples < 0:
         raise UserError(f"--num_samples must be >= 0, got {num_samples}")
-    parts, desc = [], {"random": int(num_samples), "seed": int(seed)}
-    if num_samples:
-        parts.append(seeded_input((num_samples, *sample_shape), seed))
+    desc: dict = {"seed": int(seed)}
+    image_batch = None
     if images:
         paths = list_images(images, recursive=True)
         if not paths:
@@ -59,10 +66,23 @@ def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = Non
             raise UserError(f"preprocessing: {exc}") from None
         with step(f"preprocess {len(paths)} image(s) from {images} at {cfg.image_size}x"
                   f"{cfg.image_size}"):
-            parts.append(preprocess_batch(paths, cfg))  # ImageDecodeError: one line, exit 2
+            image_batch = preprocess_batch(paths, cfg)  # ImageDecodeError: one line, exit 2
         desc["images"] = [os.path.relpath(p, images) for p in paths]
         desc["image_dir"] = images
         desc["preprocessing"] = cfg.to_dict()
+    if num_samples is None:
+        want = default_num_samples(precisions)
+        have = 0 if image_batch is None else len(image_batch)
+        if have and want == DEFAULT_NUM_SAMPLES:
+            num_samples = 0            # fp32 with images: the images alone
+        else:
+            num_samples = max(0, want - have)
+    desc["random"] = int(num_samples)
+    parts = []
+    if num_samples:
+        parts.append(seeded_input((num_samples, *sample_shape), seed))
+    if image_batch is not None:
+        parts.append(image_batch)
     if not parts:
         raise UserError("no inputs: give --num_samples N (N >= 1) and/or --images DIR")
     x = np.concatenate(parts).astype(np.float32)
@@ -107,6 +127,7 @@ class CheckResult:
     tolerances: Dict[str, dict]
     node_tolerance: Optional[dict] = None
     versions: Dict[str, Optional[str]] = field(default_factory=library_versions)
+    cpu: dict = field(default_factory=lambda: dict(cpu_info(), line=cpu_line()))
 
     @property
     def passed(self) -> bool:

@@ -32,9 +32,22 @@ class Predictor:
     """A runner plus the preprocessing and labels that belong to its model."""
 
     def __init__(self, model: str, labels_file: Optional[str] = None,
-                 variant: Optional[str] = None, runtime: str = "onnxruntime", provider=None,
-                 threads: Optional[int] = None, ov_precision: str = "f32"):
+                 variant: Optional[str] = None, runtime: Optional[str] = None, provider=None,
+                 threads: Optional[int] = None, ov_precision: str = "f32",
+                 batch_size: int = 1):
         self.notes: List[str] = []          # warnings for the user
+        self.choice = None                  # --variant auto: what this device measured
+        if variant == "auto":
+            from .device_choice import choose_variant
+
+            if not is_bundle(model):
+                raise UserError("--variant auto chooses among a bundle's variants: give a "
+                                "bundle directory")
+            self.choice = choose_variant(model, [runtime] if runtime else None,
+                                         batch_size=batch_size, provider=provider,
+                                         threads=threads, ov_precision=ov_precision)
+            variant, runtime = self.choice.variant, self.choice.runtime
+        runtime = runtime or "onnxruntime"
         if not is_bundle(model) and is_bundle(os.path.dirname(os.path.abspath(model))) \
                 and not variant:
             src = self._member_of_bundle(model)
@@ -94,9 +107,14 @@ class Predictor:
 
     def describe(self) -> dict:
         m = self.model
-        return {"file": os.path.basename(m.name), "variant": m.variant or "fp32",
-                "precision": self.runner.precision, "runtime": self.runner.runtime,
-                "name": (m.bundle.manifest.get("model") or {}).get("name") if m.bundle else None}
+        d = {"file": os.path.basename(m.name), "variant": m.variant or "fp32",
+             "precision": self.runner.precision, "runtime": self.runner.runtime,
+             "name": (m.bundle.manifest.get("model") or {}).get("name") if m.bundle else None}
+        if self.choice is not None:
+            d["chosen_on_device"] = {"batch_size": self.choice.batch_size,
+                                     "num_samples": self.choice.num_samples,
+                                     "candidates": self.choice.rows}
+        return d
 
 
 def predict(model: str, images: Sequence[str], labels_file: Optional[str] = None, k: int = 5,
@@ -131,9 +149,11 @@ def add_arguments(p: argparse.ArgumentParser, with_model: bool = True) -> None:
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     p.add_argument("--topk", type=positive_int, default=5, help="classes per image (default 5)")
     p.add_argument("--variant", help="bundle variant: fp32 (default), fp16, int8_dynamic, "
-                                     "int8_static")
+                                     "int8_static, or auto: the fastest variant x runtime "
+                                     "that passes its gates on this device, measured now")
     p.add_argument("--labels", help="class names, one per line (default: the bundle's)")
     add_runtime_arguments(p, several=False)
+    p.set_defaults(runtime=None)   # onnxruntime; with --variant auto: every installed one
     p.add_argument("--json", nargs="?", const="-", metavar="PATH",
                    help="write JSON instead of text (to PATH, or stdout without PATH)")
 
@@ -145,7 +165,10 @@ def run(args, model: Optional[str] = None) -> int:
         check_writable_file(args.json, "--json")
     predictor = Predictor(model or args.model, labels_file=args.labels, variant=args.variant,
                           runtime=args.runtime, provider=args.provider, threads=args.threads,
-                          ov_precision=args.ov_precision)
+                          ov_precision=args.ov_precision,
+                          batch_size=min(len(args.images), 16))
+    if predictor.choice is not None:
+        say(f"note: {predictor.choice.describe()}")
     for note in predictor.notes:
         say(f"warning: {note}")
     results = predictor.predict(args.images, k=args.topk)

@@ -5,13 +5,15 @@ Only formatting here; the numbers come from `parity.compare_runners`. JSON contr
 ``runtime``, ``max_abs_diff``, ``max_rel_diff``, ``cosine``, ``top1_agreement``, ``passed``;
 plus ``mean_abs_diff``, ``top5_agreement``, ``precision``, ``format``, ``num_samples``,
 ``failures``, ``error`` and ``first_divergence`` per comparison, and the model, inputs,
-tolerances and library versions at the top level. Non-finite numbers are written as null.
+tolerances, library versions and the CPU (``cpu``: model, instruction set, VNNI; INT8 results
+depend on it) at the top level. Non-finite numbers are written as null.
 """
 import json
 import math
 from typing import Any, Dict, List
 
 from .atomic import write_text
+from .compare import AGREEMENT_SAMPLES, coarse_agreement
 
 __all__ = ["build_report", "to_json", "to_markdown", "write_report", "SCHEMA_VERSION"]
 
@@ -71,6 +73,7 @@ def build_report(result) -> Dict[str, Any]:
         "node_tolerance": result.node_tolerance,
         "comparisons": [_comparison(r, result.reference["name"]) for r in result.results],
         "versions": result.versions,
+        "cpu": result.cpu,
     })
 
 
@@ -130,6 +133,16 @@ def to_markdown(report: Dict[str, Any]) -> str:
                              f"{', '.join('`%s`' % n for n in d['region'])}")
         elif loc and loc.get("note"):
             lines += ["", f"{c['candidate']}: {loc['note']}"]
+    coarse = sorted({c["precision"] for c in report["comparisons"] if c.get("num_samples")
+                     and coarse_agreement(c["precision"], c["num_samples"])})
+    if coarse:
+        n = min(c["num_samples"] for c in report["comparisons"] if c["precision"] in coarse)
+        lines += ["", f"Note: {'/'.join(coarse)} judged by agreement on {n} input(s): one "
+                      f"disagreement moves top-1 by {100 / n:.0f} points; give --images DIR "
+                      f"or at least {AGREEMENT_SAMPLES} inputs (the default)."]
+    cpu = report.get("cpu") or {}
+    if cpu.get("line"):
+        lines += ["", f"CPU: {cpu['line']}."]
     lines.append("")
     lines.append(f"Result: {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines) + "\n"

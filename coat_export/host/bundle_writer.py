@@ -223,7 +223,9 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
                 variant_recs[key] = {"file": name,
                                      "precision": "fp16" if mode == "fp16" else "int8",
                                      "method": result.method,
-                                     "check": result.check.to_dict() if result.check else None}
+                                     "check": result.check.to_dict() if result.check else None,
+                                     "check_inputs": result.check_inputs or None,
+                                     "validated_on": result.validated_on}
         if labels is not None:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
                 f.write("\n".join(labels) + "\n")
@@ -263,9 +265,9 @@ def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
     """Batch-1 latency of every variant in every runtime installed on this host, interleaved:
     which one to deploy, measured where the bundle was made (the edge box may differ)."""
     import importlib.util
-    import platform
 
     from ..edge.benchmark import benchmark
+    from ..edge.cpu import cpu_line
     from ..edge.progress import step
     from ..edge.runners.onnxruntime_runner import available_cores
     from ..models import open_runners
@@ -282,7 +284,7 @@ def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
     passed = [row for row in rows if row["variant"] == "fp32"
               or (variants[row["variant"]].get("check") or {}).get("passed")]
     best = min(passed or rows, key=lambda row: row["median_ms"])
-    return {"batch_size": 1, "runs": runs, "cpu": platform.processor() or platform.machine(),
+    return {"batch_size": 1, "runs": runs, "cpu": cpu_line(),
             "cores": available_cores(), "results": rows,
             "fastest": {"variant": best["variant"], "runtime": best["runtime"],
                         "median_ms": best["median_ms"]}}

@@ -47,7 +47,8 @@ def run_check(built, spec, files: Sequence[str], images: Optional[str] = None,
             check_shapes(reference, c)
     if inputs is None:
         inputs = make_inputs(built.input_shape, spec.preprocessing(built.config.image_size),
-                             images, num_samples, seed)
+                             images, num_samples, seed,
+                             precisions=[c.precision for c in candidates])
     x = inputs.array
     if reference_out is None:
         with step(f"reference: MindSpore {built.name} on {len(x)} input(s)"):

@@ -27,7 +27,9 @@ from typing import List, Optional
 import numpy as np
 
 from ..edge.atomic import atomic_path, check_writable_file, output_lock, scratch_dir
-from ..edge.compare import Comparison, compare_arrays, tolerance_for
+from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, compare_arrays,
+                            tolerance_for)
+from ..edge.cpu import cpu_info, cpu_line
 from ..edge.errors import UserError, VerificationError, first_line
 from ..edge.parity import seeded_input
 from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
@@ -51,11 +53,15 @@ class QuantizeResult:
     check_inputs: str = ""         # "N calibration images" / "N random inputs"
     notes: List[str] = field(default_factory=list)
     forced: bool = False           # written although the gates failed (--force)
+    # where the gates were judged: {"runtime", "cpu", "isa", "vnni"} (coat_export.edge.cpu);
+    # INT8 agreement is a property of the instruction set as much as of the model
+    validated_on: Optional[dict] = None
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("mode", "method", "input_path", "output_path",
                                            "seconds", "input_bytes", "output_bytes",
-                                           "check_inputs", "notes", "forced")}
+                                           "check_inputs", "notes", "forced",
+                                           "validated_on")}
         d["check"] = self.check.to_dict() if self.check else None
         return d
 
@@ -162,12 +168,31 @@ def _fp16(src: str, dst: str) -> str:
     return "float16 weights and compute (onnxconverter-common), float32 inputs/outputs"
 
 
-def _dynamic(src: str, dst: str, per_channel: bool) -> str:
+# ONNX Runtime multiplies U8 activations by S8 weights. Without VNNI (x86 with AVX2 only:
+# most servers and edge boxes) its kernels add pairs of 8-bit products in 16 bits, which
+# saturate; 7-bit weights (reduce_range) cannot. A bundle made on a VNNI host runs on boxes
+# without it, so the choice is made for every host, by measurement (bench/bench_int8_isa.py,
+# bench/results/int8_isa_avx2.txt; digits model against fp32, 64 seeded inputs, AVX2 host):
+# dynamic, per-channel: ONNX Runtime max |diff| 1.19 -> 0.36, top-1 agreement 0.95 -> 0.98.
+DYNAMIC_RECIPE = {"per_channel": True, "reduce_range": True}
+
+
+def _weight_bits(reduce_range: bool) -> str:
+    return "S8 in 7 bits (reduce_range)" if reduce_range else "S8"
+
+
+def _dynamic(src: str, dst: str, per_channel: Optional[bool],
+             reduce_range: Optional[bool]) -> str:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if per_channel is None:
+        per_channel = DYNAMIC_RECIPE["per_channel"]
+    if reduce_range is None:
+        reduce_range = DYNAMIC_RECIPE["reduce_range"]
     quantize_dynamic(src, dst, op_types_to_quantize=["MatMul", "Gemm"], per_channel=per_channel,
-                     weight_type=QuantType.QInt8)
-    return (f"int8 dynamic: MatMul/Gemm weights S8 ({'per-channel' if per_channel else 'per-tensor'}), "
+                     reduce_range=reduce_range, weight_type=QuantType.QInt8)
+    return (f"int8 dynamic: MatMul/Gemm weights {_weight_bits(reduce_range)} "
+            f"({'per-channel' if per_channel else 'per-tensor'}), "
             "activations quantized at run time")
 
 
@@ -180,32 +205,39 @@ CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 #   (per-channel weights: 0.80-0.94x; OpenVINO runs this recipe at 1.4-2.2x);
 # * openvino: only MatMul/Gemm/Conv, S8 symmetric activations, per-channel weights -- the
 #   fastest INT8 in OpenVINO, 0.61-0.63x at batch 8 (about 1.0x in ONNX Runtime).
+# 7-bit weights by measurement as for DYNAMIC_RECIPE: the openvino recipe (S8 activations)
+# gains in both runtimes (random inputs, top-1 agreement: OpenVINO 0.89 -> 0.92, ONNX
+# Runtime 0.83 -> 0.94); the onnxruntime one (per-tensor, every op) does not (0.91 -> 0.89,
+# one held-out image more wrong), so it keeps 8 bits.
 STATIC_RECIPES = {
-    "onnxruntime": {"op_types": None, "activations": "U8 asymmetric", "per_channel": False},
+    "onnxruntime": {"op_types": None, "activations": "U8 asymmetric", "per_channel": False,
+                    "reduce_range": False},
     "openvino": {"op_types": ["MatMul", "Gemm", "Conv"], "activations": "S8 symmetric",
-                 "per_channel": True},
+                 "per_channel": True, "reduce_range": True},
 }
 
 
 def _static(src: str, dst: str, reader, runtime: str, per_channel: Optional[bool],
-            calibrate: str = "minmax") -> str:
+            calibrate: str = "minmax", reduce_range: Optional[bool] = None) -> str:
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
     recipe = STATIC_RECIPES[runtime]
     if per_channel is None:
         per_channel = recipe["per_channel"]
+    if reduce_range is None:
+        reduce_range = recipe["reduce_range"]
     symmetric = recipe["activations"].startswith("S8")
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[calibrate]
     quantize_static(src, dst, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    op_types_to_quantize=recipe["op_types"],
+                    reduce_range=reduce_range, op_types_to_quantize=recipe["op_types"],
                     activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
                     weight_type=QuantType.QInt8, calibrate_method=method,
                     extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True})
     ops = "/".join(recipe["op_types"]) if recipe["op_types"] else "all ops"
     return (f"int8 static QDQ for {runtime}: {ops}, {recipe['activations']} activations "
-            f"({calibrate} calibration), S8 weights "
+            f"({calibrate} calibration), {_weight_bits(reduce_range)} weights "
             f"({'per-channel' if per_channel else 'per-tensor'})")
 
 
@@ -216,22 +248,26 @@ def _runner(path: str, runtime: str):
 
 
 def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, seed: int):
+    """The calibration images (up to `samples`), topped up with seeded random inputs to
+    `samples`: agreement gates on a handful of inputs move by whole points per sample."""
+    s = preprocess.image_size
+    parts, what = [], []
     if calib is not None and len(calib):
-        data = calib[:samples]
-        what = f"{len(data)} calibration images"
-    else:
-        s = preprocess.image_size
-        data = seeded_input((samples, 3, s, s), seed)
-        what = f"{samples} seeded random inputs"
-    return data, what
+        parts.append(calib[:samples])
+        what.append(f"{len(parts[0])} calibration images")
+    short = samples - sum(len(p) for p in parts)
+    if short > 0:
+        parts.append(seeded_input((short, 3, s, s), seed))
+        what.append(f"{short} seeded random inputs")
+    return np.concatenate(parts).astype(np.float32), " + ".join(what)
 
 
 def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Optional[str] = None,
                    preprocess: Optional[PreprocessConfig] = None, check: bool = True,
                    per_channel: Optional[bool] = None, calib_limit: int = 128,
-                   check_samples: int = 32, runtime: str = "onnxruntime",
+                   check_samples: int = AGREEMENT_SAMPLES, runtime: str = "onnxruntime",
                    seed: int = 0, tolerance=None, calibrate: str = "minmax",
-                   force: bool = False) -> QuantizeResult:
+                   force: bool = False, reduce_range: Optional[bool] = None) -> QuantizeResult:
     """Write a `mode` variant of the fp32 ONNX model at input_path to output_path.
 
     calib_dir: images (any layout, searched recursively) for static calibration; also used as
@@ -242,6 +278,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         recipe (STATIC_RECIPES) and runs the gate check there.
     per_channel: weights per channel or per tensor (None: the recipe's choice; per-channel
         for dynamic).
+    reduce_range: 7-bit weights (None: the recipe's choice, DYNAMIC_RECIPE / STATIC_RECIPES).
     check: compare with the fp32 model (tolerance: default tolerance_for(fp16/int8)).
         On failure nothing is written and VerificationError is raised -- unless `force`,
         which writes the model anyway and records the failed gates (result.forced).
@@ -281,7 +318,7 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
             else:
                 src = _pre_process(input_path, os.path.join(work, "pre.onnx"), notes)
                 if mode == "dynamic":
-                    method = _dynamic(src, tmp_out, True if per_channel is None else per_channel)
+                    method = _dynamic(src, tmp_out, per_channel, reduce_range)
                 else:
                     fixed = inp.fixed_batch
                     if fixed and len(calib) < fixed:
@@ -289,7 +326,8 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                         f"least {fixed} calibration images")
                     reader = ImageCalibrationReader(inp.name, calib, batch=fixed or 8,
                                                     fixed_batch=bool(fixed))
-                    method = _static(src, tmp_out, reader, runtime, per_channel, calibrate)
+                    method = _static(src, tmp_out, reader, runtime, per_channel, calibrate,
+                                     reduce_range)
                     method += f", {len(calib)} calibration images"
         except UserError:
             raise
@@ -312,6 +350,9 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
                                           candidate_name=f"{mode}",
                                           tolerance=tolerance or tolerance_for(precision),
                                           precision=precision)
+            info = cpu_info()
+            result.validated_on = {"runtime": runtime, "cpu": cpu_line(), "isa": info["isa"],
+                                   "vnni": info["vnni"]}
             if not result.check.passed:
                 failed = (f"{mode} model fails the {precision} agreement gates against fp32 on "
                           f"{result.check_inputs}: {'; '.join(result.check.failures)}")

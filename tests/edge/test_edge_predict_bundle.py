@@ -57,8 +57,12 @@ def test_manifest_contents(tiny_bundle, tiny_onnx):
     assert m["parity"] == {"fp32": {"max_abs_diff": 1e-6, "passed": True}}
     assert m["labels"] == "labels.txt"
     assert set(m["variants"]) == {"fp32", "fp16", "int8_dynamic", "int8_static"}
+    from coat_export.edge.cpu import cpu_info
     for key in ("fp16", "int8_dynamic", "int8_static"):
         assert m["variants"][key]["check"]["passed"]
+        # where the gates were judged: INT8 agreement depends on the instruction set
+        assert m["variants"][key]["validated_on"]["isa"] == cpu_info()["isa"]
+        assert m["variants"][key]["check"]["num_samples"] >= 64
     files = sorted(os.listdir(tiny_bundle))
     assert files == sorted({n.split("/")[0] for n in m["files"]} | {"manifest.json"})
     assert {"predict.py", "README.md", "coat_edge/predict.py",

@@ -72,8 +72,17 @@ def test_check_bundle_variants_and_runtimes(digits_bundle, tmp_path):
 def test_check_reference_exit_codes(digits_bundle, tmp_path):
     ref = os.path.join(digits_bundle, "model.onnx")
     q = os.path.join(digits_bundle, "model.int8_dynamic.onnx")
-    r = run_tool(["check", "--reference", ref, ref, q, "--runtime", *RUNTIMES])
+    r = run_tool(["check", "--reference", ref, ref, q, "--runtime", *RUNTIMES, "--report",
+                  tmp_path / "ok.json"])
     assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((tmp_path / "ok.json").read_text())
+    # agreement gates are judged on enough inputs by default, and the report says where
+    assert rep["inputs"]["count"] == 64 and rep["inputs"]["random"] == 64
+    assert {c["num_samples"] for c in rep["comparisons"]} == {64}
+    assert rep["cpu"]["isa"] and rep["cpu"]["line"] in r.stdout
+    # asked for fewer, the table says how coarse that is (the verdict itself is the CPU's)
+    r = run_tool(["check", "--reference", ref, q, "--num_samples", "4"])
+    assert r.returncode in (0, 1) and "judged by agreement on 4 input(s)" in r.stdout
     # an int8 model held to fp32's bound fails: exit 1, the table says why
     r = run_tool(["check", "--reference", ref, q, "--min_cosine", "0.9999999", "--report",
                   tmp_path / "f.json"])

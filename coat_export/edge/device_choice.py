@@ -1,0 +1,98 @@
+"""`--variant auto`: the fastest bundle variant x runtime that passes its gates on this device.
+
+The bundle's `host_benchmark` says what was fastest where the bundle was made; INT8 speed and
+INT8 agreement are properties of the CPU (coat_export.edge.cpu), so the device measures both
+itself: every variant in every runtime is compared with the fp32 model in ONNX Runtime (the
+gates of its precision, on AGREEMENT_SAMPLES seeded inputs when a variant is judged by
+agreement), the passing ones are timed interleaved at the batch size of the request, and the
+fastest wins. fp32 in ONNX Runtime is the reference and always passes, so there is always a
+choice. Nothing is cached: the answer belongs to this box as it is now.
+"""
+import importlib.util
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+from .errors import UserError, first_line
+from .progress import step
+
+__all__ = ["Choice", "installed_runtimes", "choose_variant"]
+
+
+@dataclass
+class Choice:
+    variant: str
+    runtime: str
+    median_ms: float
+    batch_size: int
+    num_samples: int
+    rows: List[dict] = field(default_factory=list)   # every candidate: variant, runtime,
+    #                                                  passed, median_ms, failures
+
+    def describe(self) -> str:
+        passed = sum(1 for r in self.rows if r["passed"])
+        failed = [f"{r['variant']}@{r['runtime']}" for r in self.rows if not r["passed"]]
+        text = (f"variant auto: {self.variant} in {self.runtime} ({self.median_ms:.2f} ms at "
+                f"batch {self.batch_size}), the fastest of {passed} passing on this device "
+                f"(gates on {self.num_samples} inputs)")
+        return text + (f"; failing here: {', '.join(failed)}" if failed else "")
+
+
+def installed_runtimes() -> List[str]:
+    return ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+
+
+def choose_variant(bundle_dir: str, runtimes: Optional[Sequence[str]] = None,
+                   batch_size: int = 1, provider=None, threads: Optional[int] = None,
+                   ov_precision: str = "f32", runs: int = 10) -> Choice:
+    from .benchmark import benchmark
+    from .bundle import open_bundle
+    from .compare import compare_arrays, tolerance_for
+    from .parity import make_inputs
+    from .sources import open_onnx_runner, resolve_onnx
+
+    bundle = open_bundle(bundle_dir)
+    runtimes = list(runtimes or installed_runtimes())
+    reference = open_onnx_runner(resolve_onnx(bundle_dir, "fp32"), "onnxruntime",
+                                 provider=provider, threads=threads)
+    if reference.image_size is None:
+        raise UserError(f"{reference.name} has no static image input shape")
+    models = [resolve_onnx(bundle_dir, key) for key in bundle.variants]
+    inputs = make_inputs(list(reference.input.shape[1:]), bundle.preprocessing,
+                         precisions=[m.precision for m in models])
+    x = inputs.array
+    rows, passing = [], []
+    with step(f"variant auto: check {len(models)} variant(s) x {len(runtimes)} runtime(s) "
+              f"on {len(x)} inputs"):
+        ref_out = reference(x, max_batch=16)
+        for model in models:
+            for runtime in runtimes:
+                row = {"variant": model.variant, "runtime": runtime,
+                       "precision": model.precision, "passed": False, "median_ms": None,
+                       "failures": []}
+                rows.append(row)
+                if model.variant == "fp32" and runtime == "onnxruntime":
+                    row["passed"] = True
+                    passing.append((row, reference))
+                    continue
+                try:
+                    runner = open_onnx_runner(model, runtime, provider=provider,
+                                              threads=threads, ov_precision=ov_precision)
+                    out = runner(x, max_batch=16)
+                except UserError as exc:
+                    row["failures"] = [str(exc)]
+                    continue
+                except Exception as exc:  # the runtime refused the model on this box
+                    row["failures"] = [f"{runtime}: {first_line(exc, limit=200)}"]
+                    continue
+                precision = runner.precision   # OpenVINO bf16/f16 compute judged as such
+                comp = compare_arrays(ref_out, out, tolerance=tolerance_for(precision),
+                                      precision=precision)
+                row["passed"], row["failures"] = comp.passed, comp.failures
+                if comp.passed:
+                    passing.append((row, runner))
+    with step(f"variant auto: time {len(passing)} passing candidate(s) at batch {batch_size}"):
+        timed = benchmark([r for _, r in passing], batch_size=batch_size, runs=runs, warmup=2)
+    for (row, _), t in zip(passing, timed):
+        row["median_ms"] = round(t.median_ms, 3)
+    best = min((row for row, _ in passing), key=lambda r: r["median_ms"])
+    return Choice(best["variant"], best["runtime"], best["median_ms"], batch_size, len(x), rows)
