@@ -1,26 +1,40 @@
 """Strict loading of MindCV checkpoints into a CoaT network.
 
 Strict means: every parameter of the network is in the checkpoint, every shape is equal,
-nothing is left over. Training state that MindSpore's ModelCheckpoint stores next to the
-weights (optimizer moments, step counters, loss scale) is not part of the network and is
-filtered out first, the way timm's checkpoint filters adapt foreign checkpoints.
+nothing is left over. What training writes beside the weights is recognised by structure, the
+way timm's checkpoint filters adapt foreign checkpoints, never by a list of optimizer names
+(which always lags behind the optimizers):
+
+* `<prefix>.<name>` where `<name>` is a network parameter of the same shape is a copy kept by
+  training: optimizer moments (`adam_m`, `lion_m`, `moment1..3`, `nadam_v`, ...), EMA (`ema`),
+  SWA, gradient accumulators. Counted per prefix, dropped -- except `ema`, which *is* the
+  network when EMA weights are asked for (MindCV's `load_model_checkpoint(..., ema=True)`).
+* scalars and counters that training cells write and that no parameter matches
+  (`TRAINING_SCALARS`) are dropped by name;
+* anything else is left over, and a strict load refuses it, naming it.
 """
 import os
-from typing import Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-__all__ = ["CheckpointError", "read_checkpoint", "read_checkpoint_typed",
-           "filter_training_state", "load_checkpoint_strict"]
+__all__ = ["CheckpointError", "read_checkpoint", "read_checkpoint_typed", "TRAINING_SCALARS",
+           "CheckpointSplit", "split_checkpoint", "load_checkpoint_strict"]
 
-# Prefixes and names of entries MindSpore training writes beside the network's weights.
-_TRAINING_PREFIXES = ("adam_m.", "adam_v.", "moments.", "accum.", "moment1.", "moment2.",
-                      "ema.", "swa.")
-_TRAINING_NAMES = {"global_step", "learning_rate", "momentum", "beta1_power", "beta2_power",
-                   "scale_sense", "current_iterator_step", "last_overflow_iterator_step",
-                   "epoch_num", "step_num", "loss_scale", "weight_decay"}
+EMA_PREFIX = "ema"
+# Names MindSpore / MindCV training cells give their own scalars and schedules: TrainOneStep*
+# and loss-scale cells (scale_sense, *_iterator_step), optimizers (global_step,
+# learning_rate, beta powers), MindCV's EMA train step (updates), gradient accumulation
+# (accumulate_step), ModelCheckpoint's append_info (epoch_num, step_num).
+TRAINING_SCALARS = frozenset({
+    "global_step", "learning_rate", "momentum", "beta1_power", "beta2_power", "beta1",
+    "beta2", "eps", "scale_sense", "current_iterator_step", "last_overflow_iterator_step",
+    "epoch_num", "step_num", "loss_scale", "weight_decay", "updates", "accumulate_step",
+    "cur_step", "overflow", "loss_scale_value", "mu_schedule",
+})
 
 
 class CheckpointError(ValueError):
@@ -120,15 +134,61 @@ def _tensor(path: str, tag: str, chunk) -> np.ndarray:
     return a
 
 
-def filter_training_state(params: Dict[str, np.ndarray]) -> Tuple[Dict[str, np.ndarray], List[str]]:
-    """Split off optimizer/training bookkeeping; return (weights, dropped names)."""
-    kept, dropped = {}, []
+@dataclass
+class CheckpointSplit:
+    """A checkpoint's entries sorted by what they are."""
+
+    raw: Dict[str, np.ndarray]                 # entries named like network parameters
+    copies: Dict[str, Dict[str, np.ndarray]]   # prefix -> {parameter name: training copy}
+    scalars: List[str]                         # training scalars / counters, by name
+    leftover: List[str]                        # none of the above: a strict load refuses them
+
+    @property
+    def has_ema(self) -> bool:
+        return bool(self.copies.get(EMA_PREFIX))
+
+    def dropped_summary(self, used_prefix: Optional[str] = None) -> str:
+        """'lion_m 346, ema 346, 3 scalars (global_step, scale_sense, updates)'."""
+        parts = [f"{p} {len(c)}" for p, c in sorted(self.copies.items()) if p != used_prefix]
+        if self.scalars:
+            parts.append(f"{len(self.scalars)} scalar(s) ({', '.join(sorted(self.scalars)[:6])}"
+                         f"{', ...' if len(self.scalars) > 6 else ''})")
+        return ", ".join(parts)
+
+
+def split_checkpoint(params: Dict[str, np.ndarray],
+                     expected: Dict[str, Tuple[int, ...]]) -> CheckpointSplit:
+    """Sort entries by structure against the network's {parameter name: shape}."""
+    raw: Dict[str, np.ndarray] = {}
+    copies: Dict[str, Dict[str, np.ndarray]] = {}
+    scalars: List[str] = []
+    leftover: List[str] = []
     for name, value in params.items():
-        if name in _TRAINING_NAMES or name.startswith(_TRAINING_PREFIXES):
-            dropped.append(name)
+        if name in expected:
+            raw[name] = value
+            continue
+        prefix, rest = _copy_of(name, value, expected)
+        if prefix is not None:
+            copies.setdefault(prefix, {})[rest] = value
+        elif name in TRAINING_SCALARS or name.rsplit(".", 1)[-1] in TRAINING_SCALARS:
+            scalars.append(name)
         else:
-            kept[name] = value
-    return kept, dropped
+            leftover.append(name)
+    return CheckpointSplit(raw, copies, scalars, leftover)
+
+
+def _copy_of(name: str, value, expected) -> Tuple[Optional[str], str]:
+    """('<prefix>', '<parameter>') when name is <prefix>.<parameter> with the parameter's
+    shape (the shortest such prefix), else (None, '')."""
+    start = 0
+    while True:
+        dot = name.find(".", start)
+        if dot < 0:
+            return None, ""
+        rest = name[dot + 1:]
+        if rest in expected and tuple(np.shape(value)) == tuple(expected[rest]):
+            return name[:dot], rest
+        start = dot + 1
 
 
 def _describe(items: List[str], limit: int = 3) -> str:
@@ -136,11 +196,12 @@ def _describe(items: List[str], limit: int = 3) -> str:
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def check_compatibility(net: nn.Cell, params: Dict[str, np.ndarray]) -> None:
-    """Raise CheckpointError naming the first mismatches between net and params."""
-    expected = {p.name: tuple(p.shape) for p in net.get_parameters()}
+def check_compatibility(expected: Dict[str, Tuple[int, ...]], params: Dict[str, np.ndarray],
+                        leftover: List[str] = ()) -> None:
+    """Raise CheckpointError naming the first mismatches between the network's parameters
+    and params (plus entries that are neither weights nor training state)."""
     missing = [n for n in expected if n not in params]
-    unexpected = [n for n in params if n not in expected]
+    unexpected = [n for n in params if n not in expected] + list(leftover)
     wrong_shape = [f"{n} {list(params[n].shape)} != {list(expected[n])}"
                    for n in expected if n in params and tuple(params[n].shape) != expected[n]]
     problems = []
@@ -155,18 +216,52 @@ def check_compatibility(net: nn.Cell, params: Dict[str, np.ndarray]) -> None:
                               "architecture?): " + "; ".join(problems))
 
 
-def load_checkpoint_strict(net: nn.Cell, path: str) -> Dict[str, object]:
-    """Load `path` into `net` strictly. Returns facts about the load for reports."""
+def _choose_weights(split: CheckpointSplit, expected, ema: bool, path: str):
+    """The network's weights: the raw entries, or (ema) the EMA copies -- MindCV's
+    load_model_checkpoint(..., ema=True). Returns (weights, taken from raw with ema)."""
+    if not ema:
+        return dict(split.raw), []
+    if not split.has_ema:
+        raise CheckpointError(f"EMA weights were asked for (--ema, or ema: True in the yaml) "
+                              f"but {path} holds no ema.* entries: it was trained without EMA; "
+                              "drop --ema (or pass --no-ema)")
+    weights = dict(split.copies[EMA_PREFIX])
+    # parameters EMA does not track (MindCV clones only trainable ones) keep their raw value
+    from_raw = [n for n in expected if n not in weights and n in split.raw]
+    for n in from_raw:
+        weights[n] = split.raw[n]
+    return weights, from_raw
+
+
+def load_checkpoint_strict(net: nn.Cell, path: str, ema: bool = False) -> Dict[str, object]:
+    """Load `path` into `net` strictly (the EMA copies with ema=True). Returns facts about the
+    load for reports: weights ('raw' | 'ema'), has_ema, dropped (summary), casts."""
     raw, kinds = read_checkpoint_typed(path)
-    params, dropped = filter_training_state(raw)
-    check_compatibility(net, params)
-    bad_type = [f"{n} ({kinds[n]})" for n in (p.name for p in net.get_parameters())
-                if kinds[n] not in _FLOAT_TYPES]
+    expected = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    split = split_checkpoint(raw, expected)
+    if not split.raw and not split.copies:
+        raise CheckpointError(f"{path} holds no network weights ({len(raw)} entries, none "
+                              "named like a CoaT parameter): is it an optimizer checkpoint "
+                              "(optim_*.ckpt) or another model's? Give the network checkpoint")
+    if not split.raw and not ema and split.copies:
+        if split.has_ema:
+            raise CheckpointError(f"{path} holds EMA weights (ema.*) but no raw network "
+                                  "weights: pass --ema")
+        raise CheckpointError(f"{path} holds only optimizer state "
+                              f"({split.dropped_summary()}), no network weights: it is an "
+                              "optimizer checkpoint (optim_*.ckpt); give the network one")
+    params, from_raw = _choose_weights(split, expected, ema, path)
+    check_compatibility(expected, params, split.leftover)
+    weight_kind = {n: kinds[n] for n in expected if n in split.raw}
+    if ema:
+        weight_kind.update({n: kinds[f"{EMA_PREFIX}.{n}"] for n in split.copies[EMA_PREFIX]})
+    bad_type = [f"{n} ({weight_kind[n]})" for n in expected
+                if weight_kind.get(n) not in _FLOAT_TYPES]
     if bad_type:
         raise CheckpointError(f"checkpoint stores non-float data for float parameters: "
                               f"{_describe(bad_type)}; it is not a trained CoaT's weights")
-    not_finite = [p.name for p in net.get_parameters()
-                  if not np.isfinite(np.asarray(params[p.name], dtype=np.float64)).all()]
+    not_finite = [n for n in expected
+                  if not np.isfinite(np.asarray(params[n], dtype=np.float64)).all()]
     if not_finite:
         raise CheckpointError(f"checkpoint has NaN or Inf weights in {_describe(not_finite)}: "
                               "the training diverged or the file is damaged")
@@ -178,5 +273,9 @@ def load_checkpoint_strict(net: nn.Cell, path: str) -> Dict[str, object]:
             casted.append(p.name)
             value = value.astype(np.float32)
         p.set_data(ms.Tensor(value))
-    return {"path": path, "num_tensors": len(params), "ignored_training_state": dropped,
+    dropped = [n for n in raw if n not in expected]
+    return {"path": path, "num_tensors": len(expected), "weights": "ema" if ema else "raw",
+            "has_ema": split.has_ema, "ema_missing_from_raw": from_raw,
+            "ignored_training_state": dropped,
+            "dropped_summary": split.dropped_summary(EMA_PREFIX if ema else None),
             "cast_to_float32": casted}

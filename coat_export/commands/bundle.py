@@ -13,6 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--architecture", metavar="JSON",
                    help="JSON file with the architecture (a dict, or {'architecture': dict})")
     p.add_argument("--ckpt_path", help="checkpoint the model was exported from (sha256 recorded)")
+    p.add_argument("--ema", action="store_true",
+                   help="the model was exported from the checkpoint's EMA weights (recorded "
+                        "in the manifest as weights: ema; default raw)")
     p.add_argument("--opset", type=int, help="expected opset (checked against the file)")
     p.add_argument("--image_size", type=int, help="default: the model's input size")
     p.add_argument("--crop_pct", type=float, default=DEFAULT_CROP_PCT,
@@ -89,7 +92,9 @@ def run(args) -> int:
                                 preprocessing=pre, parity=parity, labels_file=args.labels,
                                 variants=args.variants, calib_dir=args.calib_dir,
                                 check_variants=not args.no_check,
-                                bench_runs=args.bench_runs)
+                                bench_runs=args.bench_runs,
+                                weights=("ema" if args.ema else "raw") if args.ckpt_path
+                                else None)
     for key, rec in manifest["variants"].items():
         c = rec.get("check")
         extra = (f": cosine {c['cosine']:.5f}, top1 agreement {c['top1_agreement']:.3f}"

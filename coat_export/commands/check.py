@@ -13,7 +13,8 @@ progress to stderr, the JSON report (atomically) to --report.
 import argparse
 import os
 
-from .arguments import add_runtime_arguments, non_negative_float, non_negative_int
+from .arguments import (add_ema_argument, add_runtime_arguments, non_negative_float,
+                        non_negative_int)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="variant name (default: the config's, else coat_lite_tiny)")
     p.add_argument("--ckpt_path", help="MindCV checkpoint (.ckpt) the files were exported from; "
                    "absent: seeded random weights (as export.py without --ckpt_path)")
+    add_ema_argument(p)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of random weights (without --ckpt_path) and of random inputs")
     p.add_argument("--images", metavar="DIR",
@@ -173,7 +175,7 @@ def run(args) -> int:
     from ..host.divergence import DEFAULT_NODE_ATOL, DEFAULT_NODE_RTOL, NodeTolerance
     from ..host import pipeline
 
-    spec = resolve_spec(args.config, args.model, args.ckpt_path)
+    spec = resolve_spec(args.config, args.model, args.ckpt_path, ema=args.ema)
     build_config(spec)  # unknown model / bad architecture: fail before any work
     for f in args.files:
         if model_format(f) == "bundle":

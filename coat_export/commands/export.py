@@ -5,7 +5,7 @@ The flags are a fixed contract shared with the MindCV-style `export.py` at the r
 import argparse
 import os
 
-from .arguments import positive_int
+from .arguments import add_ema_argument, positive_int
 
 FORMATS = ("mindir", "air", "onnx")
 
@@ -14,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", help="yaml config: ours (configs/) or MindCV's training yaml")
     p.add_argument("--model", help="variant name (default: the config's, else coat_lite_tiny)")
     p.add_argument("--ckpt_path", help="MindCV checkpoint (.ckpt); absent: seeded random weights")
+    add_ema_argument(p)
     p.add_argument("--format", required=True, choices=FORMATS, help="output format")
     p.add_argument("--batch_size", type=positive_int, default=1, help="static batch size")
     p.add_argument("--dynamic_batch", action="store_true",
@@ -41,7 +42,7 @@ def run(args) -> int:
     from ..edge.errors import UserError
     from ..edge.progress import say, step
 
-    spec = resolve_spec(args.config, args.model, args.ckpt_path)
+    spec = resolve_spec(args.config, args.model, args.ckpt_path, ema=args.ema)
     build_config(spec)  # unknown model / bad architecture: fail before any work
     if args.dynamic_batch and args.format == "air":
         raise UserError("--dynamic_batch is not available for AIR; export a static batch size")
@@ -127,5 +128,5 @@ def _write_bundle(args, built, spec, onnx_path: str, parity_path) -> None:
                      checkpoint_path=spec.ckpt_path, opset=args.opset,
                      preprocessing=spec.preprocessing(built.config.image_size), parity=parity,
                      labels_file=args.labels, variants=args.bundle_variants,
-                     calib_dir=args.calib_dir)
+                     calib_dir=args.calib_dir, weights=built.weights)
     print(bundle_dir)

@@ -8,7 +8,7 @@ MindSpore network itself (the checkpoint, or seeded weights) is the first row (h
 """
 import argparse
 
-from .arguments import add_runtime_arguments, positive_int
+from .arguments import add_ema_argument, add_runtime_arguments, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="variant name: evaluate the MindSpore network too (host)")
     p.add_argument("--ckpt_path", help="checkpoint of the MindSpore network (default: the "
                                        "config's; absent: seeded random weights)")
+    add_ema_argument(p)
     p.add_argument("--data_dir", required=True, help="ImageFolder: DATA_DIR/<class>/<image>")
     p.add_argument("--val_split", metavar="NAME",
                    help="evaluate DATA_DIR/NAME (a MindCV-style root with train/, val/)")
@@ -60,7 +61,7 @@ def run(args) -> int:
         from ..host.pipeline import build_model
         from ..host.runners import NetworkRunner
 
-        spec = resolve_spec(args.config, args.model, args.ckpt_path)
+        spec = resolve_spec(args.config, args.model, args.ckpt_path, ema=args.ema)
         build_config(spec)
         models = open_runners(args.files, args.runtime, provider=args.provider,
                               threads=args.threads, ov_precision=args.ov_precision)

@@ -126,6 +126,7 @@ class CheckResult:
     results: List[CandidateResult]
     tolerances: Dict[str, dict]
     node_tolerance: Optional[dict] = None
+    weights: Optional[str] = None        # host: 'raw' | 'ema' checkpoint weights, None: random
     versions: Dict[str, Optional[str]] = field(default_factory=library_versions)
     cpu: dict = field(default_factory=lambda: dict(cpu_info(), line=cpu_line()))
 

@@ -67,6 +67,7 @@ def build_report(result) -> Dict[str, Any]:
         "passed": result.passed,
         "model": result.model,
         "checkpoint": result.checkpoint,
+        "weights": result.weights,
         "reference": result.reference,
         "inputs": result.inputs,
         "tolerances": result.tolerances,

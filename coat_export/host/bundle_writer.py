@@ -141,7 +141,8 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
                  preprocessing=None, parity: Optional[dict] = None,
                  labels_file: Optional[str] = None, variants: Sequence[str] = (),
                  calib_dir: Optional[str] = None, check_variants: bool = True,
-                 checkpoint_sha256: Optional[str] = None, bench_runs: int = 10) -> dict:
+                 checkpoint_sha256: Optional[str] = None, bench_runs: int = 10,
+                 weights: Optional[str] = None) -> dict:
     """Write an edge bundle directory for `onnx_path`; returns the manifest.
 
     architecture: the CoaT architecture dict (e.g. CoaTConfig.to_dict()).
@@ -155,6 +156,8 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     variants: quantize modes to add: 'fp16', 'dynamic', 'static' ('static' needs calib_dir).
         Each is checked against the fp32 model (coat_export.quantize) unless check_variants
         is False; a failing check raises and nothing is written.
+    weights: which checkpoint weights the model computes, 'raw' or 'ema' (None: random or
+        unknown), recorded as manifest["weights"].
     bench_runs: time every variant in every runtime installed here (batch 1, interleaved, this
         many rounds) and record the figures and the fastest in the manifest; 0: skip.
     An existing bundle at output_dir is replaced atomically once the new one is complete;
@@ -197,6 +200,8 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     if labels is not None and isinstance(num_classes, int) and len(labels) != num_classes:
         raise UserError(f"labels file {labels_file} has {len(labels)} names, the model "
                         f"{num_classes} classes")
+    if weights not in (None, "raw", "ema"):
+        raise UserError(f"weights must be 'raw' or 'ema', got {weights!r}")
     if checkpoint_path is not None:
         if not os.path.isfile(checkpoint_path):
             raise UserError(f"checkpoint not found: {checkpoint_path}")
@@ -241,6 +246,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
             "model": {"name": model_name, "architecture": _jsonable(architecture),
                       "num_classes": num_classes},
             "checkpoint": checkpoint,
+            "weights": weights,
             "onnx": io,
             "preprocessing": pre.to_dict(),
             "labels": LABELS_FILE if labels is not None else None,

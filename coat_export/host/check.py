@@ -70,6 +70,7 @@ def run_check(built, spec, files: Sequence[str], images: Optional[str] = None,
         for p in probes.values():
             p.close()
     result.node_tolerance = {"rtol": node_tolerance.rtol, "atol": node_tolerance.atol}
+    result.weights = built.weights
     return result
 
 

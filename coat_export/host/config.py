@@ -19,9 +19,25 @@ ARCH_KEYS = ("embed_dims", "serial_depths", "parallel_depth", "num_heads", "mlp_
 ALIASES = {"image_resize": "image_size", "in_chans": "in_channels"}
 PIPELINE_KEYS = ("model", "ckpt_path", "crop_pct", "interpolation", "mean", "std",
                  "architecture", "batch_size")
-# Keys of MindCV's training yaml files that have no meaning for export: ignored silently.
-# Anything else unknown gets a warning when it looks like a misspelt known key.
-_KNOWN = set(ARCH_KEYS) | set(ALIASES) | set(PIPELINE_KEYS)
+# Every key MindCV 0.3's config.py defines (and its CoaT yamls use) that has no meaning for
+# export: accepted silently, as MindCV's own train.py / validate.py accept them.
+MINDCV_TRAINING_KEYS = frozenset("""
+    mode distribute val_while_train val_interval log_interval pretrained resume_opt seed
+    dataset data_dir train_split val_split dataset_download num_parallel_workers shuffle
+    num_samples drop_remainder aug_repeats scale ratio hflip vflip color_jitter auto_augment
+    re_prob re_scale re_ratio re_value re_max_attempts cutmix cutmix_prob mixup drop_rate
+    drop_path_rate amp_level keep_checkpoint_max ckpt_save_dir ckpt_save_interval epoch_size
+    dataset_sink_mode ckpt_save_policy ema_decay clip_grad clip_value opt momentum
+    weight_decay loss_scale loss_scale_type dynamic_loss_scale drop_overflow_update
+    use_nesterov filter_bias_and_bn eps scheduler lr min_lr warmup_epochs warmup_factor
+    decay_epochs decay_rate multi_step_decay_milestones lr_epoch_stair num_cycles cycle_decay
+    loss label_smoothing aux_factor reduction enable_modelarts device_target multi_data_url
+    data_url ckpt_url train_url gradient_accumulation_steps train_step_interval
+    """.split())
+# Keys this toolkit reads: a warning (with a suggestion) goes only to unknown keys that look
+# like a misspelling of one of these; other unknown keys are named without one.
+USED_KEYS = set(ARCH_KEYS) | set(ALIASES) | set(PIPELINE_KEYS) | {"ema"}
+_KNOWN = USED_KEYS | MINDCV_TRAINING_KEYS
 
 
 @dataclass
@@ -37,6 +53,8 @@ class ModelSpec:
     mean: Optional[tuple] = None
     std: Optional[tuple] = None
     source: str = "built-in default"
+    # the checkpoint's EMA copies are the network (MindCV: ema: True); None: not said
+    ema: Optional[bool] = None
 
     def preprocessing(self, image_size: int) -> Dict[str, Any]:
         from model import default_cfg
@@ -75,12 +93,17 @@ def read_yaml(path: str) -> Dict[str, Any]:
 
 
 def _warn_unknown(keys, path: str) -> None:
-    for key in keys:
-        if key in _KNOWN:
-            continue
-        close = difflib.get_close_matches(key, sorted(_KNOWN), n=1, cutoff=0.85)
+    unknown = [str(k) for k in keys if k not in _KNOWN]
+    plain = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(USED_KEYS), n=1, cutoff=0.75)
         if close:
             say(f"warning: {path}: unknown key '{key}' ignored (did you mean '{close[0]}'?)")
+        else:
+            plain.append(key)
+    if plain:
+        shown = ", ".join(plain[:5]) + (f" (+{len(plain) - 5} more)" if len(plain) > 5 else "")
+        say(f"warning: {path}: key(s) neither MindCV nor coat-export knows, ignored: {shown}")
 
 
 def spec_from_config(data: Dict[str, Any], path: str) -> ModelSpec:
@@ -107,6 +130,13 @@ def spec_from_config(data: Dict[str, Any], path: str) -> ModelSpec:
     ckpt = data.get("ckpt_path")
     if ckpt:
         spec.ckpt_path = str(ckpt)
+    ema = data.get("ema")
+    if ema is not None:
+        if isinstance(ema, str) and ema.lower() in ("true", "yes", "1", "false", "no", "0"):
+            ema = ema.lower() in ("true", "yes", "1")   # MindCV's str2bool
+        if not isinstance(ema, bool):
+            raise UserError(f"{path}: 'ema' must be true or false, got {ema!r}")
+        spec.ema = ema
     for key in ("crop_pct", "interpolation"):
         if data.get(key) is not None:
             setattr(spec, key, data[key])
@@ -119,7 +149,8 @@ def spec_from_config(data: Dict[str, Any], path: str) -> ModelSpec:
 
 
 def resolve_spec(config_path: Optional[str] = None, model: Optional[str] = None,
-                 ckpt_path: Optional[str] = None, **flag_overrides) -> ModelSpec:
+                 ckpt_path: Optional[str] = None, ema: Optional[bool] = None,
+                 **flag_overrides) -> ModelSpec:
     """Combine config file and flags. Flags that are None are not given."""
     if config_path:
         spec = spec_from_config(read_yaml(config_path), config_path)
@@ -129,6 +160,8 @@ def resolve_spec(config_path: Optional[str] = None, model: Optional[str] = None,
         spec.name = model
     if ckpt_path:
         spec.ckpt_path = ckpt_path
+    if ema is not None:
+        spec.ema = ema
     for key, value in flag_overrides.items():
         if value is not None:
             spec.overrides[key] = value

@@ -31,6 +31,11 @@ class BuiltModel:
     load_info: Dict[str, object] = field(default_factory=dict)
 
     @property
+    def weights(self) -> Optional[str]:
+        """'raw' or 'ema' (which checkpoint entries are the network); None: random weights."""
+        return self.load_info.get("weights") if self.ckpt_path else None
+
+    @property
     def input_shape(self):
         c = self.config
         return (c.in_channels, c.image_size, c.image_size)
@@ -54,12 +59,18 @@ def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
     if spec.ckpt_path:
         with step(f"load checkpoint {spec.ckpt_path}"):
             try:
-                info = load_checkpoint_strict(net, spec.ckpt_path)
+                info = load_checkpoint_strict(net, spec.ckpt_path, ema=bool(spec.ema))
             except CheckpointError as exc:
                 raise UserError(str(exc)) from None
-        if info.get("ignored_training_state"):
-            say(f"note: ignored {len(info['ignored_training_state'])} training-state entries "
-                "(optimizer moments, counters) in the checkpoint")
+        if info["weights"] == "ema":
+            say(f"note: the network is the checkpoint's EMA weights (ema.*), as MindCV's "
+                "validate.py loads them for ema: True")
+        elif info["has_ema"]:
+            say("note: the checkpoint also holds EMA weights (ema.*); the raw weights are "
+                "used: --ema (or ema: True in the yaml) selects the EMA ones, which MindCV "
+                "validates")
+        if info.get("dropped_summary"):
+            say(f"note: dropped training state: {info['dropped_summary']}")
     else:
         say(f"warning: no --ckpt_path: {spec.name} has RANDOM weights (seed {seed}); the export "
             "is only good for testing the pipeline")
