@@ -117,6 +117,12 @@ def _edge_check(args) -> int:
         bundle = open_bundle(bundle_dir)
         ref_model = resolve_onnx(bundle_dir, "fp32")
         preprocessing = bundle.preprocessing
+        from ..edge.preprocess import PreprocessConfig
+        try:    # the bundle's own preprocessing feeds --images: refuse a bad one up front
+            PreprocessConfig.from_dict(preprocessing)
+        except ValueError as exc:
+            raise UserError(f"bad preprocessing in the manifest of {bundle_dir}: {exc}") \
+                from None
         candidates = []
         for key in bundle.variants:
             runtimes = [r for r in args.runtime

@@ -38,6 +38,11 @@ PREDICT_SCRIPT = "predict.py"
 # quantize modes -> variant keys in the manifest
 VARIANT_KEYS = {"fp16": "fp16", "dynamic": "int8_dynamic", "static": "int8_static"}
 MAX_MANIFEST_BYTES = 16 << 20
+# A manifest is untrusted: its shape is bounded before anything reads it.
+MAX_VARIANTS = 16
+MAX_FILES = 10_000
+MAX_NAME_CHARS = 255
+MAX_DEPTH = 32
 MAX_LABELS_BYTES = 16 << 20
 
 
@@ -176,7 +181,7 @@ class Bundle:
             self.manifest.get("default_variant", "fp32")
         rec = self.variants.get(key)
         if not isinstance(rec, dict):
-            raise UserError(f"bundle has no '{variant}' variant; it has: "
+            raise UserError(f"bundle has no '{str(variant)[:40]}' variant; it has: "
                             f"{', '.join(self.variants)}")
         _plain_name(rec.get("file"), f"the {key} model")
         return dict(rec, key=key)
@@ -208,8 +213,11 @@ def open_bundle(directory: str) -> Bundle:
     data = read_regular_file(path, "bundle manifest", max_bytes=MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise UserError(f"cannot read {path}: nested too deeply to be a bundle manifest") \
+            from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+        raise UserError(f"cannot read {path}: {str(exc)[:200]}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError(f"{path} is not a coat-export bundle manifest")
     version = manifest.get("format_version")
@@ -218,7 +226,53 @@ def open_bundle(directory: str) -> Bundle:
     if version > FORMAT_VERSION:
         raise UserError(f"{path} has format version {version}; this tool reads up to "
                         f"{FORMAT_VERSION}: upgrade coat-export")
+    _check_shape(manifest, path)
     return Bundle(directory, manifest)
+
+
+def _depth(obj, limit: int) -> int:
+    """Nesting depth of parsed JSON, without recursion (stops counting past limit)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
+def _check_shape(m: dict, path: str) -> None:
+    """Types and sizes of the fields every reader uses: one line for anything else."""
+    if _depth(m, MAX_DEPTH) > MAX_DEPTH:
+        raise UserError(f"{path}: nested deeper than {MAX_DEPTH} levels: not a bundle manifest")
+    variants, files = m.get("variants"), m.get("files")
+    if not isinstance(variants, dict) or not variants:
+        raise UserError(f"{path} lists no model (variants)")
+    if len(variants) > MAX_VARIANTS:
+        raise UserError(f"{path} lists {len(variants)} variants; a bundle has at most "
+                        f"{MAX_VARIANTS}")
+    for key, rec in variants.items():
+        if len(key) > MAX_NAME_CHARS or not isinstance(rec, dict):
+            raise UserError(f"{path}: bad variant record {key[:40]!r}")
+    default = m.get("default_variant", "fp32")
+    if not isinstance(default, str) or len(default) > MAX_NAME_CHARS:
+        raise UserError(f"{path}: default_variant must be a variant name")
+    if not isinstance(files, dict):
+        raise UserError(f"{path} has no file list")
+    if len(files) > MAX_FILES:
+        raise UserError(f"{path} lists {len(files)} files; a bundle has at most {MAX_FILES}")
+    if any(len(name) > 4 * MAX_NAME_CHARS for name in files):
+        raise UserError(f"{path}: a file name is longer than {4 * MAX_NAME_CHARS} characters")
+    for key in ("preprocessing", "model", "onnx"):
+        if m.get(key) is not None and not isinstance(m[key], dict):
+            raise UserError(f"{path}: '{key}' must be an object")
+    labels = m.get("labels")
+    if labels is not None and not isinstance(labels, str):
+        raise UserError(f"{path}: 'labels' must be a file name")
 
 
 def parse_labels(data: bytes, source: str) -> List[str]:

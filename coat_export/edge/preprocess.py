@@ -64,6 +64,37 @@ class ImageDecodeError(UserError):
     """A file that is not an image Pillow can decode (missing, corrupt, truncated)."""
 
 
+MAX_IMAGE_SIZE = 4096      # model input side; MindCV models take 224-576
+MIN_CROP_PCT = 0.1         # resize side <= 10x the crop (MindCV uses 0.875-1.0)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _finite(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {_short(value)}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {_short(value)}")
+    return v
+
+
+def _bounded_int(name: str, value, low: int, high: int) -> int:
+    v = _finite(name, value)
+    if v != int(v) or not low <= v <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {_short(value)}")
+    return int(v)
+
+
+def _triple(name: str, value) -> Tuple[float, float, float]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 3:
+        raise ValueError(f"{name} needs 3 values (R, G, B), got {_short(value)}")
+    return tuple(_finite(name, v) for v in value)
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """The parameters of MindCV's eval transform (keys as in MindCV's yaml configs)."""
@@ -75,17 +106,18 @@ class PreprocessConfig:
     interpolation: str = DEFAULT_INTERPOLATION
 
     def __post_init__(self):
-        object.__setattr__(self, "image_size", int(self.image_size))
-        object.__setattr__(self, "crop_pct", float(self.crop_pct))
-        object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
-        object.__setattr__(self, "std", tuple(float(s) for s in self.std))
-        object.__setattr__(self, "interpolation", str(self.interpolation).lower())
-        if self.image_size <= 0:
-            raise ValueError(f"image_size must be positive, got {self.image_size}")
-        if not 0.0 < self.crop_pct <= 1.0:
-            raise ValueError(f"crop_pct must be in (0, 1], got {self.crop_pct}")
-        if len(self.mean) != 3 or len(self.std) != 3:
-            raise ValueError("mean and std need 3 values (R, G, B)")
+        # Values come from untrusted manifests and yaml: every type and range is checked
+        # here, and every problem is a ValueError (one line for the user).
+        object.__setattr__(self, "image_size", _bounded_int("image_size", self.image_size,
+                                                            1, MAX_IMAGE_SIZE))
+        object.__setattr__(self, "crop_pct", _finite("crop_pct", self.crop_pct))
+        object.__setattr__(self, "mean", _triple("mean", self.mean))
+        object.__setattr__(self, "std", _triple("std", self.std))
+        if not isinstance(self.interpolation, str) or len(self.interpolation) > 32:
+            raise ValueError(f"interpolation must be a name, got {_short(self.interpolation)}")
+        object.__setattr__(self, "interpolation", self.interpolation.lower())
+        if not MIN_CROP_PCT <= self.crop_pct <= 1.0:
+            raise ValueError(f"crop_pct must be in [{MIN_CROP_PCT}, 1], got {self.crop_pct}")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std values must be positive, got {list(self.std)}")
         if self.interpolation not in _INTERPOLATIONS:

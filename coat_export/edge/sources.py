@@ -79,6 +79,12 @@ def open_onnx_runner(model: OnnxModel, runtime: str = "onnxruntime", provider=No
                      threads: Optional[int] = None, share: int = 1,
                      ov_precision: str = "f32"):
     """The runner of `model` in `runtime` ('onnxruntime' or 'openvino')."""
+    runner = _open(model, runtime, provider, threads, share, ov_precision)
+    runner.source = model    # validate / check find the bundle's preprocessing through it
+    return runner
+
+
+def _open(model: OnnxModel, runtime: str, provider, threads, share, ov_precision):
     if runtime == "onnxruntime":
         from .runners.onnxruntime_runner import OnnxRuntimeRunner
 

@@ -72,10 +72,19 @@ def resolve_preprocess(backends, overrides: Optional[dict] = None,
     """Flags > `base` (a model's own: a bundle manifest, the host config) > the runners'
     input size > 224."""
     base = dict(base or {})
+    own = {}
     for b in backends:
         bundle = getattr(getattr(b, "source", None), "bundle", None)
-        if not base and bundle is not None:
-            base = dict(bundle.preprocessing)
+        if bundle is not None:
+            try:
+                own[bundle.directory] = PreprocessConfig.from_dict(bundle.preprocessing)
+            except ValueError as exc:
+                raise UserError(f"bad preprocessing in the manifest of {bundle.directory}: "
+                                f"{exc}") from None
+    if len(set(own.values())) > 1:
+        raise UserError("the bundles preprocess differently; validate them separately")
+    if not base and own:
+        base = next(iter(own.values())).to_dict()
     sizes = {b.image_size for b in backends if b.image_size}
     if len(sizes) > 1:
         raise UserError(f"the models take different image sizes {sorted(sizes)}; validate "

@@ -31,6 +31,7 @@ PREDICT_PY = """#!/usr/bin/env python3
 import os
 import sys
 
+sys.dont_write_bytecode = True   # no __pycache__ in the bundle (read-only media, listings)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 

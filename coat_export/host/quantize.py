@@ -151,6 +151,27 @@ def _pre_process(src: str, dst: str, notes: List[str]) -> str:
             return src
 
 
+def _stage_input(src: str, work: str) -> str:
+    """A private copy of the input inside the scratch directory. onnxruntime's tools write
+    beside the model they are given (`<name>-inferred.onnx`, then removed: a user's file of
+    that name would be lost), so they are only ever given this copy. External data is
+    gathered into the copy's own folder."""
+    import onnx
+
+    staged = os.path.join(work, "input.onnx")
+    model = onnx.load(src, load_external_data=False)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL
+                   for t in model.graph.initializer)
+    if not external:
+        shutil.copyfile(src, staged)
+        return staged
+    model = onnx.load(src)          # the weights, from the files the model names
+    big = model.ByteSize() > (1 << 31) - (1 << 20)
+    onnx.save(model, staged, save_as_external_data=big, all_tensors_to_one_file=True,
+              location="input.onnx.data")
+    return staged
+
+
 def _fp16(src: str, dst: str) -> str:
     import onnx
     try:
@@ -313,10 +334,11 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         tmp_out = os.path.join(work, "out.onnx")
         t0 = time.perf_counter()
         try:
+            staged = _stage_input(input_path, work)
             if mode == "fp16":
-                method = _fp16(input_path, tmp_out)
+                method = _fp16(staged, tmp_out)
             else:
-                src = _pre_process(input_path, os.path.join(work, "pre.onnx"), notes)
+                src = _pre_process(staged, os.path.join(work, "pre.onnx"), notes)
                 if mode == "dynamic":
                     method = _dynamic(src, tmp_out, per_channel, reduce_range)
                 else:

@@ -137,3 +137,23 @@ def test_static_recipe_per_runtime(trained_onnx, heldout_batch, trained_meta, tm
     assert "S8 symmetric" in quantize_model(trained_onnx, str(tmp_path / "o2.onnx"), "static",
                                             calib_dir=HELDOUT, calib_limit=8, check=False,
                                             runtime="openvino").method
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "fp16"])
+def test_nothing_beside_the_input_is_created_or_removed(tiny_onnx, tmp_path, mode):
+    """onnxruntime's tools write `<name>-inferred.onnx` beside the model they are given and
+    delete it: with a user's file of that name there, it was lost. They are only ever given a
+    private copy, external data included."""
+    import onnx
+
+    src = tmp_path / "in"
+    src.mkdir()
+    model = onnx.load(str(tiny_onnx))
+    onnx.save(model, str(src / "model.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=0)
+    for decoy in ("model-inferred.onnx", "model-inferred.onnx.data", "pre.onnx"):
+        (src / decoy).write_text("the user's own file")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    res = quantize_model(str(src / "model.onnx"), str(tmp_path / "q.onnx"), mode)
+    assert res.check.passed and os.path.isfile(tmp_path / "q.onnx")
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before

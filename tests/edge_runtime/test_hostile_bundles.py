@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import digit_images, run_tool
+from .conftest import HELDOUT, digit_images, run_tool
 
 SECRET = "TOP-SECRET-CONTENT"
 
@@ -123,3 +123,37 @@ def test_sixteen_bit_and_huge_images(digits_bundle, tmp_path):
     big.write_bytes(_png_header(20000, 20000))
     r = run_tool(["predict", digits_bundle, big])
     _refused(r, "too large")
+
+
+HOSTILE_MANIFESTS = {
+    "deeply_nested": ("nested too deeply", None),
+    "default_variant_list": ("default_variant", lambda m: m.update(default_variant=["fp32"])),
+    "image_size_overflow": ("image_size", None),
+    "crop_pct_tiny": ("crop_pct", lambda m: m["preprocessing"].update(crop_pct=1e-7)),
+    "mean_scalar": ("mean", lambda m: m["preprocessing"].update(mean=5)),
+    "many_variants": ("at most 16", lambda m: m.update(
+        variants={f"v{i}": {"file": "model.onnx", "precision": "fp32"} for i in range(200000)})),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_MANIFESTS))
+@pytest.mark.parametrize("command", ["predict", "validate", "check"])
+def test_hostile_manifest_is_one_line_in_every_command(bundle_copy, case, command):
+    """Parsed with bounded depth, checked for types and ranges before use: one line, exit 2,
+    quickly (no session per listed variant, no giant resize), whichever command reads it."""
+    word, edit = HOSTILE_MANIFESTS[case]
+    path = bundle_copy / "manifest.json"
+    if case == "deeply_nested":
+        path.write_text('{"format": ' + "[" * 100000 + "]" * 100000 + "}")
+    elif case == "image_size_overflow":
+        m = json.loads(path.read_text())
+        m["preprocessing"]["image_size"] = "@@"
+        path.write_text(json.dumps(m).replace('"@@"', "1e400"))
+    else:
+        _edit_manifest(bundle_copy, edit)
+    args = {"predict": ["predict", bundle_copy, digit_images()[0]],
+            "validate": ["validate", bundle_copy, "--data_dir", HELDOUT, "--limit", "2"],
+            "check": ["check", bundle_copy]}[command]
+    r = run_tool(args, timeout=60)
+    _refused(r, word)
+    assert len(r.stderr) < 400

@@ -74,6 +74,7 @@ class Runner:
         self.input, self.output = input, output
         self.precision = precision    # "fp32", "fp16", "int8"
         self.threads = threads
+        self.source = None            # the sources.OnnxModel it runs (its bundle, if any)
 
     @property
     def path(self) -> str:
