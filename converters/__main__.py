@@ -1,10 +1,11 @@
 """python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
 
-Exit status 0 on success; 2 with one ``error: ...`` line on stderr for anything that went wrong
-(nothing is written then). The output directory is created if needed; the file is written only
+Exit status 0 on success; 2 with one ``error: ...`` line on stderr for anything that went wrong,
+130 after Ctrl-C and 143 after SIGTERM, each with one line (nothing is written then). The output directory is created if needed; the file is written only
 once the model passes the full ONNX checker and loads in ONNX Runtime.
 """
 import argparse
+import signal
 import sys
 
 from .api import DEFAULT_OPSET, convert
@@ -18,6 +19,15 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is, so the writer's clean-up runs (the default
+    action would end the process silently, leaving its temporary file)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     parser = _Parser(prog="python -m converters",
                      description="Convert a MindSpore MINDIR file to ONNX.")
@@ -28,6 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dynamic_batch", action="store_true",
                         help="make the batch dimension symbolic ('batch')")
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         result = convert(args.mindir, args.onnx, opset=args.opset,
                          dynamic_batch=args.dynamic_batch, make_dirs=True)
@@ -35,11 +46,16 @@ def main(argv=None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        return 2
+        sys.stderr.write("error: interrupted; nothing was written\n")
+        return 130
+    except _Terminated:
+        sys.stderr.write("error: terminated (SIGTERM); nothing was written\n")
+        return 143
     except Exception as exc:  # never a traceback: but say it is a converter bug
         sys.stderr.write(f"error: internal converter error ({type(exc).__name__}: {exc})\n")
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"wrote {result.onnx_path}: {result.onnx_nodes} nodes, {result.initializers} "
           f"initializers, opset {result.opset}, {result.timings['total']:.2f} s")
     return 0

@@ -27,14 +27,20 @@ def cell_path(scope: str) -> str:
 
 
 class _Unique:
+    """`base`, else `base_k` with the smallest free k. The last k per base is remembered
+    (names are never freed, so no smaller one can be free): k copies of one scope cost O(k),
+    not O(k^2) probes."""
+
     def __init__(self, taken=()):
         self.used = set(taken)
+        self.last: Dict[str, int] = {}
 
     def __call__(self, base: str) -> str:
-        name, k = base, 0
+        name, k = base, self.last.get(base, 0)
         while name in self.used:
             k += 1
             name = f"{base}_{k}"
+        self.last[base] = k
         self.used.add(name)
         return name
 

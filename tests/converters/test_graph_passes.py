@@ -363,3 +363,26 @@ def test_a_failing_pass_names_the_node_it_was_on():
     assert "pass fuse_conv_bias failed at Conv node" in msg
     assert "Default/stem-Conv2d/Conv2D-op0" in msg and "\n" not in msg
     assert og.visiting is None
+
+
+def test_readable_names_is_linear_in_copies_of_one_scope():
+    """k nodes sharing one scope: names probed once each (was O(k^2): 20,000 nodes took 95 s,
+    100,000 never finished). A generous bound: the quadratic form needs minutes here."""
+    import time
+
+    from converters.passes import readable_names
+
+    og = _float_graph()
+    origin = _Origin("n", "ReLU", "Default/blocks-CellList/0-Block/act-ReLU/ReLU-op1")
+    prev, k = "x", 30000
+    for i in range(k):
+        _node(og, "Relu", [prev], [f"t{i}"], origin=origin)
+        prev = f"t{i}"
+    og.outputs.append(prev)
+    _info(og, prev)
+    t0 = time.perf_counter()
+    readable_names.run(og)
+    assert time.perf_counter() - t0 < 20
+    names = [n.name for n in og.nodes]
+    assert names[:3] == ["blocks.0.act/Relu", "blocks.0.act/Relu_1", "blocks.0.act/Relu_2"]
+    assert names[-1] == f"blocks.0.act/Relu_{k - 1}" and len(set(names)) == k

@@ -174,3 +174,27 @@ def test_external_data_for_big_models(tmp_path, small_coats, images64, monkeypat
     onnx.checker.check_model(str(out), full_check=True)
     np.testing.assert_allclose(ort_forward(model, images64[:1])[0],
                                ms_forward(net, images64[:1])[0], atol=1e-4)
+
+
+def test_cli_sigterm_and_ctrl_c_are_one_line_and_leave_nothing(tmp_path, small_mindir):
+    """The signal arrives while the file is being written (its temporary exists): one line,
+    exit 143 (SIGTERM) or 130 (Ctrl-C), and the directory is left empty."""
+    script = (
+        "import os, signal, sys\n"
+        "import converters.api as api, converters.__main__ as cli\n"
+        "write = api.write_model\n"
+        "def verify(tmp):\n"
+        "    assert os.path.exists(tmp)\n"
+        "    os.kill(os.getpid(), getattr(signal, sys.argv[1]))\n"
+        "    for _ in range(10 ** 6): pass\n"
+        "api.write_model = lambda m, p, verify=None, make_dirs=False: write(m, p, verify_, make_dirs)\n"
+        "verify_ = verify\n"
+        "sys.exit(cli.main(sys.argv[2:]))\n")
+    for sig, code in (("SIGTERM", 143), ("SIGINT", 130)):
+        out = tmp_path / sig / "m.onnx"
+        proc = subprocess.run([sys.executable, "-c", script, sig, small_mindir, str(out)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == code, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "nothing" in lines[0]
+        assert os.listdir(out.parent) == []
