@@ -20,9 +20,13 @@ from .arguments import (add_ema_argument, add_runtime_arguments, non_negative_fl
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", metavar="FILE", nargs="+",
                    help=".onnx or .mindir file(s) to check, or a bundle directory")
-    p.add_argument("--reference", metavar="REF.onnx",
-                   help="compare with this fp32 ONNX model instead of the MindSpore network "
-                        "(no MindSpore needed)")
+    p.add_argument("--reference", metavar="REF",
+                   help="compare with this fp32 ONNX model, or with the inputs and outputs "
+                        "recorded in REF.npz (--save_reference), instead of the MindSpore "
+                        "network (no MindSpore needed)")
+    p.add_argument("--save_reference", metavar="REF.npz",
+                   help="also write the inputs and the reference's outputs of this run, to "
+                        "replay the check elsewhere with --reference REF.npz")
     p.add_argument("-c", "--config", help="yaml config: ours (configs/) or MindCV's training yaml")
     p.add_argument("--model", help="variant name (default: the config's, else coat_lite_tiny)")
     p.add_argument("--ckpt_path", help="MindCV checkpoint (.ckpt) the files were exported from; "
@@ -58,11 +62,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not search for the first diverging node of a failing ONNX file")
 
 
-def report_result(result, report_path=None) -> int:
+def save_reference(result, path: str) -> None:
+    """The run's inputs and reference outputs as a replayable reference file."""
+    from ..edge.atomic import write_bytes
+    from ..edge.progress import say
+    from ..edge.reference import reference_bytes
+
+    ref = result.reference
+    source = "mindspore" if ref.get("runtime") == "mindspore" else (
+        f"{ref.get('runtime')} ({os.path.basename(str(ref.get('name')))})")
+    meta = {"source": source, "model": result.model, "checkpoint": result.checkpoint,
+            "weights": result.weights, "versions": result.versions,
+            "cpu": result.cpu.get("line"), "inputs": result.inputs}
+    write_bytes(path, reference_bytes(result.inputs_array, result.reference_out, meta))
+    say(f"reference: {len(result.inputs_array)} inputs and {source}'s outputs -> {path}")
+
+
+def report_result(result, report_path=None, save_reference_path=None) -> int:
     """Print the Markdown table, write the JSON report; 0 when every comparison passed."""
     from ..edge.progress import say
     from ..edge.report import build_report, to_markdown, write_report
 
+    if save_reference_path:
+        save_reference(result, save_reference_path)
     report = build_report(result)
     print(to_markdown(report), end="", flush=True)
     if report_path:
@@ -76,7 +98,8 @@ def report_result(result, report_path=None) -> int:
     return 0
 
 
-def run_and_report(built, spec, files, report_path=None, **options) -> int:
+def run_and_report(built, spec, files, report_path=None, save_reference_path=None,
+                   **options) -> int:
     """Check `files` against the MindSpore network `built`; shared by `check` and
     `export --check`."""
     from ..edge.atomic import check_writable_file
@@ -84,7 +107,8 @@ def run_and_report(built, spec, files, report_path=None, **options) -> int:
 
     if report_path:
         check_writable_file(report_path, "--report")
-    return report_result(run_check(built, spec, files, **options), report_path)
+    return report_result(run_check(built, spec, files, **options), report_path,
+                         save_reference_path)
 
 
 def _edge_check(args) -> int:
@@ -100,6 +124,8 @@ def _edge_check(args) -> int:
         raise UserError("--reference compares with an ONNX model: -c/--model/--ckpt_path "
                         "belong to the MindSpore reference")
     preprocessing = None
+    if args.reference and args.reference.lower().endswith(".npz"):
+        return _recorded_check(args)
     if args.reference:
         ref_model = resolve_onnx(args.reference)
         if ref_model.precision != "fp32":
@@ -148,12 +174,65 @@ def _edge_check(args) -> int:
                          precisions=[c.precision for c in candidates])
     with step(f"reference: {reference.describe()} on {len(inputs.array)} input(s)"):
         ref_out = reference(inputs.array)
+    overrides = dict(max_abs=args.atol, rtol=args.rtol, cosine_min=args.min_cosine,
+                     top1_min=args.min_top1)
     result = compare_runners(reference, ref_out, candidates, inputs.array, model=model_name,
-                             inputs_desc=inputs.description,
+                             inputs_desc=inputs.description, overrides=overrides)
+    if not args.reference:
+        _add_recorded(result, bundle_dir, args)
+    return report_result(result, args.report, args.save_reference)
+
+
+def _add_recorded(result, bundle_dir: str, args) -> None:
+    """check BUNDLE: every variant x runtime also against MindSpore's recorded outputs."""
+    from ..edge.bundle import open_bundle
+    from ..edge.progress import say
+    from ..edge.selftest import run_selftest
+
+    if not open_bundle(bundle_dir).manifest.get("reference"):
+        say(f"note: {bundle_dir} holds no recorded reference (an older bundle): only the "
+            "variants against its fp32 model are compared")
+        return
+    recorded = run_selftest(bundle_dir, args.runtime, provider=args.provider,
+                            threads=args.threads, ov_precision=args.ov_precision)
+    result.results += recorded.results
+    for k, v in recorded.tolerances.items():
+        result.tolerances.setdefault(k, v)
+    result.recorded_inputs = recorded.inputs
+
+
+def _recorded_check(args) -> int:
+    """check --reference REF.npz FILE...: candidates against recorded inputs and outputs."""
+    from ..edge.bundle import read_regular_file
+    from ..edge.errors import UserError
+    from ..edge.parity import FailedCandidate, compare_runners
+    from ..edge.reference import RecordedRunner, load_reference
+    from ..models import open_runners
+
+    data = read_regular_file(args.reference, "reference file", max_bytes=256 << 20,
+                             follow_links=True)
+    ref = load_reference(data, args.reference)
+    if args.images or args.num_samples:
+        raise UserError("--reference REF.npz replays its recorded inputs: --images and "
+                        "--num_samples do not apply")
+    recorded = RecordedRunner(ref, f"{ref.source} (recorded in "
+                                   f"{os.path.basename(args.reference)})")
+    candidates = open_runners(args.files, args.runtime, provider=args.provider,
+                              threads=args.threads, ov_precision=args.ov_precision,
+                              keep_failed=True)
+    for c in candidates:
+        if not isinstance(c, FailedCandidate):
+            recorded.check_candidate(c)
+    desc = {"recorded": int(len(ref.inputs)), "source": ref.source, "count": int(len(ref.inputs)),
+            "shape": [int(d) for d in ref.inputs.shape[1:]]}
+    result = compare_runners(recorded, ref.outputs, candidates, ref.inputs,
+                             model=str(ref.meta.get("model") or args.reference),
+                             checkpoint=ref.meta.get("checkpoint"), inputs_desc=desc,
                              overrides=dict(max_abs=args.atol, rtol=args.rtol,
                                             cosine_min=args.min_cosine,
                                             top1_min=args.min_top1))
-    return report_result(result, args.report)
+    result.weights = ref.meta.get("weights")
+    return report_result(result, args.report, args.save_reference)
 
 
 def run(args) -> int:
@@ -169,6 +248,8 @@ def run(args) -> int:
         raise UserError("--num_samples 0 without --images: nothing to compare")
     if args.report:
         check_writable_file(args.report, "--report")
+    if args.save_reference:
+        check_writable_file(args.save_reference, "--save_reference")
     if args.reference or (not (args.config or args.model or args.ckpt_path)
                           and len(args.files) == 1 and model_format(args.files[0]) == "bundle"):
         return _edge_check(args)
@@ -190,7 +271,8 @@ def run(args) -> int:
     built = pipeline.build_model(spec, seed=args.seed)
     tol = NodeTolerance(rtol=DEFAULT_NODE_RTOL if args.node_rtol is None else args.node_rtol,
                         atol=DEFAULT_NODE_ATOL if args.node_atol is None else args.node_atol)
-    return run_and_report(built, spec, args.files, args.report, images=args.images,
+    return run_and_report(built, spec, args.files, args.report,
+                          save_reference_path=args.save_reference, images=args.images,
                           num_samples=args.num_samples, seed=args.seed,
                           provider=args.provider, runtimes=args.runtime,
                           ov_precision=args.ov_precision, atol=args.atol, rtol=args.rtol,

@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle_variants", nargs="+", choices=("fp16", "dynamic", "static"),
                    default=(), help="reduced-precision variants to add to the bundle")
     p.add_argument("--calib_dir", help="calibration images for the 'static' int8 variant")
+    p.add_argument("--images", metavar="DIR",
+                   help="with --bundle: real images (searched recursively) whose MindSpore "
+                        "outputs the bundle records in reference.npz, beside seeded inputs")
 
 
 def run(args) -> int:
@@ -60,13 +63,15 @@ def run(args) -> int:
 
     if args.check and args.format == "air":
         raise UserError("--check needs a MINDIR or ONNX export (AIR runs only on Ascend)")
-    if (args.bundle_variants or args.labels) and not args.bundle:
-        raise UserError("--labels and --bundle_variants belong to --bundle")
+    if (args.bundle_variants or args.labels or args.images) and not args.bundle:
+        raise UserError("--labels, --bundle_variants and --images belong to --bundle")
     if args.bundle:
         if args.format != "onnx":
             raise UserError("--bundle needs --format onnx (a bundle is for ONNX Runtime)")
         if args.labels and not os.path.isfile(args.labels):
             raise UserError(f"labels file not found: {args.labels}")
+        if args.images and not os.path.isdir(args.images):
+            raise UserError(f"--images: not a directory: {args.images}")
         if "static" in args.bundle_variants and not args.calib_dir:
             raise UserError("the 'static' bundle variant needs calibration images: --calib_dir")
     if args.format == "air":
@@ -123,10 +128,46 @@ def _write_bundle(args, built, spec, onnx_path: str, parity_path) -> None:
 
     bundle_dir = os.path.join(os.path.dirname(onnx_path), f"{built.name}_bundle")
     parity = json.load(open(parity_path, encoding="utf-8")) if parity_path else None
+    reference = _mindspore_reference(args, built, spec)
     with step(f"write edge bundle {bundle_dir}"):
         write_bundle(onnx_path, bundle_dir, built.name, built.config.to_dict(),
                      checkpoint_path=spec.ckpt_path, opset=args.opset,
                      preprocessing=spec.preprocessing(built.config.image_size), parity=parity,
                      labels_file=args.labels, variants=args.bundle_variants,
-                     calib_dir=args.calib_dir, weights=built.weights)
+                     calib_dir=args.calib_dir, weights=built.weights, reference=reference)
     print(bundle_dir)
+
+
+def _mindspore_reference(args, built, spec):
+    """(inputs, outputs, meta) for the bundle's reference.npz: seeded inputs and the real
+    images given (--images, then --calib_dir), through the model's preprocessing, with the
+    MindSpore network's outputs on them."""
+    import numpy as np
+
+    from ..edge.compare import AGREEMENT_SAMPLES
+    from ..edge.parity import seeded_input
+    from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
+    from ..edge.progress import step
+    from ..edge.versions import library_versions
+    from ..host.bundle_writer import reference_sample_count
+    from ..host.runners import NetworkRunner
+
+    shape = built.input_shape
+    n = reference_sample_count(shape)
+    parts, names = [seeded_input((n, *shape), args.seed)], []
+    cfg = PreprocessConfig.from_dict(spec.preprocessing(built.config.image_size))
+    for label, folder in (("images", args.images), ("calibration", args.calib_dir)):
+        if not folder or shape[0] != 3:
+            continue
+        paths = list_images(folder, recursive=True)[:AGREEMENT_SAMPLES]
+        if paths:
+            batch, kept, _ = preprocess_batch(paths, cfg, skip_errors=True)
+            if len(kept):
+                parts.append(batch)
+                names += [f"{label}/{os.path.relpath(paths[i], folder)}" for i in kept]
+    x = np.concatenate(parts).astype(np.float32)
+    with step(f"reference: MindSpore {built.name} on {len(x)} input(s) for reference.npz"):
+        out = NetworkRunner(built)(x)
+    meta = {"source": "mindspore", "mindspore_version": library_versions(("mindspore",))
+            ["mindspore"], "random": int(n), "seed": int(args.seed), "images": names}
+    return x, out, meta

@@ -218,6 +218,12 @@ def write_text(path: str, text: str) -> None:
             f.write(text)
 
 
+def write_bytes(path: str, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
 def check_writable_file(path: str, what: str = "output") -> str:
     """UserError unless `path` can be written as a file (before any heavy work is done)."""
     parent = os.path.dirname(os.path.abspath(path))

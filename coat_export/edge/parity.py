@@ -111,6 +111,7 @@ class CandidateResult:
     comparison: Optional[Comparison]
     error: Optional[str] = None          # the candidate could not be loaded or run
     localisation: Optional[object] = None  # host: the first diverging node
+    reference_name: Optional[str] = None   # when not the result's reference (recorded ones)
 
     @property
     def passed(self) -> bool:
@@ -127,6 +128,10 @@ class CheckResult:
     tolerances: Dict[str, dict]
     node_tolerance: Optional[dict] = None
     weights: Optional[str] = None        # host: 'raw' | 'ema' checkpoint weights, None: random
+    recorded_inputs: Optional[dict] = None   # check BUNDLE: what reference.npz holds
+    # what was fed and what the reference gave (check --save_reference); not in the report
+    inputs_array: Optional[np.ndarray] = field(default=None, repr=False)
+    reference_out: Optional[np.ndarray] = field(default=None, repr=False)
     versions: Dict[str, Optional[str]] = field(default_factory=library_versions)
     cpu: dict = field(default_factory=lambda: dict(cpu_info(), line=cpu_line()))
 
@@ -186,4 +191,5 @@ def compare_runners(reference, reference_out: np.ndarray, candidates: Sequence, 
     return CheckResult(model=model, checkpoint=checkpoint,
                        reference={"name": reference.name, "format": reference.format,
                                   "runtime": reference.runtime},
-                       inputs=inputs_desc or {}, results=results, tolerances=tolerances)
+                       inputs=inputs_desc or {}, results=results, tolerances=tolerances,
+                       inputs_array=x, reference_out=reference_out)

@@ -34,7 +34,7 @@ class Predictor:
     def __init__(self, model: str, labels_file: Optional[str] = None,
                  variant: Optional[str] = None, runtime: Optional[str] = None, provider=None,
                  threads: Optional[int] = None, ov_precision: str = "f32",
-                 batch_size: int = 1):
+                 batch_size: int = 1, runtimes: Optional[Sequence[str]] = None):
         self.notes: List[str] = []          # warnings for the user
         self.choice = None                  # --variant auto: what this device measured
         if variant == "auto":
@@ -43,7 +43,7 @@ class Predictor:
             if not is_bundle(model):
                 raise UserError("--variant auto chooses among a bundle's variants: give a "
                                 "bundle directory")
-            self.choice = choose_variant(model, [runtime] if runtime else None,
+            self.choice = choose_variant(model, runtimes or ([runtime] if runtime else None),
                                          batch_size=batch_size, provider=provider,
                                          threads=threads, ov_precision=ov_precision)
             variant, runtime = self.choice.variant, self.choice.runtime
@@ -146,14 +146,21 @@ def add_arguments(p: argparse.ArgumentParser, with_model: bool = True) -> None:
     """The predict flags (shared by `coat-export predict` and a bundle's predict.py)."""
     if with_model:
         p.add_argument("model", metavar="MODEL", help="a bundle directory or an .onnx file")
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    p.add_argument("images", metavar="IMAGE", nargs="*", help="image files")
+    p.add_argument("--selftest", action="store_true",
+                   help="instead of classifying: run every variant in every --runtime "
+                        "(default: those installed) on the bundle's recorded inputs and judge "
+                        "each against the MindSpore outputs recorded with them; exit 0 all "
+                        "pass, 1 one fails, 2 a damaged bundle")
     p.add_argument("--topk", type=positive_int, default=5, help="classes per image (default 5)")
     p.add_argument("--variant", help="bundle variant: fp32 (default), fp16, int8_dynamic, "
                                      "int8_static, or auto: the fastest variant x runtime "
                                      "that passes its gates on this device, measured now")
     p.add_argument("--labels", help="class names, one per line (default: the bundle's)")
-    add_runtime_arguments(p, several=False)
-    p.set_defaults(runtime=None)   # onnxruntime; with --variant auto: every installed one
+    add_runtime_arguments(p, several=True)
+    # one runtime to classify with (default onnxruntime); several for --selftest and
+    # --variant auto (default: every installed one)
+    p.set_defaults(runtime=None)
     p.add_argument("--json", nargs="?", const="-", metavar="PATH",
                    help="write JSON instead of text (to PATH, or stdout without PATH)")
 
@@ -161,10 +168,21 @@ def add_arguments(p: argparse.ArgumentParser, with_model: bool = True) -> None:
 def run(args, model: Optional[str] = None) -> int:
     from .progress import say
 
+    model = model or args.model
     if args.json and args.json != "-":
         check_writable_file(args.json, "--json")
-    predictor = Predictor(model or args.model, labels_file=args.labels, variant=args.variant,
-                          runtime=args.runtime, provider=args.provider, threads=args.threads,
+    if args.selftest:
+        return _selftest(args, model)
+    if not args.images:
+        raise UserError("give one or more IMAGE files (or --selftest on a bundle)")
+    runtimes = args.runtime or []
+    if len(runtimes) > 1 and args.variant != "auto":
+        raise UserError("predict runs in one --runtime; several are for --selftest and "
+                        "--variant auto")
+    predictor = Predictor(model, labels_file=args.labels, variant=args.variant,
+                          runtime=runtimes[0] if len(runtimes) == 1 else None,
+                          runtimes=runtimes if len(runtimes) > 1 else None,
+                          provider=args.provider, threads=args.threads,
                           ov_precision=args.ov_precision,
                           batch_size=min(len(args.images), 16))
     if predictor.choice is not None:
@@ -180,6 +198,30 @@ def run(args, model: Optional[str] = None) -> int:
         write_text(args.json, text + "\n")
     print(format_text(results))
     return 0
+
+
+def _selftest(args, model: str) -> int:
+    from .device_choice import installed_runtimes
+    from .report import build_report, to_json, to_markdown
+    from .progress import say
+    from .selftest import run_selftest, verdict_line
+
+    if not is_bundle(model):
+        raise UserError("--selftest needs a bundle directory (its recorded reference)")
+    if args.images:
+        raise UserError("--selftest runs the bundle's recorded inputs: give no IMAGE")
+    result = run_selftest(model, args.runtime or installed_runtimes(), provider=args.provider,
+                          threads=args.threads, ov_precision=args.ov_precision,
+                          variants=[args.variant] if args.variant not in (None, "auto") else None)
+    report = build_report(result)
+    if args.json == "-":
+        print(to_json(report), end="")
+    else:
+        print(to_markdown(report), end="")
+        if args.json:
+            write_text(args.json, to_json(report))
+    say(verdict_line(result))
+    return 0 if result.passed else 1
 
 
 def main(argv: Optional[Sequence[str]] = None, bundle_dir: Optional[str] = None,

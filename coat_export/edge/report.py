@@ -72,9 +72,11 @@ def build_report(result) -> Dict[str, Any]:
         "inputs": result.inputs,
         "tolerances": result.tolerances,
         "node_tolerance": result.node_tolerance,
-        "comparisons": [_comparison(r, result.reference["name"]) for r in result.results],
+        "comparisons": [_comparison(r, r.reference_name or result.reference["name"])
+                        for r in result.results],
         "versions": result.versions,
         "cpu": result.cpu,
+        "recorded_inputs": result.recorded_inputs,
     })
 
 
@@ -90,26 +92,36 @@ def to_markdown(report: Dict[str, Any]) -> str:
     """A table for the terminal: one row per candidate, then any first divergence."""
     inputs = report.get("inputs", {})
     what = []
-    if inputs.get("random"):
+    if inputs.get("recorded"):
+        what.append(f"{inputs['recorded']} recorded by {inputs.get('source', '?')}")
+    elif inputs.get("random"):
         what.append(f"{inputs['random']} random (seed {inputs.get('seed', 0)})")
-    if inputs.get("images"):
+    if inputs.get("images") and not inputs.get("recorded"):
         what.append(f"{len(inputs['images'])} image(s) from {inputs.get('image_dir', '?')}")
     ref = report.get("reference") or {}
+    several = len({c["reference"] for c in report["comparisons"]}) > 1
     lines: List[str] = [
         f"### Parity: {report.get('model')} -- reference {ref.get('name')} "
         f"({ref.get('runtime')})",
         "",
         f"Inputs: {', '.join(what) or 'none'}; shape {inputs.get('shape')}.",
+    ]
+    if report.get("recorded_inputs"):
+        r = report["recorded_inputs"]
+        lines.append(f"Recorded reference: {r.get('count')} inputs and outputs of "
+                     f"{r.get('source')}.")
+    lines += [
         "",
-        "| candidate | format | runtime | precision | max_abs_diff | max_rel_diff | cosine "
-        "| top1 | top5 | result |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| candidate | " + ("reference | " if several else "") + "format | runtime | "
+        "precision | max_abs_diff | max_rel_diff | cosine | top1 | top5 | result |",
+        "|---|" + ("---|" if several else "") + "---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in report["comparisons"]:
         verdict = "pass" if c["passed"] else "**FAIL**: " + "; ".join(
             str(f) for f in c.get("failures") or [])
         lines.append(
-            f"| {c['candidate']} | {c['format']} | {c['runtime']} | {c['precision']} | "
+            f"| {c['candidate']} | " + (f"{c['reference']} | " if several else "") +
+            f"{c['format']} | {c['runtime']} | {c['precision']} | "
             f"{_num(c['max_abs_diff'], '.2e')} | {_num(c['max_rel_diff'], '.2e')} | "
             f"{_num(c['cosine'], '.8f')} | {_num(c['top1_agreement'], '.3f')} | "
             f"{_num(c['top5_agreement'], '.3f')} | {verdict} |")

@@ -13,6 +13,8 @@ import os
 import shutil
 from typing import Optional, Sequence
 
+import numpy as np
+
 from ..edge.atomic import atomic_dir, ensure_writable_dir, output_lock
 from ..edge.bundle import (FORMAT, FORMAT_VERSION, LABELS_FILE, MANIFEST_NAME, MODEL_FILE,
                            PREDICT_SCRIPT, RUNTIME_DIR, VARIANT_KEYS, is_bundle, load_labels,
@@ -143,7 +145,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
                  labels_file: Optional[str] = None, variants: Sequence[str] = (),
                  calib_dir: Optional[str] = None, check_variants: bool = True,
                  checkpoint_sha256: Optional[str] = None, bench_runs: int = 10,
-                 weights: Optional[str] = None) -> dict:
+                 weights: Optional[str] = None, reference=None) -> dict:
     """Write an edge bundle directory for `onnx_path`; returns the manifest.
 
     architecture: the CoaT architecture dict (e.g. CoaTConfig.to_dict()).
@@ -157,6 +159,9 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
     variants: quantize modes to add: 'fp16', 'dynamic', 'static' ('static' needs calib_dir).
         Each is checked against the fp32 model (coat_export.quantize) unless check_variants
         is False; a failing check raises and nothing is written.
+    reference: (inputs, outputs, meta) recorded from the source network (export --bundle:
+        MindSpore) as reference.npz; None: the fp32 ONNX model's own outputs on seeded inputs,
+        labelled as such (no MindSpore network was given).
     weights: which checkpoint weights the model computes, 'raw' or 'ema' (None: random or
         unknown), recorded as manifest["weights"].
     bench_runs: time every variant in every runtime installed here (batch 1, interleaved, this
@@ -232,6 +237,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
                                      "check": result.check.to_dict() if result.check else None,
                                      "check_inputs": result.check_inputs or None,
                                      "validated_on": result.validated_on}
+        ref_record = _write_reference(tmp, reference, pre, checkpoint, weights)
         if labels is not None:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
                 f.write("\n".join(labels) + "\n")
@@ -254,6 +260,7 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
             "default_variant": "fp32",
             "variants": variant_recs,
             "parity": _jsonable(parity) if parity is not None else None,
+            "reference": ref_record,
             "host_benchmark": _benchmark(tmp, variant_recs, bench_runs) if bench_runs else None,
             "files": {},
             "tool": {"name": "coat-export", "version": __version__},
@@ -266,6 +273,43 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
             json.dump(manifest, f, indent=1, sort_keys=False)
             f.write("\n")
     return manifest
+
+
+# what reference.npz may take: the recorded inputs of a 224 model are 0.6 MB each
+REFERENCE_BUDGET_BYTES = 8 << 20
+
+
+def reference_sample_count(sample_shape) -> int:
+    """Seeded samples recorded in a bundle: AGREEMENT_SAMPLES where they fit the budget."""
+    from ..edge.compare import AGREEMENT_SAMPLES
+    from ..edge.reference import samples_within
+
+    size = 4 * int(np.prod(sample_shape))
+    return samples_within(size, REFERENCE_BUDGET_BYTES, 4, AGREEMENT_SAMPLES)
+
+
+def _write_reference(tmp: str, reference, pre, checkpoint, weights) -> dict:
+    """reference.npz in the bundle directory being written; its manifest record."""
+    from ..edge.reference import REFERENCE_FILE, reference_bytes
+
+    if reference is None:
+        from ..edge.parity import seeded_input
+        from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
+
+        runner = OnnxRuntimeRunner(os.path.join(tmp, MODEL_FILE))
+        shape = [3, pre.image_size, pre.image_size]
+        x = seeded_input((reference_sample_count(shape), *shape), 0)
+        reference = (x, runner(x), {"source": "onnxruntime",
+                                    "note": "no MindSpore network was given: the fp32 ONNX "
+                                            "model's own outputs", "random": len(x), "seed": 0})
+    inputs, outputs, meta = reference
+    meta = dict(meta, checkpoint_sha256=(checkpoint or {}).get("sha256"), weights=weights)
+    data = reference_bytes(inputs, outputs, meta)
+    with open(os.path.join(tmp, REFERENCE_FILE), "wb") as f:
+        f.write(data)
+    return dict(meta, file=REFERENCE_FILE, num_samples=int(len(inputs)),
+                input_shape=[int(d) for d in inputs.shape[1:]],
+                output_shape=[int(d) for d in outputs.shape[1:]])
 
 
 def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:

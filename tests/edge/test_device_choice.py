@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 
+import numpy as np
 import pytest
 
 from .helpers import HELDOUT, LABELS, run_cli
@@ -84,3 +85,51 @@ def test_cpu_info_shape():
     info = cpu_info()
     assert set(info) == {"machine", "model", "flags", "vnni", "isa"}
     assert info["vnni"] in (True, False, None) and info["isa"]
+
+
+def test_selftest_fails_on_a_bundle_that_computes_something_else(tmp_path, tiny_onnx):
+    """The model changed (weights scaled), its manifest made consistent again: the bundle
+    still verifies, but its outputs depart from the recorded ones -> exit 1, naming it."""
+    import onnx
+    from onnx import numpy_helper
+
+    out = tmp_path / "b"
+    write_bundle(str(tiny_onnx), str(out), "tiny", {}, preprocessing=PreprocessConfig(image_size=32),
+                 bench_runs=0)
+    m = onnx.load(str(out / "model.onnx"))
+    w = m.graph.initializer[0]
+    w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 1.5, w.name))
+    data = m.SerializeToString()
+    (out / "model.onnx").write_bytes(data)
+    man = json.loads((out / "manifest.json").read_text())
+    man["files"]["model.onnx"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (out / "manifest.json").write_text(json.dumps(man))
+    r = run_cli(["predict", out, "--selftest", "--runtime", *installed_runtimes()])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "selftest FAIL: model.onnx (onnxruntime)" in r.stderr and "**FAIL**" in r.stdout
+
+
+def test_save_reference_replays_without_mindspore(trained_onnx, blocker_dir, tmp_path):
+    """check against MindSpore with --save_reference on the host; --reference REF.npz with
+    MindSpore blocked gives the same verdict and the same numbers."""
+    from .helpers import TRAINED
+
+    cfg = os.path.join(TRAINED, "coat_lite_digits.yaml")
+    ref = tmp_path / "ref.npz"
+    host = run_cli(["check", "-c", cfg, trained_onnx, "--save_reference", ref, "--report",
+                    tmp_path / "host.json"])
+    assert host.returncode == 0, host.stderr
+    edge = run_cli(["check", "--reference", ref, trained_onnx, "--report", tmp_path / "edge.json"],
+                   block_mindspore=True, blocker=blocker_dir, marker=str(tmp_path / "m"))
+    assert edge.returncode == 0, edge.stderr
+    assert not os.path.exists(tmp_path / "m")      # MindSpore was never imported
+    h, e = (json.loads((tmp_path / f).read_text())["comparisons"][0]
+            for f in ("host.json", "edge.json"))
+    assert h["passed"] == e["passed"] and h["max_abs_diff"] == e["max_abs_diff"]
+    assert e["reference"].startswith("mindspore (recorded")
+    # a reference of another model: one line, exit 2
+    other = tmp_path / "other.npz"
+    with np.load(ref) as z:
+        np.savez(other, inputs=z["inputs"][:, :, :16, :16], outputs=z["outputs"])
+    r = run_cli(["check", "--reference", other, trained_onnx])
+    assert r.returncode == 2 and "another network" in r.stderr and "Traceback" not in r.stderr
