@@ -142,13 +142,19 @@ def convert_to_model(mindir_path: str, opset: int = DEFAULT_OPSET,
 
 def convert(mindir_path: str, onnx_path: str, opset: int = DEFAULT_OPSET,
             dynamic_batch: bool = False, optimize: bool = True,
-            make_dirs: bool = False) -> ConversionResult:
+            make_dirs: bool = False, metadata: Optional[Dict[str, str]] = None
+            ) -> ConversionResult:
     """Convert `mindir_path` and write `onnx_path` atomically (nothing is written on error).
 
     The file is written only after the model passed the full ONNX checker and loaded in ONNX
-    Runtime; `make_dirs` creates the output directory if needed.
+    Runtime; `make_dirs` creates the output directory if needed. `metadata`: extra
+    metadata_props (string keys and values) for the caller's own facts.
     """
     conv = convert_detailed(mindir_path, opset, dynamic_batch, optimize=optimize)
+    if metadata:
+        onnx.helper.set_model_props(conv.model, dict(
+            {p.key: p.value for p in conv.model.metadata_props},
+            **{str(k): str(v) for k, v in metadata.items()}))
     t = time.perf_counter()
     path = write_model(conv.model, onnx_path,
                        verify=None if _is_small(conv.model) else verify, make_dirs=make_dirs)

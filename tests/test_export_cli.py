@@ -299,3 +299,39 @@ def test_bundle_needs_onnx_format(tmp_path):
     proc = run_export("--format", "mindir", "--bundle", "--output_dir", tmp_path / "out")
     assert_clean_failure(proc, "--bundle needs --format onnx")
     assert_nothing_written(tmp_path / "out")
+
+
+def test_exported_onnx_describes_itself(tmp_path):
+    """metadata_props: preprocessing, labels, checkpoint sha256, weights, tool version and
+    opset, read back with ONNX Runtime; predict and validate on the bare file use them."""
+    import hashlib
+    import json
+
+    import onnxruntime as ort
+
+    trained = os.path.join(REPO, "tests", "fixtures", "trained")
+    labels = os.path.join(trained, "digits_labels.txt")
+    r = run_export("-c", os.path.join(trained, "coat_lite_digits.yaml"), "--format", "onnx",
+                   "--labels", labels, "--output_dir", tmp_path)
+    assert r.returncode == 0, r.stderr
+    path = tmp_path / "coat_lite_digits.onnx"
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]) \
+        .get_modelmeta().custom_metadata_map
+    ckpt = os.path.join(trained, "coat_lite_digits.ckpt")
+    assert meta["coat_export.checkpoint_sha256"] == hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
+    assert meta["coat_export.weights"] == "raw" and meta["coat_export.opset"] == "17"
+    assert json.loads(meta["coat_export.preprocessing"])["image_size"] == 32
+    names = open(labels).read().split()
+    assert json.loads(meta["coat_export.labels"]) == names
+    img = os.path.join(trained, "digits_heldout", "3", sorted(os.listdir(
+        os.path.join(trained, "digits_heldout", "3")))[0])
+    p = subprocess.run([sys.executable, "-m", "coat_export", "predict", str(path), img,
+                        "--topk", "1"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert p.returncode == 0 and "own metadata" in p.stderr and "warning" not in p.stderr
+    assert f"{names[3]} (3)" in p.stdout
+    v = subprocess.run([sys.executable, "-m", "coat_export", "validate", str(path), "--data_dir",
+                        os.path.join(trained, "digits_heldout"), "--json", tmp_path / "v.json",
+                        "--no_progress"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert v.returncode == 0, v.stderr
+    pre = json.loads((tmp_path / "v.json").read_text())["preprocessing"]
+    assert pre == json.loads(meta["coat_export.preprocessing"])

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "write DIR/<model>.parity.json")
     p.add_argument("--bundle", action="store_true",
                    help="with --format onnx: also write the edge bundle DIR/<model>_bundle/")
-    p.add_argument("--labels", help="class names, one per line, for the bundle")
+    p.add_argument("--labels", help="class names, one per line: recorded in the ONNX file's "
+                                    "metadata and the bundle")
     p.add_argument("--bundle_variants", nargs="+", choices=("fp16", "dynamic", "static"),
                    default=(), help="reduced-precision variants to add to the bundle")
     p.add_argument("--calib_dir", help="calibration images for the 'static' int8 variant")
@@ -63,8 +64,13 @@ def run(args) -> int:
 
     if args.check and args.format == "air":
         raise UserError("--check needs a MINDIR or ONNX export (AIR runs only on Ascend)")
-    if (args.bundle_variants or args.labels or args.images) and not args.bundle:
-        raise UserError("--labels, --bundle_variants and --images belong to --bundle")
+    if (args.bundle_variants or args.images) and not args.bundle:
+        raise UserError("--bundle_variants and --images belong to --bundle")
+    if args.labels and args.format != "onnx":
+        raise UserError("--labels go into the ONNX file's metadata and its bundle: "
+                        "--format onnx")
+    if args.labels and not os.path.isfile(args.labels):
+        raise UserError(f"labels file not found: {args.labels}")
     if args.bundle:
         if args.format != "onnx":
             raise UserError("--bundle needs --format onnx (a bundle is for ONNX Runtime)")
@@ -92,7 +98,8 @@ def run(args) -> int:
         elif args.format == "onnx":
             from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
-            pipeline.export_onnx(built, tmp, args.batch_size, args.dynamic_batch, args.opset)
+            pipeline.export_onnx(built, tmp, args.batch_size, args.dynamic_batch, args.opset,
+                                 metadata=_onnx_metadata(args, built, spec))
             reference = pipeline.verify_export(built, OnnxRuntimeRunner(tmp, name=final), inputs)
         else:
             with step("compile and export AIR"):
@@ -136,6 +143,19 @@ def _write_bundle(args, built, spec, onnx_path: str, parity_path) -> None:
                      labels_file=args.labels, variants=args.bundle_variants,
                      calib_dir=args.calib_dir, weights=built.weights, reference=reference)
     print(bundle_dir)
+
+
+def _onnx_metadata(args, built, spec) -> dict:
+    """What the .onnx carries about itself (metadata_props): preprocessing, labels, source."""
+    from ..edge.bundle import load_labels, sha256_file
+    from ..edge.onnx_info import toolkit_metadata
+    from ..edge.versions import __version__
+
+    labels = load_labels(args.labels) if args.labels else None
+    return toolkit_metadata(built.name, spec.preprocessing(built.config.image_size), args.opset,
+                            __version__, labels=labels,
+                            checkpoint_sha256=sha256_file(spec.ckpt_path) if spec.ckpt_path
+                            else None, weights=built.weights)
 
 
 def _mindspore_reference(args, built, spec):

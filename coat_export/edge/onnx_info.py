@@ -16,7 +16,9 @@ INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLine
 _FLOAT16, _BFLOAT16 = 10, 16    # TensorProto.DataType
 
 # field numbers (onnx.proto)
-_MODEL_OPSET, _MODEL_GRAPH = 8, 7
+_MODEL_OPSET, _MODEL_GRAPH, _MODEL_METADATA = 8, 7, 14
+_ENTRY_KEY, _ENTRY_VALUE = 1, 2
+MAX_METADATA_CHARS = 1 << 20
 _OPSET_DOMAIN, _OPSET_VERSION = 1, 2
 _GRAPH_NODE, _GRAPH_INIT = 1, 5
 _NODE_OPTYPE, _NODE_ATTR = 4, 5
@@ -66,6 +68,7 @@ class OnnxSummary:
         self.op_types: Set[str] = set()
         self.cast_targets: Set[int] = set()
         self.initializer_types: Set[int] = set()
+        self.metadata: Dict[str, str] = {}   # metadata_props (what Netron shows)
 
     @property
     def opset(self):
@@ -88,6 +91,15 @@ def summarize(data: bytes) -> OnnxSummary:
             s.opsets[domain] = version
         elif field == _MODEL_GRAPH and wire == 2:
             graph = value
+        elif field == _MODEL_METADATA and wire == 2 and value[1] - value[0] < MAX_METADATA_CHARS:
+            key = val = ""
+            for f, w, v in _fields(buf, *value):
+                if f == _ENTRY_KEY and w == 2:
+                    key = bytes(buf[v[0]:v[1]]).decode("utf-8", "replace")
+                elif f == _ENTRY_VALUE and w == 2:
+                    val = bytes(buf[v[0]:v[1]]).decode("utf-8", "replace")
+            if key:
+                s.metadata[key] = val
     if graph is None:
         raise ValueError("no graph in the model (not an ONNX file?)")
     for field, wire, value in _fields(buf, *graph):
@@ -130,3 +142,45 @@ def precision_of(summary: OnnxSummary) -> str:
     if _BFLOAT16 in summary.initializer_types or _BFLOAT16 in summary.cast_targets:
         return "bf16"
     return "fp32"
+
+
+# What coat-export writes into an exported model's metadata_props (ONNX Runtime exposes them
+# as custom_metadata_map; Netron shows them): a bare .onnx keeps its preprocessing and labels.
+METADATA_PREFIX = "coat_export."
+
+
+def toolkit_metadata(model: str, preprocessing: dict, opset: int, version: str,
+                     labels=None, checkpoint_sha256=None, weights=None) -> Dict[str, str]:
+    import json
+
+    meta = {"model": model, "preprocessing": json.dumps(preprocessing, sort_keys=True),
+            "opset": str(opset), "tool_version": version,
+            "checkpoint_sha256": checkpoint_sha256 or "", "weights": weights or "random"}
+    if labels is not None:
+        meta["labels"] = json.dumps(list(labels))
+    return {METADATA_PREFIX + k: v for k, v in meta.items()}
+
+
+def read_toolkit_metadata(summary: OnnxSummary) -> Dict[str, object]:
+    """The toolkit's own entries, parsed: {"preprocessing": dict, "labels": [str], ...};
+    a malformed entry is left out (the model is untrusted, its metadata too)."""
+    import json
+
+    out: Dict[str, object] = {}
+    for key, value in summary.metadata.items():
+        if not key.startswith(METADATA_PREFIX):
+            continue
+        name = key[len(METADATA_PREFIX):]
+        if name in ("preprocessing", "labels"):
+            try:
+                parsed = json.loads(value)
+            except (ValueError, RecursionError):
+                continue
+            if name == "preprocessing" and isinstance(parsed, dict):
+                out[name] = parsed
+            elif name == "labels" and isinstance(parsed, list) and parsed and \
+                    all(isinstance(x, str) for x in parsed):
+                out[name] = parsed
+        else:
+            out[name] = value
+    return out

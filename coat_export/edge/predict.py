@@ -36,6 +36,7 @@ class Predictor:
                  threads: Optional[int] = None, ov_precision: str = "f32",
                  batch_size: int = 1, runtimes: Optional[Sequence[str]] = None):
         self.notes: List[str] = []          # warnings for the user
+        self.info: List[str] = []           # what was used, for the user (note lines)
         self.choice = None                  # --variant auto: what this device measured
         if variant == "auto":
             from .device_choice import choose_variant
@@ -66,6 +67,15 @@ class Predictor:
             if graph_size and graph_size != self.preprocess.image_size:
                 raise UserError(f"{MANIFEST_NAME} says image_size {self.preprocess.image_size} "
                                 f"but {src.name} takes {graph_size}x{graph_size}")
+        elif (src.metadata or {}).get("preprocessing"):
+            try:   # the exported file's own metadata_props
+                self.preprocess = PreprocessConfig.from_dict(src.metadata["preprocessing"])
+            except ValueError as exc:
+                raise UserError(f"bad preprocessing in the metadata of {src.name}: "
+                                f"{exc}") from None
+            self.info.append(f"preprocessing from {os.path.basename(src.name)}'s own metadata "
+                             f"(image_size {self.preprocess.image_size}, crop_pct "
+                             f"{self.preprocess.crop_pct}, {self.preprocess.interpolation})")
         else:
             size = graph_size or 224
             self.preprocess = PreprocessConfig(image_size=size)
@@ -73,10 +83,17 @@ class Predictor:
                               f"default preprocessing (image_size {size}, crop_pct 0.9, "
                               "bicubic, ImageNet mean/std); pass a bundle directory for the "
                               "model's own")
+        if graph_size and graph_size != self.preprocess.image_size:
+            raise UserError(f"the preprocessing says image_size {self.preprocess.image_size} "
+                            f"but {src.name} takes {graph_size}x{graph_size}")
         if labels_file:
             self.labels = load_labels(labels_file)
+        elif src.bundle is not None:
+            self.labels = src.bundle.labels()
         else:
-            self.labels = src.bundle.labels() if src.bundle is not None else None
+            self.labels = (src.metadata or {}).get("labels")
+            if self.labels:
+                self.info.append(f"labels from {os.path.basename(src.name)}'s own metadata")
         classes = self.runner.num_classes
         if self.labels is not None and classes and len(self.labels) != classes:
             raise UserError(f"the labels file has {len(self.labels)} names but the model has "
@@ -187,6 +204,8 @@ def run(args, model: Optional[str] = None) -> int:
                           batch_size=min(len(args.images), 16))
     if predictor.choice is not None:
         say(f"note: {predictor.choice.describe()}")
+    for note in predictor.info:
+        say(f"note: {note}")
     for note in predictor.notes:
         say(f"warning: {note}")
     results = predictor.predict(args.images, k=args.topk)

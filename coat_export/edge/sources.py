@@ -11,7 +11,7 @@ from typing import Optional, Union
 
 from .bundle import Bundle, is_bundle, open_bundle, read_regular_file
 from .errors import UserError
-from .onnx_info import precision_of, summarize
+from .onnx_info import precision_of, read_toolkit_metadata, summarize
 
 __all__ = ["model_format", "OnnxModel", "resolve_onnx", "RUNTIMES", "open_onnx_runner"]
 
@@ -41,6 +41,7 @@ class OnnxModel:
     opset: Optional[int] = None
     bundle: Optional[Bundle] = None
     variant: Optional[str] = None   # the bundle variant key
+    metadata: Optional[dict] = None  # a bare file's own coat_export.* metadata_props
 
 
 def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
@@ -65,7 +66,8 @@ def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
     except ValueError as exc:
         raise UserError(f"{path} is not a readable ONNX file ({exc})") from None
     # Keep the path (not the bytes) for the runtime: a model with external data needs it.
-    return OnnxModel(path, path, precision_of(summary), summary.opset)
+    return OnnxModel(path, path, precision_of(summary), summary.opset,
+                     metadata=read_toolkit_metadata(summary))
 
 
 def _precision(data: bytes, name: str) -> str:

@@ -74,15 +74,21 @@ def resolve_preprocess(backends, overrides: Optional[dict] = None,
     base = dict(base or {})
     own = {}
     for b in backends:
-        bundle = getattr(getattr(b, "source", None), "bundle", None)
+        source = getattr(b, "source", None)
+        bundle = getattr(source, "bundle", None)
         if bundle is not None:
-            try:
-                own[bundle.directory] = PreprocessConfig.from_dict(bundle.preprocessing)
-            except ValueError as exc:
-                raise UserError(f"bad preprocessing in the manifest of {bundle.directory}: "
-                                f"{exc}") from None
+            where, given = f"the manifest of {bundle.directory}", bundle.preprocessing
+        elif (getattr(source, "metadata", None) or {}).get("preprocessing"):
+            where, given = f"the metadata of {b.name}", source.metadata["preprocessing"]
+        else:
+            continue
+        try:
+            own[where] = PreprocessConfig.from_dict(given)
+        except ValueError as exc:
+            raise UserError(f"bad preprocessing in {where}: {exc}") from None
     if len(set(own.values())) > 1:
-        raise UserError("the bundles preprocess differently; validate them separately")
+        raise UserError("the models' own preprocessing differs (bundle manifests or ONNX "
+                        "metadata); validate them separately")
     if not base and own:
         base = next(iter(own.values())).to_dict()
     sizes = {b.image_size for b in backends if b.image_size}

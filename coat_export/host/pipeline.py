@@ -175,7 +175,7 @@ def export_air(built: BuiltModel, path: str, batch_size: int) -> None:
 
 
 def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch: bool = False,
-                opset: int = 17):
+                opset: int = 17, metadata: Optional[Dict[str, str]] = None):
     """Checkpoint network -> MINDIR (temporary) -> ONNX at `path`. Returns the conversion."""
     import converters
 
@@ -188,7 +188,7 @@ def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch
         with step(f"convert MINDIR -> ONNX (opset {opset})"):
             try:
                 result = converters.convert(mindir, path, opset=opset,
-                                            dynamic_batch=dynamic_batch)
+                                            dynamic_batch=dynamic_batch, metadata=metadata)
             except converters.ConversionError as exc:
                 raise UserError(f"ONNX conversion failed: {exc}") from None
     say(f"     {result.mindir_nodes} MindSpore nodes -> {result.onnx_nodes} ONNX nodes, "
