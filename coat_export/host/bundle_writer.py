@@ -79,6 +79,8 @@ python predict.py photo.jpg --topk 5
 python predict.py a.jpg b.png --json            # JSON on stdout
 python predict.py photo.jpg --runtime openvino  # pip install openvino
 python predict.py photo.jpg --variant int8_dynamic
+python predict.py photo.jpg --variant auto         # the fastest variant that passes here
+python predict.py --selftest                       # this box vs MindSpore's recorded outputs
 ```
 
 With the toolkit installed (`pip install coat-export`), `coat-export predict THIS_DIR
