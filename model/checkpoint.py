@@ -82,6 +82,8 @@ def read_checkpoint_typed(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, s
         raise CheckpointError(f"checkpoint path is not a file: {path}")
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"checkpoint is empty: {path}")
+    if _is_safetensors(path):
+        return _read_safetensors(path)
     with open(path, "rb") as f:
         ckpt = _parse(path, f.read())
     if not ckpt.value:
@@ -102,6 +104,47 @@ def read_checkpoint_typed(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, s
         i += len(chunk)
         out[tag] = _tensor(path, tag, chunk)
         kinds[tag] = chunk[0].tensor.tensor_type if chunk[0].HasField("tensor") else "map"
+    return out, kinds
+
+
+def _is_safetensors(path: str) -> bool:
+    """MindSpore's save_checkpoint(..., format="safetensors"): an 8-byte header length, then
+    the JSON header (a .ckpt is a protobuf message and never starts so)."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return path.endswith(".safetensors") or (len(head) == 9 and head[8:9] == b"{")
+
+
+# numpy dtypes safetensors hands back -> the element type names a .ckpt declares
+_SAFETENSORS_KINDS = {np.dtype(v).name: k for k, v in _DTYPES.items() if k != "BFloat16"}
+
+
+def _read_safetensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Read with the safetensors library (it checks the header against the file size and
+    every tensor's extent), never by hand."""
+    try:
+        from safetensors import SafetensorError, safe_open
+    except ImportError:
+        raise CheckpointError(f"{path} is a safetensors checkpoint: pip install safetensors "
+                              "(MindSpore installs it)") from None
+    out: Dict[str, np.ndarray] = {}
+    kinds: Dict[str, str] = {}
+    try:
+        with safe_open(path, framework="numpy") as f:
+            for name in f.keys():
+                a = np.asarray(f.get_tensor(name))
+                kind = _SAFETENSORS_KINDS.get(a.dtype.name)
+                if kind is None:
+                    raise CheckpointError(f"{path}: '{name}' has element type {a.dtype}, "
+                                          "which a CoaT checkpoint does not use")
+                out[name], kinds[name] = a, kind
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"cannot read {path} as a safetensors checkpoint (truncated or "
+                              f"damaged? {str(exc)[:160]})") from None
+    if not out:
+        raise CheckpointError(f"{path} holds no parameters")
     return out, kinds
 
 

@@ -198,3 +198,26 @@ def test_export_with_ema_end_to_end(ms_graph, tmp_path):
                  tmp_path / "none"], tmp_path)
     assert r.returncode == 2 and "holds no ema.* entries" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_safetensors_checkpoint_of_a_train_network(ms_graph, tmp_path):
+    """MindSpore's save_checkpoint(..., format="safetensors") of a train network with EMA:
+    read by the safetensors library, strict, EMA selectable; a damaged one is one error."""
+    import mindspore as ms
+
+    from model import CheckpointError, load_checkpoint_strict
+
+    net = _net()
+    train = _train_network(net, "lion", loss_scale=True, ema=True)
+    path = str(tmp_path / "coat.safetensors")
+    ms.save_checkpoint(train, path, format="safetensors")
+    ema = {p.name[len("ema."):]: p.asnumpy() for p in train.ema_weight}
+    loaded = _net()
+    info = load_checkpoint_strict(loaded, path, ema=True)
+    assert info["weights"] == "ema"
+    for p in loaded.get_parameters():
+        np.testing.assert_array_equal(p.asnumpy(), ema[p.name])
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(open(path, "rb").read()[:-100])
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_checkpoint_strict(_net(), str(cut))
