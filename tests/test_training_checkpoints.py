@@ -48,6 +48,11 @@ def _train_network(net, optimizer: str, loss_scale: bool, ema: bool):
     if optimizer == "adan":
         for prefix in ("moment1", "moment2", "moment3", "prev_gradient"):
             setattr(train, prefix, weights.clone(prefix=prefix, init="zeros"))
+    if optimizer == "nadam_accumulate":   # NAdam, with MindCV's gradient accumulation
+        train.nadam_m = weights.clone(prefix="nadam_m", init="zeros")
+        train.nadam_v = weights.clone(prefix="nadam_v", init="zeros")
+        train.accumulated_grads = weights.clone(prefix="accumulated_grads", init="zeros")
+        train.accumulate_step = Parameter(Tensor(0, ms.int32), name="accumulate_step")
     if ema:
         train.ema_weight = weights.clone(prefix="ema", init="same")
         train.updates = Parameter(Tensor(3.0, ms.float32), name="updates")
@@ -77,7 +82,7 @@ def _mindcv_ema_weights(path):
 
 @pytest.mark.parametrize("optimizer,loss_scale", [
     ("adam", True), ("adamw", False), ("momentum", True), ("rmsprop", False), ("lamb", True),
-    ("lion", True), ("adan", False)])
+    ("lion", True), ("adan", False), ("nadam_accumulate", False)])
 def test_train_network_checkpoints_load_strictly(ms_graph, tmp_path, optimizer, loss_scale):
     from model import load_checkpoint_strict
 
@@ -221,3 +226,26 @@ def test_safetensors_checkpoint_of_a_train_network(ms_graph, tmp_path):
     cut.write_bytes(open(path, "rb").read()[:-100])
     with pytest.raises(CheckpointError, match="safetensors"):
         load_checkpoint_strict(_net(), str(cut))
+
+
+@pytest.mark.parametrize("level", ["O2", "O3"])
+def test_amp_train_network_checkpoints(ms_graph, tmp_path, level):
+    """MindSpore's amp.build_train_network (MindCV's amp_level) around the network."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from model import load_checkpoint_strict
+
+    net = _net()
+    train = ms.amp.build_train_network(
+        net, nn.Momentum(net.trainable_params(), 0.01, 0.9),
+        nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"), level=level,
+        loss_scale_manager=None)   # (a loss-scale manager needs Ascend/GPU)
+    path = str(tmp_path / f"{level}.ckpt")
+    ms.save_checkpoint(train, path)
+    raw = {p.name: p.asnumpy() for p in net.get_parameters()}
+    loaded = _net()
+    info = load_checkpoint_strict(loaded, path)
+    assert "moments" in info["dropped_summary"]
+    for p in loaded.get_parameters():
+        np.testing.assert_array_equal(p.asnumpy(), raw[p.name].astype(np.float32))
