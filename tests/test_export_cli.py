@@ -335,3 +335,28 @@ def test_exported_onnx_describes_itself(tmp_path):
     assert v.returncode == 0, v.stderr
     pre = json.loads((tmp_path / "v.json").read_text())["preprocessing"]
     assert pre == json.loads(meta["coat_export.preprocessing"])
+
+
+@pytest.mark.slow
+def test_full_size_bundle_selftest(tmp_path):
+    """A full-size variant's bundle records MindSpore's outputs (as many seeded 224x224 inputs
+    as fit the reference budget) and its predict.py --selftest passes in every runtime."""
+    import importlib.util
+    import json
+
+    out = tmp_path / "out"
+    r = run_export("--model", "coat_lite_tiny", "--format", "onnx", "--bundle",
+                   "--output_dir", out)
+    assert r.returncode == 0, r.stderr
+    bundle = out / "coat_lite_tiny_bundle"
+    ref = json.loads((bundle / "manifest.json").read_text())["reference"]
+    assert ref["source"] == "mindspore" and ref["input_shape"] == [3, 224, 224]
+    assert 4 <= ref["num_samples"] <= 64 and (bundle / "reference.npz").stat().st_size < 16 << 20
+    runtimes = ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+    s = subprocess.run([sys.executable, str(bundle / "predict.py"), "--selftest", "--runtime",
+                        *runtimes, "--json", str(tmp_path / "s.json")],
+                       capture_output=True, text=True, timeout=600)
+    assert s.returncode == 0, s.stdout + s.stderr
+    rows = json.loads((tmp_path / "s.json").read_text())["comparisons"]
+    assert len(rows) == len(runtimes) and all(c["precision"] == "fp32" for c in rows)
+    assert all(c["passed"] and c["reference"] == "mindspore (recorded)" for c in rows)
