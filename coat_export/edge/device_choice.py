@@ -90,6 +90,10 @@ def choose_variant(bundle_dir: str, runtimes: Optional[Sequence[str]] = None,
                 row["passed"], row["failures"] = comp.passed, comp.failures
                 if comp.passed:
                     passing.append((row, runner))
+    if not passing:
+        worst = "; ".join(f"{r['variant']}@{r['runtime']}: {(r['failures'] or ['?'])[0]}"
+                          for r in rows)[:300]
+        raise UserError(f"--variant auto: no variant passes its gates on this device ({worst})")
     with step(f"variant auto: time {len(passing)} passing candidate(s) at batch {batch_size}"):
         timed = benchmark([r for _, r in passing], batch_size=batch_size, runs=runs, warmup=2)
     for (row, _), t in zip(passing, timed):
