@@ -58,6 +58,9 @@ _INTERPOLATIONS = {
 # before any pixel is decoded (a 64-megapixel RGB image decodes to 192 MB). Pillow's own
 # guard only warns up to twice its limit; ours is the one line users see.
 MAX_IMAGE_PIXELS = 64_000_000
+# after the shorter-side resize: a photo of any usual aspect ratio is far below this (4000x3000
+# -> 330x248); a 1x60000 strip of 199 bytes would not be
+MAX_RESIZED_PIXELS = 4_000_000
 
 
 class ImageDecodeError(UserError):
@@ -230,6 +233,15 @@ def _center_crop(a: np.ndarray, size: int) -> np.ndarray:
 def preprocess_image(path_or_pil, cfg: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
     """One image -> float32 array (3, image_size, image_size), normalized, CHW."""
     img = load_image(path_or_pil)
+    w, h = img.size
+    short = max(1, min(w, h))
+    resized = (cfg.resize_size * w // short) * (cfg.resize_size * h // short)
+    if resized > MAX_RESIZED_PIXELS:   # a thin strip: few pixels, a giant resize
+        name = path_or_pil if isinstance(path_or_pil, (str, os.PathLike)) else "image"
+        raise ImageDecodeError(f"{name}: a {w}x{h} image resized to a shorter side of "
+                               f"{cfg.resize_size} would be {resized // 1_000_000} megapixels "
+                               f"(over {MAX_RESIZED_PIXELS // 1_000_000}); crop it to a sensible "
+                               "aspect ratio first")
     img = _resize_shorter(img, cfg.resize_size, _INTERPOLATIONS[cfg.interpolation])
     a = _center_crop(np.asarray(img, dtype=np.uint8), cfg.image_size)
     x = a.astype(np.float32) / np.float32(255.0)

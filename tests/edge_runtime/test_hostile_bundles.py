@@ -157,3 +157,13 @@ def test_hostile_manifest_is_one_line_in_every_command(bundle_copy, case, comman
     r = run_tool(args, timeout=60)
     _refused(r, word)
     assert len(r.stderr) < 400
+
+
+def test_thin_strip_image_is_refused_by_its_resized_size(digits_bundle, tmp_path):
+    """A tiny file whose aspect ratio makes the shorter-side resize huge: one line naming the
+    image (not the batch size), exit 2."""
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (1, 200000)).save(strip)
+    r = run_tool(["predict", digits_bundle, strip], timeout=60)
+    assert r.returncode == 2 and "strip.png" in r.stderr and "megapixels" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "batch_size" not in r.stderr
