@@ -1,8 +1,9 @@
 """python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
 
 Exit status 0 on success; 2 with one ``error: ...`` line on stderr for anything that went wrong,
-130 after Ctrl-C and 143 after SIGTERM, each with one line (nothing is written then). The output directory is created if needed; the file is written only
-once the model passes the full ONNX checker and loads in ONNX Runtime.
+130 after Ctrl-C and 143 after SIGTERM, each with one line (nothing is written then). The
+output directory is created if needed; the file is written only once the model passes the
+full ONNX checker and loads in ONNX Runtime.
 """
 import argparse
 import signal

@@ -14,12 +14,12 @@ import numpy as np
 
 from .compare import AGREEMENT_SAMPLES, Comparison, compare_arrays, tolerance_for
 from .errors import UserError, first_line
-from .progress import step
 from .cpu import cpu_info, cpu_line
+from .progress import step
 from .versions import library_versions
 
-__all__ = ["DEFAULT_NUM_SAMPLES", "default_num_samples", "CheckInputs", "seeded_input", "make_inputs",
-           "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
+__all__ = ["DEFAULT_NUM_SAMPLES", "default_num_samples", "CheckInputs", "seeded_input",
+           "make_inputs", "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
 
 DEFAULT_NUM_SAMPLES = 4   # fp32 only: every element is compared, a few inputs suffice
 
