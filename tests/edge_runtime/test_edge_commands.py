@@ -58,13 +58,19 @@ def test_check_bundle_variants_and_runtimes(digits_bundle, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads(report.read_text())
     assert rep["passed"] and rep["reference"]["runtime"] == "onnxruntime"
-    seen = {(os.path.basename(c["candidate"]), c["runtime"]) for c in rep["comparisons"]}
+    vs_fp32 = [c for c in rep["comparisons"] if c["reference"] != "mindspore (recorded)"]
+    seen = {(os.path.basename(c["candidate"]), c["runtime"]) for c in vs_fp32}
     expected = {("model.int8_dynamic.onnx", rt) for rt in RUNTIMES}
     expected |= {("model.onnx", rt) for rt in RUNTIMES if rt != "onnxruntime"}
     assert seen == expected
+    # and every variant in every runtime against MindSpore's recorded outputs
+    recorded = {(os.path.basename(c["candidate"]), c["runtime"]) for c in rep["comparisons"]
+                if c["reference"] == "mindspore (recorded)"}
+    assert recorded == {(f, rt) for f in ("model.onnx", "model.int8_dynamic.onnx")
+                        for rt in RUNTIMES}
     for c in rep["comparisons"]:
         assert c["passed"] and c["runtime"] in RUNTIMES
-        if c["precision"] == "fp32":   # OpenVINO f32 computes what ONNX Runtime computes
+        if c["precision"] == "fp32":   # OpenVINO f32 and ONNX Runtime compute MindSpore's
             assert c["max_abs_diff"] <= 1e-4
     assert rep["inputs"]["count"] == 4 + 450   # images searched recursively
 
