@@ -8,7 +8,7 @@ from typing import List, Optional, Sequence
 
 from .edge.errors import ModelLoadError, UserError
 from .edge.parity import FailedCandidate
-from .edge.sources import RUNTIMES, model_format, open_onnx_runner, resolve_onnx
+from .edge.sources import RUNTIMES, model_format, open_onnx_runners, resolve_onnx
 
 __all__ = ["open_runners", "check_runtimes"]
 
@@ -32,21 +32,18 @@ def open_runners(files: Sequence[str], runtimes: Sequence[str] = ("onnxruntime",
     formats = [model_format(f) for f in files]     # missing files, unknown formats: first
     runners = []
     for f, fmt in zip(files, formats):
-        if fmt == "mindir":
-            from .host.runners import MindirRunner
+        if fmt != "mindir":
+            runners += open_onnx_runners(resolve_onnx(f, variant), runtimes, provider=provider,
+                                         threads=threads, share=share,
+                                         ov_precision=ov_precision, keep_failed=keep_failed,
+                                         failed_name=f)
+            continue
+        from .host.runners import MindirRunner
 
-            opened = [(lambda: MindirRunner(f, threads=threads), "mindir", "mindspore", "fp32")]
-        else:
-            model = resolve_onnx(f, variant)
-            opened = [((lambda m=model, r=r: open_onnx_runner(
-                m, r, provider=provider if r == "onnxruntime" else None, threads=threads,
-                share=share, ov_precision=ov_precision)), "onnx", r, model.precision)
-                for r in runtimes]
-        for make, fmt_, runtime, precision in opened:
-            try:
-                runners.append(make())
-            except ModelLoadError as exc:
-                if not keep_failed:
-                    raise
-                runners.append(FailedCandidate(f, fmt_, runtime, precision, str(exc)))
+        try:
+            runners.append(MindirRunner(f, threads=threads))
+        except ModelLoadError as exc:
+            if not keep_failed:
+                raise
+            runners.append(FailedCandidate(f, "mindir", "mindspore", "fp32", str(exc)))
     return runners

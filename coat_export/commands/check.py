@@ -114,7 +114,8 @@ def run_and_report(built, spec, files, report_path=None, save_reference_path=Non
 def _edge_check(args) -> int:
     """--reference REF.onnx FILE..., or one bundle: no MindSpore."""
     from ..edge.errors import UserError
-    from ..edge.parity import (FailedCandidate, check_shapes, compare_runners, make_inputs)
+    from ..edge.parity import (CHECK_CHUNK, FailedCandidate, check_shapes, compare_runners,
+                               make_inputs)
     from ..edge.bundle import is_bundle, open_bundle
     from ..edge.progress import step
     from ..edge.sources import open_onnx_runner, resolve_onnx
@@ -173,28 +174,32 @@ def _edge_check(args) -> int:
     inputs = make_inputs(shape, preprocessing, args.images, args.num_samples, args.seed,
                          precisions=[c.precision for c in candidates])
     with step(f"reference: {reference.describe()} on {len(inputs.array)} input(s)"):
-        ref_out = reference(inputs.array)
-    overrides = dict(max_abs=args.atol, rtol=args.rtol, cosine_min=args.min_cosine,
-                     top1_min=args.min_top1)
+        ref_out = reference(inputs.array, max_batch=CHECK_CHUNK)
     result = compare_runners(reference, ref_out, candidates, inputs.array, model=model_name,
-                             inputs_desc=inputs.description, overrides=overrides)
+                             inputs_desc=inputs.description, overrides=_overrides(args))
     if not args.reference:
-        _add_recorded(result, bundle_dir, args)
+        fp32 = [reference] if "onnxruntime" in args.runtime else []
+        _add_recorded(result, bundle, fp32 + candidates, args)
     return report_result(result, args.report, args.save_reference)
 
 
-def _add_recorded(result, bundle_dir: str, args) -> None:
-    """check BUNDLE: every variant x runtime also against MindSpore's recorded outputs."""
-    from ..edge.bundle import open_bundle
+def _overrides(args) -> dict:
+    """The gate flags, as parity.compare_runners takes them."""
+    return dict(max_abs=args.atol, rtol=args.rtol, cosine_min=args.min_cosine,
+                top1_min=args.min_top1)
+
+
+def _add_recorded(result, bundle, runners, args) -> None:
+    """check BUNDLE: the runners already opened (every variant x runtime) also against
+    MindSpore's recorded outputs."""
     from ..edge.progress import say
     from ..edge.selftest import run_selftest
 
-    if not open_bundle(bundle_dir).manifest.get("reference"):
-        say(f"note: {bundle_dir} holds no recorded reference (an older bundle): only the "
-            "variants against its fp32 model are compared")
+    if not bundle.manifest.get("reference"):
+        say(f"note: {bundle.directory} holds no recorded reference (an older bundle): only "
+            "the variants against its fp32 model are compared")
         return
-    recorded = run_selftest(bundle_dir, args.runtime, provider=args.provider,
-                            threads=args.threads, ov_precision=args.ov_precision)
+    recorded = run_selftest(bundle.directory, args.runtime, runners=runners)
     result.results += recorded.results
     for k, v in recorded.tolerances.items():
         result.tolerances.setdefault(k, v)
@@ -206,10 +211,10 @@ def _recorded_check(args) -> int:
     from ..edge.bundle import read_regular_file
     from ..edge.errors import UserError
     from ..edge.parity import FailedCandidate, compare_runners
-    from ..edge.reference import RecordedRunner, load_reference
+    from ..edge.reference import MAX_REFERENCE_BYTES, RecordedRunner, load_reference
     from ..models import open_runners
 
-    data = read_regular_file(args.reference, "reference file", max_bytes=256 << 20,
+    data = read_regular_file(args.reference, "reference file", max_bytes=MAX_REFERENCE_BYTES,
                              follow_links=True)
     ref = load_reference(data, args.reference)
     if args.images or args.num_samples:
@@ -223,14 +228,10 @@ def _recorded_check(args) -> int:
     for c in candidates:
         if not isinstance(c, FailedCandidate):
             recorded.check_candidate(c)
-    desc = {"recorded": int(len(ref.inputs)), "source": ref.source, "count": int(len(ref.inputs)),
-            "shape": [int(d) for d in ref.inputs.shape[1:]]}
     result = compare_runners(recorded, ref.outputs, candidates, ref.inputs,
                              model=str(ref.meta.get("model") or args.reference),
-                             checkpoint=ref.meta.get("checkpoint"), inputs_desc=desc,
-                             overrides=dict(max_abs=args.atol, rtol=args.rtol,
-                                            cosine_min=args.min_cosine,
-                                            top1_min=args.min_top1))
+                             checkpoint=ref.meta.get("checkpoint"),
+                             inputs_desc=ref.description(), overrides=_overrides(args))
     result.weights = ref.meta.get("weights")
     return report_result(result, args.report, args.save_reference)
 

@@ -8,12 +8,12 @@ agreement), the passing ones are timed interleaved at the batch size of the requ
 fastest wins. fp32 in ONNX Runtime is the reference and always passes, so there is always a
 choice. Nothing is cached: the answer belongs to this box as it is now.
 """
-import importlib.util
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
-from .errors import UserError, first_line
+from .errors import UserError
 from .progress import step
+from .sources import installed_runtimes
 
 __all__ = ["Choice", "installed_runtimes", "choose_variant"]
 
@@ -37,18 +37,13 @@ class Choice:
         return text + (f"; failing here: {', '.join(failed)}" if failed else "")
 
 
-def installed_runtimes() -> List[str]:
-    return ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
-
-
 def choose_variant(bundle_dir: str, runtimes: Optional[Sequence[str]] = None,
                    batch_size: int = 1, provider=None, threads: Optional[int] = None,
                    ov_precision: str = "f32", runs: int = 10) -> Choice:
     from .benchmark import benchmark
     from .bundle import open_bundle
-    from .compare import compare_arrays, tolerance_for
-    from .parity import make_inputs
-    from .sources import open_onnx_runner, resolve_onnx
+    from .parity import CHECK_CHUNK, FailedCandidate, compare_runners, make_inputs
+    from .sources import open_onnx_runner, open_onnx_runners, resolve_onnx
 
     bundle = open_bundle(bundle_dir)
     runtimes = list(runtimes or installed_runtimes())
@@ -57,39 +52,32 @@ def choose_variant(bundle_dir: str, runtimes: Optional[Sequence[str]] = None,
     if reference.image_size is None:
         raise UserError(f"{reference.name} has no static image input shape")
     models = [resolve_onnx(bundle_dir, key) for key in bundle.variants]
+    keys, candidates = [], []     # fp32 in ONNX Runtime is the reference itself
+    for model in models:
+        rts = [r for r in runtimes if not (model.variant == "fp32" and r == "onnxruntime")]
+        opened = open_onnx_runners(model, rts, provider=provider, threads=threads,
+                                   ov_precision=ov_precision, keep_failed=True)
+        keys += [model.variant] * len(opened)
+        candidates += opened
     inputs = make_inputs(list(reference.input.shape[1:]), bundle.preprocessing,
                          precisions=[m.precision for m in models])
     x = inputs.array
     rows, passing = [], []
+    if "onnxruntime" in runtimes:
+        rows.append({"variant": "fp32", "runtime": "onnxruntime", "precision": "fp32",
+                     "passed": True, "median_ms": None, "failures": []})
+        passing.append((rows[-1], reference))
     with step(f"variant auto: check {len(models)} variant(s) x {len(runtimes)} runtime(s) "
               f"on {len(x)} inputs"):
-        ref_out = reference(x, max_batch=16)
-        for model in models:
-            for runtime in runtimes:
-                row = {"variant": model.variant, "runtime": runtime,
-                       "precision": model.precision, "passed": False, "median_ms": None,
-                       "failures": []}
-                rows.append(row)
-                if model.variant == "fp32" and runtime == "onnxruntime":
-                    row["passed"] = True
-                    passing.append((row, reference))
-                    continue
-                try:
-                    runner = open_onnx_runner(model, runtime, provider=provider,
-                                              threads=threads, ov_precision=ov_precision)
-                    out = runner(x, max_batch=16)
-                except UserError as exc:
-                    row["failures"] = [str(exc)]
-                    continue
-                except Exception as exc:  # the runtime refused the model on this box
-                    row["failures"] = [f"{runtime}: {first_line(exc, limit=200)}"]
-                    continue
-                precision = runner.precision   # OpenVINO bf16/f16 compute judged as such
-                comp = compare_arrays(ref_out, out, tolerance=tolerance_for(precision),
-                                      precision=precision)
-                row["passed"], row["failures"] = comp.passed, comp.failures
-                if comp.passed:
-                    passing.append((row, runner))
+        result = compare_runners(reference, reference(x, max_batch=CHECK_CHUNK), candidates,
+                                 x, model=bundle_dir)
+    for key, cand, res in zip(keys, candidates, result.results):
+        rows.append({"variant": key, "runtime": res.runtime, "precision": res.precision,
+                     "passed": res.passed, "median_ms": None,
+                     "failures": list(res.comparison.failures) if res.comparison
+                     else [res.error]})
+        if res.passed and not isinstance(cand, FailedCandidate):
+            passing.append((rows[-1], cand))
     if not passing:
         worst = "; ".join(f"{r['variant']}@{r['runtime']}: {(r['failures'] or ['?'])[0]}"
                           for r in rows)[:300]

@@ -18,10 +18,13 @@ from .cpu import cpu_info, cpu_line
 from .progress import step
 from .versions import library_versions
 
-__all__ = ["DEFAULT_NUM_SAMPLES", "default_num_samples", "CheckInputs", "seeded_input",
+__all__ = ["DEFAULT_NUM_SAMPLES", "CHECK_CHUNK", "default_num_samples", "CheckInputs", "seeded_input",
            "make_inputs", "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
 
 DEFAULT_NUM_SAMPLES = 4   # fp32 only: every element is compared, a few inputs suffice
+# samples per runtime call in a check: memory stays bounded however many inputs are judged
+# (64 seeded ones for agreement gates, hundreds of images)
+CHECK_CHUNK = 16
 
 
 def default_num_samples(precisions: Sequence[str]) -> int:
@@ -168,7 +171,7 @@ def compare_runners(reference, reference_out: np.ndarray, candidates: Sequence, 
             continue
         with step(f"run {cand.describe()}"):
             try:
-                out = cand(x)
+                out = cand(x, max_batch=CHECK_CHUNK)
             except UserError as exc:
                 results.append(CandidateResult(cand.name, cand.format, cand.runtime,
                                                cand.precision, None, error=str(exc)))

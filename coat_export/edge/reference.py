@@ -35,6 +35,13 @@ class Reference:
     def source(self) -> str:
         return str(self.meta.get("source") or "recorded")
 
+    def description(self) -> dict:
+        """The report's `inputs` for a check run on these recorded inputs."""
+        return {"recorded": int(len(self.inputs)), "source": self.source,
+                "random": self.meta.get("random"), "seed": self.meta.get("seed"),
+                "images": self.meta.get("images") or [], "count": int(len(self.inputs)),
+                "shape": [int(d) for d in self.inputs.shape[1:]]}
+
 
 def samples_within(sample_bytes: int, budget: int, low: int, high: int) -> int:
     """How many samples of sample_bytes fit a byte budget, kept within [low, high]."""

@@ -30,35 +30,28 @@ def recorded_reference(bundle) -> RecordedRunner:
 
 def run_selftest(bundle_dir: str, runtimes: Sequence[str], provider=None,
                  threads: Optional[int] = None, ov_precision: str = "f32",
-                 variants: Optional[Sequence[str]] = None) -> CheckResult:
-    """Every variant (or `variants`) in every runtime against the recorded outputs."""
-    from .sources import open_onnx_runner, resolve_onnx
-    from .errors import ModelLoadError
+                 variants: Optional[Sequence[str]] = None, runners=None) -> CheckResult:
+    """Every variant (or `variants`) in every runtime against the recorded outputs; `runners`:
+    ones the caller already opened (check BUNDLE), instead of opening them again."""
+    from .sources import open_onnx_runners, resolve_onnx
 
     bundle = open_bundle(bundle_dir)
     reference = recorded_reference(bundle)
     ref = reference.reference
-    candidates = []
-    for key in (variants or list(bundle.variants)):
-        model = resolve_onnx(bundle_dir, key)
-        for runtime in runtimes:
-            try:
-                runner = open_onnx_runner(model, runtime, provider=provider, threads=threads,
-                                          ov_precision=ov_precision)
-            except ModelLoadError as exc:
-                candidates.append(FailedCandidate(model.name, "onnx", runtime,
-                                                  model.precision, str(exc)))
-                continue
+    if runners is None:
+        runners = []
+        for key in (variants or list(bundle.variants)):
+            runners += open_onnx_runners(resolve_onnx(bundle_dir, key), runtimes,
+                                         provider=provider, threads=threads,
+                                         ov_precision=ov_precision, keep_failed=True)
+    for runner in runners:
+        if not isinstance(runner, FailedCandidate):
             reference.check_candidate(runner)   # shapes that disagree: exit 2, nothing run
-            candidates.append(runner)
     meta = ref.meta
-    desc = {"recorded": int(len(ref.inputs)), "source": reference.runtime,
-            "random": meta.get("random"), "seed": meta.get("seed"),
-            "images": meta.get("images") or [], "count": int(len(ref.inputs)),
-            "shape": [int(d) for d in ref.inputs.shape[1:]]}
     name = (bundle.manifest.get("model") or {}).get("name") or bundle_dir
-    result = compare_runners(reference, ref.outputs, candidates, ref.inputs, model=name,
-                             checkpoint=meta.get("checkpoint_sha256"), inputs_desc=desc)
+    result = compare_runners(reference, ref.outputs, runners, ref.inputs, model=name,
+                             checkpoint=meta.get("checkpoint_sha256"),
+                             inputs_desc=ref.description())
     result.weights = meta.get("weights")
     for r in result.results:
         r.reference_name = reference.name

@@ -7,13 +7,14 @@ is judged by its own gates.
 """
 import os
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import List, Optional, Sequence, Union
 
 from .bundle import Bundle, is_bundle, open_bundle, read_regular_file
 from .errors import UserError
 from .onnx_info import precision_of, read_toolkit_metadata, summarize
 
-__all__ = ["model_format", "OnnxModel", "resolve_onnx", "RUNTIMES", "open_onnx_runner"]
+__all__ = ["model_format", "OnnxModel", "resolve_onnx", "RUNTIMES", "installed_runtimes",
+           "open_onnx_runner", "open_onnx_runners"]
 
 RUNTIMES = ("onnxruntime", "openvino")
 
@@ -101,3 +102,32 @@ def _open(model: OnnxModel, runtime: str, provider, threads, share, ov_precision
         return OpenVinoRunner(model.source, name=model.name, precision=model.precision,
                               threads=threads, share=share, inference_precision=ov_precision)
     raise UserError(f"unknown runtime '{runtime}'; choose from {', '.join(RUNTIMES)}")
+
+
+def installed_runtimes() -> List[str]:
+    """The runtimes importable here: onnxruntime (always installed), openvino when present."""
+    import importlib.util
+
+    return ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+
+
+def open_onnx_runners(model: OnnxModel, runtimes: Sequence[str], provider=None,
+                      threads: Optional[int] = None, share: int = 1, ov_precision: str = "f32",
+                      keep_failed: bool = False, failed_name: Optional[str] = None) -> list:
+    """`model` in each runtime. With keep_failed, a runtime that refuses the model gives a
+    parity.FailedCandidate (named failed_name, else the model) instead of raising."""
+    from .errors import ModelLoadError
+    from .parity import FailedCandidate
+
+    out = []
+    for r in runtimes:
+        try:
+            out.append(open_onnx_runner(model, r, provider=provider if r == "onnxruntime"
+                                        else None, threads=threads, share=share,
+                                        ov_precision=ov_precision))
+        except ModelLoadError as exc:
+            if not keep_failed:
+                raise
+            out.append(FailedCandidate(failed_name or model.name, "onnx", r, model.precision,
+                                       str(exc)))
+    return out

@@ -317,15 +317,14 @@ def _write_reference(tmp: str, reference, pre, checkpoint, weights) -> dict:
 def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
     """Batch-1 latency of every variant in every runtime installed on this host, interleaved:
     which one to deploy, measured where the bundle was made (the edge box may differ)."""
-    import importlib.util
-
     from ..edge.benchmark import benchmark
     from ..edge.cpu import cpu_line
+    from ..edge.sources import installed_runtimes
     from ..edge.progress import step
     from ..edge.runners.onnxruntime_runner import available_cores
     from ..models import open_runners
 
-    runtimes = ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+    runtimes = installed_runtimes()
     keys = list(variants)
     files = [os.path.join(bundle_dir, variants[k]["file"]) for k in keys]
     with step(f"time {len(files)} model(s) x {len(runtimes)} runtime(s) at batch 1"):

@@ -137,12 +137,12 @@ def test_save_reference_replays_without_mindspore(trained_onnx, blocker_dir, tmp
 
 def test_auto_with_nothing_passing_is_one_error(impostor_bundle, monkeypatch):
     """Gates no candidate can meet (cosine above 1): a UserError naming them, no traceback."""
-    import coat_export.edge.compare as compare
+    import coat_export.edge.parity as parity
     from coat_export.edge.compare import Tolerance
     from coat_export.edge.errors import UserError
 
     if "openvino" not in installed_runtimes():
         pytest.skip("needs a runtime besides the fp32 reference's")
-    monkeypatch.setattr(compare, "tolerance_for", lambda *a, **k: Tolerance(cosine_min=2.0))
+    monkeypatch.setattr(parity, "tolerance_for", lambda *a, **k: Tolerance(cosine_min=2.0))
     with pytest.raises(UserError, match="no variant passes its gates on this device"):
         choose_variant(impostor_bundle, ["openvino"], runs=1)
