@@ -5,6 +5,7 @@ that the consumers refuse: either the model passes `onnx.checker.check_model(ful
 (which includes strict shape inference) and ONNX Runtime builds a session from it, or the
 conversion fails with a ConversionError and nothing is written.
 """
+import os
 from typing import Union
 
 import onnx
@@ -29,6 +30,10 @@ def check_onnx(model: Union[onnx.ModelProto, str]) -> None:
 def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
     """ONNX Runtime must be able to load the model (graph optimisations off: only loading and
     kernel selection are tested, quickly)."""
+    # ONNX Runtime's telemetry writes a device id under ~/.cache on import: off unless the
+    # user chose otherwise (the variables are ONNX Runtime's own switches)
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
     try:
         import onnxruntime as ort
     except ImportError:  # the runtime is a dependency; without it the gate cannot be kept

@@ -10,6 +10,9 @@ openvino installed):
 * imports inside the subpackage are relative, so the copy works under another package name;
 * Python 3.9 syntax, and NumPy 1.x or 2.x.
 """
+from .third_party import disable_runtime_telemetry
 from .versions import __version__
+
+disable_runtime_telemetry()  # before any runtime is imported (see third_party)
 
 __all__ = ["__version__"]

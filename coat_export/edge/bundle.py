@@ -102,7 +102,9 @@ def read_regular_file(path: str, what: str, max_bytes: Optional[int] = None,
 
 
 def is_bundle(path: str) -> bool:
-    return os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST_NAME))
+    """A directory with a manifest.json entry of any kind: a FIFO or a link there is then
+    refused by the manifest reader as what it is, not reported as a missing manifest."""
+    return os.path.isdir(path) and os.path.lexists(os.path.join(path, MANIFEST_NAME))
 
 
 def _plain_name(name, what: str) -> str:

@@ -11,6 +11,7 @@ from . import interrupts
 from .errors import UserError
 from .interrupts import Terminated  # noqa: F401  (part of this module's interface)
 from .sources import RUNTIMES
+from .third_party import quiet_third_party  # noqa: F401  (part of this module's interface)
 
 
 def _number(text: str, kind, minimum, what: str):
@@ -107,23 +108,6 @@ def _interrupted(terminated: bool) -> int:
         except Exception:
             pass
     os._exit(143 if terminated else 130)
-
-
-def quiet_third_party(verbose: bool = False) -> None:
-    """Hide the libraries' own warnings (MindSpore's C++ log, onnxruntime.quantization's
-    root-logger notices, Python deprecation warnings) unless --verbose: what the user sees is
-    our progress and our one-line errors."""
-    import logging
-    import os
-    import warnings
-
-    if verbose:
-        os.environ.setdefault("GLOG_v", "1")
-        return
-    os.environ.setdefault("GLOG_v", "3")          # MindSpore's C++ log: errors only
-    os.environ.setdefault("GLOG_logtostderr", "1")
-    logging.getLogger().setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
 
 
 def run_guarded(fn) -> int:

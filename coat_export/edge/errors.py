@@ -21,6 +21,11 @@ def first_line(exc: BaseException, limit: Optional[int] = 200) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
 
 
+class ModelRunError(UserError):
+    """A runtime loaded a model but failed running it (a shape it cannot take, an allocation
+    it cannot make): reported with the model, the runtime and the node when it names one."""
+
+
 class ModelLoadError(UserError):
     """A runtime refused a model file (invalid graph, unsupported op): a failure of that
     file, which `check` reports as a failed comparison rather than as bad usage."""

@@ -35,6 +35,7 @@ class NetworkRunner(Runner):
     chunks of NETWORK_CHUNK samples."""
 
     runtime = "mindspore"
+    runtime_label = "MindSpore"
     format = "mindspore"   # validate rows: the contract calls the network "mindspore"
 
     def __init__(self, built, name: str = REFERENCE_NAME):
@@ -73,6 +74,7 @@ class MindirRunner(Runner):
     gets exactly that batch (padded by the shared batching policy), never per-sample calls."""
 
     runtime = "mindspore"
+    runtime_label = "MindSpore"
     format = "mindir"
 
     def __init__(self, path: str, threads: Optional[int] = None, name: Optional[str] = None):

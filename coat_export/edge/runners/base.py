@@ -14,6 +14,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..errors import ModelRunError, UserError, first_line
+
 __all__ = ["ModelIO", "Runner", "run_batched"]
 
 
@@ -66,6 +68,7 @@ class Runner:
     """Base of every runner. Subclasses set the class attributes and implement `infer`."""
 
     runtime = ""       # "onnxruntime", "openvino", "mindspore"
+    runtime_label = ""  # how messages name it: "ONNX Runtime", "OpenVINO", "MindSpore"
     format = ""        # "onnx", "mindir", "mindspore" (the source network)
 
     def __init__(self, name: str, input: ModelIO, output: ModelIO,
@@ -98,7 +101,18 @@ class Runner:
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray, max_batch: Optional[int] = None) -> np.ndarray:
-        return run_batched(self.infer, x, self.fixed_batch, max_batch)
+        try:
+            return run_batched(self.infer, x, self.fixed_batch, max_batch)
+        except (UserError, MemoryError):
+            raise
+        except Exception as exc:  # the runtime's own exception types, with C++ context
+            raise ModelRunError(f"{self.runtime_label or self.runtime} failed running "
+                                f"{self.name}: {self.failure_reason(exc)}") from exc
+
+    @staticmethod
+    def failure_reason(exc: BaseException) -> str:
+        """The runtime's message for a failure, in one bounded line."""
+        return first_line(exc, limit=300)
 
     def close(self) -> None:
         """Release the runtime's resources (sessions, compiled models)."""

@@ -6,14 +6,17 @@ sequential execution, and no spinning, so an idle session does not burn the core
 session is using.
 """
 import os
+import re
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
 from ..errors import ModelLoadError, UserError, first_line
+from ..third_party import ort_log_severity
 from .base import ModelIO, Runner
 
-__all__ = ["available_cores", "default_threads", "create_session", "OnnxRuntimeRunner"]
+__all__ = ["available_cores", "default_threads", "create_session", "ort_reason",
+           "OnnxRuntimeRunner"]
 
 RUNTIME = "onnxruntime"
 
@@ -42,6 +45,7 @@ def _import_ort():
     except ImportError:
         raise UserError("ONNX Runtime is not installed: pip install onnxruntime "
                         "(or pip install coat-export, which brings it)") from None
+    ort.set_default_logger_severity(ort_log_severity())
     return ort
 
 
@@ -87,13 +91,25 @@ def create_session(model: Union[str, bytes], provider=None,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     }[optimization]
-    so.log_severity_level = 3
+    so.log_severity_level = ort_log_severity()
     providers = _providers(ort, provider)
     try:
         return ort.InferenceSession(model, sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
-        reason = first_line(exc, limit=300)
+        reason = ort_reason(exc)
         raise ModelLoadError(f"ONNX Runtime cannot load {label}: {reason}") from None
+
+
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
+# a C++ source location ("/onnxruntime_src/.../element_wise_ops.h:563 void f(...) ")
+_ORT_SOURCE = re.compile(r"(?:/\S+|\b\w+\.(?:cc|h|cpp)):\d+ (?:[\w:<>,*& ]+\([^)]*\) )?")
+
+
+def ort_reason(exc: BaseException) -> str:
+    """ONNX Runtime's message without its status prefix and C++ source locations; the
+    node's name and op stay ("... while running Conv node. Name:'/stem/Conv' ...")."""
+    text = _ORT_SOURCE.sub("", _ORT_PREFIX.sub("", first_line(exc, limit=None)))
+    return text.strip()[:300] or type(exc).__name__
 
 
 def _io(args) -> List[ModelIO]:
@@ -108,7 +124,9 @@ class OnnxRuntimeRunner(Runner):
     """An ONNX model (a path, or its verified bytes) run by ONNX Runtime."""
 
     runtime = RUNTIME
+    runtime_label = "ONNX Runtime"
     format = "onnx"
+    failure_reason = staticmethod(ort_reason)
 
     def __init__(self, model: Union[str, bytes], name: Optional[str] = None,
                  precision: str = "fp32", provider=None, threads: Optional[int] = None,

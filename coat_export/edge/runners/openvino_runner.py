@@ -5,6 +5,7 @@ on CPUs that have bf16 (a silent loss of precision the parity gates would catch)
 default; `bf16` (and `f16`) are allowed on request and judged by the gates like any other
 reduced precision. Threads are explicit, as for ONNX Runtime.
 """
+import re
 from typing import Optional, Union
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..errors import ModelLoadError, UserError, first_line
 from .base import ModelIO, Runner
 from .onnxruntime_runner import default_threads
 
-__all__ = ["OpenVinoRunner", "OV_PRECISIONS"]
+__all__ = ["OpenVinoRunner", "OV_PRECISIONS", "openvino_reason"]
 
 RUNTIME = "openvino"
 OV_PRECISIONS = ("f32", "bf16", "f16")
@@ -30,6 +31,22 @@ def _import_openvino():
     return ov
 
 
+# OpenVINO's messages are a stack of C++ contexts: "Exception from src/...cpp:84:" lines and
+# "Check 'cond' failed at src/...cpp:47:" prefixes around the lines that say what happened
+_OV_CONTEXT = re.compile(r"^Exception from \S+:\d+:?$")
+_OV_CHECK = re.compile(r"Check '.*?' failed at \S+:\d+:?\s*")
+
+
+def openvino_reason(exc: BaseException) -> str:
+    """OpenVINO's message without its C++ context lines, the informative lines joined."""
+    lines = []
+    for line in str(exc).splitlines():
+        line = _OV_CHECK.sub("", line.strip()).strip()
+        if line and not _OV_CONTEXT.match(line):
+            lines.append(line)
+    return "; ".join(lines)[:300] or first_line(exc, limit=300)
+
+
 def _dims(partial_shape) -> list:
     return [d.get_length() if d.is_static else "?" for d in partial_shape]
 
@@ -38,7 +55,9 @@ class OpenVinoRunner(Runner):
     """An ONNX model (a path, or its verified bytes) compiled for OpenVINO's CPU device."""
 
     runtime = RUNTIME
+    runtime_label = "OpenVINO"
     format = "onnx"
+    failure_reason = staticmethod(openvino_reason)
 
     def __init__(self, model: Union[str, bytes], name: Optional[str] = None,
                  precision: str = "fp32", threads: Optional[int] = None, share: int = 1,
@@ -58,8 +77,7 @@ class OpenVinoRunner(Runner):
                 "PERFORMANCE_HINT": "LATENCY",
             })
         except Exception as exc:  # OpenVINO raises RuntimeError with multi-line C++ context
-            raise ModelLoadError(f"OpenVINO cannot load {name}: "
-                                 f"{first_line(exc, limit=300)}") from None
+            raise ModelLoadError(f"OpenVINO cannot load {name}: {openvino_reason(exc)}") from None
         inp, out = self.compiled.inputs[0], self.compiled.outputs[0]
         # A model's own reduced precision (int8, fp16 weights) wins over the compute precision
         # in what the gates expect; bf16/f16 compute of an fp32 model is named as such.

@@ -1,0 +1,111 @@
+"""A model that loads but cannot run, and one the runtime cannot load: in every edge command
+and both runtimes, one line naming the model, the runtime and the node, exit 2, and none of
+the runtimes' own log lines."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .helpers import HELDOUT, REPO, run_cli
+
+RUNTIMES = ["onnxruntime"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
+LABEL = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+def _image():
+    d = os.path.join(HELDOUT, "0")
+    return os.path.join(d, sorted(os.listdir(d))[0])
+
+
+@pytest.fixture(scope="module")
+def runs_badly(tmp_path_factory):
+    """Valid ONNX (the full checker passes) that fails at the first run: [N,3,32,32] reshaped to
+    [-1, 10] is impossible for every N, which neither runtime can know before it runs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["input", "shape"], ["logits"], name="head/Reshape")],
+        "runs_badly",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])],
+        initializer=[numpy_helper.from_array(np.array([-1, 10], np.int64), "shape")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    path = tmp_path_factory.mktemp("runs_badly") / "runs_badly.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def _one_error_line(r, *words):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "[E:onnxruntime" not in r.stderr, r.stderr
+    # our progress ("[..] step") and warnings may precede it; nothing of the runtimes'
+    errors = [line for line in r.stderr.splitlines()
+              if not line.startswith(("warning:", "["))]
+    assert len(errors) == 1 and errors[0].startswith("error: "), r.stderr
+    for w in words:
+        assert w in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("command", ["predict", "validate", "bench"])
+def test_run_failure_is_one_line(runs_badly, runtime, command):
+    args = {"predict": ["predict", runs_badly, _image()],
+            "validate": ["validate", runs_badly, "--data_dir", HELDOUT, "--limit", "2"],
+            "bench": ["bench", runs_badly, "--runs", "1", "--warmup", "0"]}[command]
+    line = _one_error_line(run_cli(args + ["--runtime", runtime]),
+                           f"{LABEL[runtime]} failed running", "runs_badly.onnx", "Reshape")
+    assert len(line) < 500
+
+
+def test_check_reports_a_run_failure_as_a_failed_comparison(runs_badly, tiny_onnx):
+    """`check --reference`: the candidate that cannot run is a failed row (exit 1), and the
+    reason is the runtime's, in one line."""
+    r = run_cli(["check", runs_badly, "--reference", tiny_onnx, "--runtime", *RUNTIMES])
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "[E:onnxruntime" not in r.stderr
+    assert "failed running" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_missing_external_data_is_one_line(tiny_onnx, tmp_path, runtime):
+    """A model whose external weights file is gone: the runtime's reason, no log lines."""
+    import onnx
+
+    model = onnx.load(tiny_onnx)
+    path = tmp_path / "ext.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, location="ext.weights",
+              size_threshold=0)
+    os.remove(tmp_path / "ext.weights")
+    _one_error_line(run_cli(["predict", path, _image(), "--runtime", runtime]),
+                    f"{LABEL[runtime]} cannot load", "ext.onnx")
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, files in os.walk(root) for f in files + [""])
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_no_telemetry_or_caches_written(tiny_onnx, tmp_path, runtime):
+    """A run writes nothing into HOME or TMPDIR: the runtimes' telemetry (ONNX Runtime's
+    device id and event store, OpenVINO's ~/intel) is off by default."""
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = dict(os.environ, HOME=str(home), TMPDIR=str(tmp), PYTHONPATH=REPO,
+               PYTHONDONTWRITEBYTECODE="1")
+    for key in ("ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED",
+                "COAT_EXPORT_RUNTIME_TELEMETRY", "XDG_CACHE_HOME"):
+        env.pop(key, None)
+    r = subprocess.run([sys.executable, "-m", "coat_export", "predict", tiny_onnx, _image(),
+                        "--runtime", runtime], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert _tree(home) == ["."] and _tree(tmp) == ["."], (_tree(home), _tree(tmp))
