@@ -1,13 +1,18 @@
-"""The last gate before a file is written: the full ONNX checker and an ONNX Runtime load.
+"""The last gate before a file is written: the full ONNX checker, an ONNX Runtime load and
+one seeded run.
 
 A converter bug, or a MINDIR crafted to steer the converter into one, must not produce a file
 that the consumers refuse: either the model passes `onnx.checker.check_model(full_check=True)`
-(which includes strict shape inference) and ONNX Runtime builds a session from it, or the
-conversion fails with a ConversionError and nothing is written.
+(which includes strict shape inference), ONNX Runtime builds a session from it and runs it
+once, or the conversion fails with a ConversionError and nothing is written. The run is what
+catches shapes a MINDIR declares but its weights contradict (a graph input whose channels
+disagree with the first convolution's weights, a bias of the wrong rank): ONNX's shape
+inference does not relate them, and a session loads them; they fail only when run.
 """
 import os
 from typing import Union
 
+import numpy as np
 import onnx
 
 from .errors import ConversionError
@@ -28,8 +33,8 @@ def check_onnx(model: Union[onnx.ModelProto, str]) -> None:
 
 
 def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
-    """ONNX Runtime must be able to load the model (graph optimisations off: only loading and
-    kernel selection are tested, quickly)."""
+    """ONNX Runtime must load the model and run it once (graph optimisations off: loading,
+    kernel selection and the shapes met at run time are tested, not ONNX Runtime's rewrites)."""
     # ONNX Runtime's telemetry writes a device id under ~/.cache on import: off unless the
     # user chose otherwise (the variables are ONNX Runtime's own switches)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -41,13 +46,50 @@ def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.intra_op_num_threads = 1
+    opts.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else (os.cpu_count() or 1)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
     data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
     try:
-        ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ConversionError(f"ONNX Runtime refuses the converted model: "
+                              f"{_first_line(exc)}") from None
+    check_runs(session)
+
+
+_NUMPY_TYPES = {"float": np.float32, "float16": np.float16, "double": np.float64,
+                "bfloat16": np.float32, "int64": np.int64, "int32": np.int32, "int16": np.int16,
+                "int8": np.int8, "uint8": np.uint8, "bool": np.bool_}
+
+
+def seeded_feeds(session, seed: int = 0) -> dict:
+    """One input per graph input: symbolic dims 1, floats N(0, 1), integers and booleans
+    zero (an index valid for any table)."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for inp in session.get_inputs():
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in (inp.shape or [])]
+        dtype = _NUMPY_TYPES.get(inp.type[len("tensor("):-1], np.float32)
+        if np.issubdtype(dtype, np.floating):
+            feeds[inp.name] = rng.standard_normal(shape).astype(dtype)
+        else:
+            feeds[inp.name] = np.zeros(shape, dtype)
+    return feeds
+
+
+def check_runs(session) -> None:
+    """The model runs once on seeded inputs (see the module doc)."""
+    try:
+        session.run(None, seeded_feeds(session))
+    except MemoryError:
+        raise ConversionError("the converted model cannot run: it allocates more memory than "
+                              "this machine has (sizes in the MINDIR disagree with each "
+                              "other?)") from None
+    except Exception as exc:
+        raise ConversionError(f"the converted model cannot run in ONNX Runtime (shapes the "
+                              f"MINDIR declares disagree with its weights?): "
                               f"{_first_line(exc)}") from None
 
 

@@ -7,8 +7,12 @@ each mutant must either convert to a model that passed the converter's own gate 
 checker + ONNX Runtime load) or raise ConversionError with no file written, within 20 s.
 Mutants are byte-level (bit flips, overwritten/deleted/duplicated/truncated spans) and
 protobuf-level (dims, dtypes, op types, inputs, attribute values, inferred shapes, external
-data pointing outside the directory, at a FIFO, a device or a short file). Results go to
-OUT.json: one record per mutant with kind, outcome, seconds and any unexpected exception.
+data pointing outside the directory, at a FIFO, a device or a short file), and shape-level:
+sizes that stay consistent with the bytes but not with each other (a weight's dims permuted,
+a bias given another rank, a graph input's channels changed), which only running the model
+reveals. A converted mutant is then run once in ONNX Runtime: a file the converter wrote
+that cannot run is a finding ("unrunnable"). Results go to OUT.json: one record per mutant
+with kind, outcome, seconds and any unexpected exception.
 """
 import json
 import os
@@ -95,9 +99,59 @@ EXTERNAL = ["/etc/passwd", "../../etc/passwd", "../outside.bin", "fifo", "/dev/z
             "short.bin", "link_out", "sub/../../outside.bin", "", "data_ok.bin"]
 
 
+def shape_mutant(model, rng) -> str:
+    """Sizes that agree with the stored bytes but not with the graph: the reader accepts
+    them, ONNX's shape inference does not relate them; only a run can refuse them."""
+    kind = int(rng.randint(0, 3))
+    params = [p for p in _tensor_params(model) if len(p.dims) >= 1]
+    if kind == 0:                                   # a weight's dims permuted
+        multi = [p for p in params if len(p.dims) >= 2 and len(set(p.dims)) > 1]
+        p = _pick(rng, multi)
+        if p is not None:
+            dims = list(p.dims)
+            order = list(rng.permutation(len(dims)))
+            while [dims[i] for i in order] == dims:
+                order = list(rng.permutation(len(dims)))
+            p.dims[:] = [dims[i] for i in order]
+        return "weight_permuted"
+    if kind == 1:                                   # a parameter given another rank
+        p = _pick(rng, [q for q in params if len(q.dims) <= 2 and max(q.dims) > 1])
+        if p is not None:
+            if rng.rand() < 0.5:
+                p.dims.append(1)
+            else:
+                p.dims.insert(0, 1)
+                p.dims.append(1)
+        return "param_rank"
+    g = model.graph                                 # a graph input's channels
+    if g.input and g.input[0].tensor and len(g.input[0].tensor[0].dims) >= 2:
+        t = g.input[0].tensor[0]
+        t.dims[1] = int(_pick(rng, [t.dims[1] + 1, max(1, t.dims[1] - 1), 2 * t.dims[1]]))
+    return "input_channels"
+
+
+def runs_once(path: str) -> str:
+    """'' when ONNX Runtime runs the written model on seeded inputs, else the reason."""
+    import onnxruntime as ort
+
+    from converters.verify import seeded_feeds
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    so.intra_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        session.run(None, seeded_feeds(session, seed=1))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return ""
+
+
 def proto_mutant(model, rng, workdir: str) -> str:
     """Mutate `model` in place; returns a short description of the mutation."""
-    kind = int(rng.randint(0, 11))
+    kind = int(rng.randint(0, 13))
+    if kind >= 11:
+        return "shape:" + shape_mutant(model, rng)
     nodes = [n for n in _nodes(model) if n.op_type != "Constant"]
     params = _tensor_params(model)
     if kind == 0 and params:                        # a parameter's dims
@@ -244,6 +298,10 @@ def run(out_json, seed, count, mem_mb, sources):
             converters.convert(path, out, opset=int(rng.choice([13, 17, 21])),
                                dynamic_batch=bool(rng.rand() < 0.3))
             rec["outcome"] = "converted"
+            reason = runs_once(out)
+            if reason:
+                rec["outcome"] = "unrunnable"
+                rec["message"] = reason
         except converters.ConversionError as exc:
             rec["outcome"] = "error"
             rec["message"] = str(exc)[:300]

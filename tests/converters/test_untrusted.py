@@ -218,6 +218,9 @@ def test_seeded_fuzz(tmp_path, tiny_mindirs, small_coats):
     assert not slow, slow[:5]
     kinds = {r["kind"].split(":")[0] for r in records}
     assert kinds == {"bytes", "proto"}
+    # sizes that contradict each other but not the bytes: refused by the gate's seeded run
+    shape = [r for r in records if r["kind"].startswith("proto:shape:")]
+    assert len(shape) >= 20 and all(r["outcome"] in ("converted", "error") for r in shape)
     errors = sum(r["outcome"] == "error" for r in records)
     assert errors > FUZZ_MUTANTS // 4  # the mutants do reach the error paths
     print(f"fuzz: {len(records)} mutants, {errors} ConversionError, "
