@@ -15,4 +15,6 @@ def _main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    from .edge.cli_support import exit_holding_signals
+
+    exit_holding_signals(_main())

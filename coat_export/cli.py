@@ -62,4 +62,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def main_entry() -> None:
     """Console-script entry point (`coat-export`)."""
-    sys.exit(main())
+    from .edge.cli_support import exit_holding_signals
+
+    exit_holding_signals(main())

@@ -41,10 +41,10 @@ def run(args) -> int:
     from .arguments import require_host
 
     require_host("export", "mindspore", "onnx", "yaml")
-    from ..edge.atomic import atomic_path, ensure_writable_dir, output_lock
+    from ..edge.atomic import output_dir
     from ..host.config import build_config, resolve_spec
     from ..edge.errors import UserError
-    from ..edge.progress import say, step
+    from ..edge.progress import say
 
     spec = resolve_spec(args.config, args.model, args.ckpt_path, ema=args.ema)
     build_config(spec)  # unknown model / bad architecture: fail before any work
@@ -82,7 +82,16 @@ def run(args) -> int:
             raise UserError("the 'static' bundle variant needs calibration images: --calib_dir")
     if args.format == "air":
         pipeline.check_air_supported(pipeline.current_device_target())
-    out_dir = ensure_writable_dir(args.output_dir)
+    with output_dir(args.output_dir) as out_dir:
+        return _export(args, spec, out_dir)
+
+
+def _export(args, spec, out_dir: str) -> int:
+    """Build, export, verify; then --check and --bundle (see run)."""
+    from ..edge.atomic import atomic_path, output_lock
+    from ..edge.progress import step
+    from ..host import pipeline
+
     built = pipeline.build_model(spec, seed=args.seed)
     final = os.path.join(out_dir, f"{built.name}.{args.format}")
     kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"

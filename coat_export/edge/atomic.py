@@ -169,6 +169,20 @@ def scratch_dir(label: str = "work"):
 
 
 @contextmanager
+def libraries_temp_in(directory: str):
+    """Point `tempfile`'s default directory at `directory` (our scratch) for the block.
+    Libraries that make their own temporaries in $TMPDIR (onnxruntime.quantization's
+    `ort.quant.*` and `pre.quant.*`, which SIGKILL would leave behind) make them there, so
+    they go with the scratch: on exit, or with the next run's stale-scratch cleanup."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = directory
+    try:
+        yield directory
+    finally:
+        tempfile.tempdir = saved
+
+
+@contextmanager
 def output_lock(final_path: str):
     """Hold the one-writer lock of an output (a file or a bundle directory) for the block.
 
@@ -248,6 +262,27 @@ def _writable_dir(path: str) -> bool:
     os.close(fd)
     os.remove(probe)
     return True
+
+
+@contextmanager
+def output_dir(path: str, what: str = "--output_dir"):
+    """`ensure_writable_dir` for a block: the directories it had to create are removed again
+    when the block fails (error, Ctrl-C, SIGTERM) and they are still empty, so a failed run
+    leaves no empty output folder behind."""
+    created, probe = [], os.path.abspath(path)
+    while not os.path.lexists(probe):
+        created.append(probe)
+        probe = os.path.dirname(probe)
+    ensure_writable_dir(path, what)
+    try:
+        yield path
+    except BaseException:
+        for d in created:           # deepest first; stops at the first that is not empty
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+        raise
 
 
 def ensure_writable_dir(path: str, what: str = "--output_dir") -> str:

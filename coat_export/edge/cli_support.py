@@ -74,10 +74,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _in_finalizer(frame, depth: int = 64) -> bool:
+    """Whether `frame` runs inside a `__del__` (MindSpore's Cell.__del__ frees compiled graphs
+    as the command's objects go): Python prints and drops an exception raised there."""
+    while frame is not None and depth > 0:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame, depth = frame.f_back, depth - 1
+    return False
+
+
 def _on_signal(signum, frame):
     # recorded first: an interrupt that C code turns into another exception (MindSpore's
     # import reports Ctrl-C as "ImportError: initialization failed") or swallows is still one
     interrupts.record(signum)
+    if _in_finalizer(frame):
+        return  # raised at the next check instead (raise_if_interrupted), not lost there
     raise interrupts.as_exception(signum)
 
 
@@ -108,6 +120,18 @@ def _interrupted(terminated: bool) -> int:
         except Exception:
             pass
     os._exit(143 if terminated else 130)
+
+
+def exit_holding_signals(status: int) -> None:
+    """`sys.exit(status)` once a command is over and its outcome printed. Ctrl-C and SIGTERM
+    are held from here on: MindSpore's C++ teardown runs for about a second after Python has
+    put the default handlers back, and a signal then killed the process by the signal, with no
+    line, as if complete outputs were damaged. Held, it no longer changes the outcome."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):  # no pthread_sigmask (Windows)
+        pass
+    sys.exit(status)
 
 
 def run_guarded(fn) -> int:

@@ -11,9 +11,9 @@ write ``~/intel/``). A user who sets those variables, or ``COAT_EXPORT_RUNTIME_T
 keeps the runtimes' own behaviour. This runs when ``coat_export.edge`` is imported, before any
 runtime is.
 
-Logging. Without ``--verbose`` only the project's own line reaches stderr: ONNX Runtime logs
-fatal messages only (its errors come back to us as exceptions and are reported in one line),
-MindSpore's C++ log errors only, Python warnings are hidden.
+Logging. Without ``--verbose`` only the project's own line reaches stderr: ONNX Runtime and
+MindSpore's C++ log show fatal/critical messages only (their errors come back to us as
+exceptions and are reported in one line), Python warnings are hidden.
 """
 import os
 import sys
@@ -53,7 +53,10 @@ def quiet_third_party(verbose: bool = False) -> None:
     if verbose:
         os.environ.setdefault("GLOG_v", "1")
         return
-    os.environ.setdefault("GLOG_v", "3")          # MindSpore's C++ log: errors only
+    # MindSpore's C++ log: critical only. Its errors come back as Python exceptions, reported
+    # in one line; at ERROR it also dumps every Python exception raised inside a compile
+    # callback, e.g. the one our SIGTERM handler raises (59 lines before ours)
+    os.environ.setdefault("GLOG_v", "4")
     os.environ.setdefault("GLOG_logtostderr", "1")
     logging.getLogger().setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

@@ -26,7 +26,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..edge.atomic import atomic_path, check_writable_file, output_lock, scratch_dir
+from ..edge.atomic import (atomic_path, check_writable_file, libraries_temp_in, output_lock,
+                           scratch_dir)
 from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, compare_arrays,
                             tolerance_for)
 from ..edge.cpu import cpu_info, cpu_line
@@ -334,23 +335,24 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
         tmp_out = os.path.join(work, "out.onnx")
         t0 = time.perf_counter()
         try:
-            staged = _stage_input(input_path, work)
-            if mode == "fp16":
-                method = _fp16(staged, tmp_out)
-            else:
-                src = _pre_process(staged, os.path.join(work, "pre.onnx"), notes)
-                if mode == "dynamic":
-                    method = _dynamic(src, tmp_out, per_channel, reduce_range)
+            with libraries_temp_in(work):
+                staged = _stage_input(input_path, work)
+                if mode == "fp16":
+                    method = _fp16(staged, tmp_out)
                 else:
-                    fixed = inp.fixed_batch
-                    if fixed and len(calib) < fixed:
-                        raise UserError(f"the model's batch size is fixed at {fixed}; give at "
-                                        f"least {fixed} calibration images")
-                    reader = ImageCalibrationReader(inp.name, calib, batch=fixed or 8,
-                                                    fixed_batch=bool(fixed))
-                    method = _static(src, tmp_out, reader, runtime, per_channel, calibrate,
-                                     reduce_range)
-                    method += f", {len(calib)} calibration images"
+                    src = _pre_process(staged, os.path.join(work, "pre.onnx"), notes)
+                    if mode == "dynamic":
+                        method = _dynamic(src, tmp_out, per_channel, reduce_range)
+                    else:
+                        fixed = inp.fixed_batch
+                        if fixed and len(calib) < fixed:
+                            raise UserError(f"the model's batch size is fixed at {fixed}; give at "
+                                            f"least {fixed} calibration images")
+                        reader = ImageCalibrationReader(inp.name, calib, batch=fixed or 8,
+                                                        fixed_batch=bool(fixed))
+                        method = _static(src, tmp_out, reader, runtime, per_channel, calibrate,
+                                         reduce_range)
+                        method += f", {len(calib)} calibration images"
         except UserError:
             raise
         except Exception as exc:  # onnxruntime.quantization / converter internals

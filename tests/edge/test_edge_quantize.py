@@ -157,3 +157,49 @@ def test_nothing_beside_the_input_is_created_or_removed(tiny_onnx, tmp_path, mod
     res = quantize_model(str(src / "model.onnx"), str(tmp_path / "q.onnx"), mode)
     assert res.check.passed and os.path.isfile(tmp_path / "q.onnx")
     assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_interrupted_static_quantize_leaves_nothing(trained_onnx, tmp_path, sig):
+    """onnxruntime's quantizer makes `ort.quant.*` / `pre.quant.*` folders in $TMPDIR, which
+    SIGKILL left behind (23 MB): they are made inside the run's own scratch, so SIGTERM
+    removes them at once (one line, exit 143) and after SIGKILL the next run does."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import REPO
+
+    tmp, out = tmp_path / "tmp", tmp_path / "out"
+    tmp.mkdir()
+    out.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=REPO)
+    cmd = [sys.executable, "-m", "coat_export", "quantize", trained_onnx, str(out / "s.onnx"),
+           "--mode", "static", "--calib_dir", HELDOUT, "--calib_limit", "64"]
+    proc = subprocess.Popen(cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def quantizer_temps():
+        return [os.path.join(d, n) for d, dirs, _ in os.walk(tmp) for n in dirs
+                if n.startswith(("ort.quant.", "pre.quant."))]
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not quantizer_temps():
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the quantizer made its temporaries"
+    # every temporary of the quantizer is inside this run's scratch, none loose in $TMPDIR
+    assert all(os.path.dirname(p) != str(tmp) for p in quantizer_temps())
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    if sig == "SIGKILL":
+        assert os.listdir(tmp), "SIGKILL leaves the scratch; the next run removes it"
+        again = subprocess.run(cmd[:-4] + ["--mode", "dynamic"], cwd=str(tmp_path), env=env,
+                               capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr
+        assert sorted(os.listdir(out)) == ["s.onnx"]
+    else:
+        assert proc.returncode == 143 and "Traceback" not in err, err
+        assert [l for l in err.splitlines() if l.startswith("error:")] == \
+            ["error: terminated; nothing was left half-written"], err
+        assert os.listdir(out) == []
+    assert os.listdir(tmp) == []
