@@ -6,9 +6,9 @@ boxes). ONNX files are protobuf `ModelProto` messages; this walks the few fields
 opset imports, node op types, `Cast` targets, initializer element types -- by offsets into
 the bytes, never copying weights. Malformed input raises ValueError.
 """
-from typing import Dict, Iterator, Set, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
-__all__ = ["OnnxSummary", "summarize", "precision_of", "INT8_OPS"]
+__all__ = ["OnnxSummary", "ExternalTensor", "summarize", "precision_of", "INT8_OPS"]
 
 INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
                       "ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
@@ -23,7 +23,17 @@ _OPSET_DOMAIN, _OPSET_VERSION = 1, 2
 _GRAPH_NODE, _GRAPH_INIT = 1, 5
 _NODE_OPTYPE, _NODE_ATTR = 4, 5
 _ATTR_NAME, _ATTR_I = 1, 3
-_TENSOR_DTYPE = 2
+_TENSOR_DTYPE, _TENSOR_NAME, _TENSOR_EXTERNAL, _TENSOR_LOCATION = 2, 8, 13, 14
+_EXTERNAL = 1                   # TensorProto.DataLocation.EXTERNAL
+MAX_EXTERNAL_TENSORS = 100_000
+
+
+class ExternalTensor(NamedTuple):
+    """An initializer whose bytes live in another file (ONNX external data)."""
+    tensor: str
+    location: str
+    offset: int
+    length: Optional[int]
 
 
 def _varint(buf, pos: int, end: int) -> Tuple[int, int]:
@@ -69,6 +79,7 @@ class OnnxSummary:
         self.cast_targets: Set[int] = set()
         self.initializer_types: Set[int] = set()
         self.metadata: Dict[str, str] = {}   # metadata_props (what Netron shows)
+        self.external: List[ExternalTensor] = []
 
     @property
     def opset(self):
@@ -106,10 +117,44 @@ def summarize(data: bytes) -> OnnxSummary:
         if field == _GRAPH_NODE and wire == 2:
             _node(buf, value, s)
         elif field == _GRAPH_INIT and wire == 2:
-            for f, w, v in _fields(buf, *value):
-                if f == _TENSOR_DTYPE and w == 0:
-                    s.initializer_types.add(v)
+            _initializer(buf, value, s)
     return s
+
+
+def _text(buf, span) -> str:
+    return bytes(buf[span[0]:span[1]]).decode("utf-8", "replace")
+
+
+def _initializer(buf, span, s: OnnxSummary) -> None:
+    name, entries, location = "", {}, 0
+    for f, w, v in _fields(buf, *span):
+        if f == _TENSOR_DTYPE and w == 0:
+            s.initializer_types.add(v)
+        elif f == _TENSOR_NAME and w == 2:
+            name = _text(buf, v)
+        elif f == _TENSOR_LOCATION and w == 0:
+            location = v
+        elif f == _TENSOR_EXTERNAL and w == 2:
+            key = val = ""
+            for ef, ew, ev in _fields(buf, *v):
+                if ef == _ENTRY_KEY and ew == 2:
+                    key = _text(buf, ev)
+                elif ef == _ENTRY_VALUE and ew == 2:
+                    val = _text(buf, ev)
+            entries[key] = val
+    if location != _EXTERNAL:
+        return
+    if len(s.external) >= MAX_EXTERNAL_TENSORS:
+        raise ValueError(f"more than {MAX_EXTERNAL_TENSORS} external tensors")
+    try:
+        offset = int(entries.get("offset") or 0)
+        length = int(entries["length"]) if entries.get("length") else None
+    except ValueError:
+        raise ValueError(f"tensor {name[:80]!r}: external data offset/length are not "
+                         "numbers") from None
+    if offset < 0 or (length is not None and length < 0):
+        raise ValueError(f"tensor {name[:80]!r}: negative external data offset/length")
+    s.external.append(ExternalTensor(name, entries.get("location", ""), offset, length))
 
 
 def _node(buf, span, s: OnnxSummary) -> None:

@@ -6,6 +6,7 @@ precision comes from the bundle manifest, else from the graph itself (`onnx_info
 is judged by its own gates.
 """
 import os
+import stat
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Union
 
@@ -13,8 +14,8 @@ from .bundle import Bundle, is_bundle, open_bundle, read_regular_file
 from .errors import UserError
 from .onnx_info import precision_of, read_toolkit_metadata, summarize
 
-__all__ = ["model_format", "OnnxModel", "resolve_onnx", "RUNTIMES", "installed_runtimes",
-           "open_onnx_runner", "open_onnx_runners"]
+__all__ = ["model_format", "OnnxModel", "resolve_onnx", "check_external_data", "RUNTIMES",
+           "installed_runtimes", "open_onnx_runner", "open_onnx_runners"]
 
 RUNTIMES = ("onnxruntime", "openvino")
 
@@ -52,8 +53,13 @@ def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
         bundle = open_bundle(path)
         rec = bundle.variant(variant)
         data = bundle.model_bytes(variant)
-        precision = rec.get("precision") or _precision(data, path)
         name = os.path.join(path, rec["file"])
+        summary = _summary(data, name)
+        if summary.external:
+            raise UserError(f"{name} refers to external data ({summary.external[0].location!r}"
+                            "); a bundle's models are self-contained: the bundle is damaged "
+                            "or hostile")
+        precision = rec.get("precision") or precision_of(summary)
         opset = (bundle.manifest.get("onnx") or {}).get("opset")
         return OnnxModel(name, data, precision, opset, bundle, rec["key"])
     if variant:
@@ -62,20 +68,44 @@ def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
         raise UserError(f"{path} is a MINDIR file: running it needs MindSpore (the host "
                         'toolchain: pip install "coat-export[export]")')
     data = read_regular_file(path, "ONNX model", follow_links=True)
-    try:
-        summary = summarize(data)
-    except ValueError as exc:
-        raise UserError(f"{path} is not a readable ONNX file ({exc})") from None
+    summary = _summary(data, path)
+    check_external_data(path, summary.external)
     # Keep the path (not the bytes) for the runtime: a model with external data needs it.
     return OnnxModel(path, path, precision_of(summary), summary.opset,
                      metadata=read_toolkit_metadata(summary))
 
 
-def _precision(data: bytes, name: str) -> str:
+def _summary(data: bytes, name: str):
     try:
-        return precision_of(summarize(data))
+        return summarize(data)
     except ValueError as exc:
         raise UserError(f"{name} is not a readable ONNX file ({exc})") from None
+
+
+def check_external_data(model_path: str, tensors) -> None:
+    """Every external tensor of a bare .onnx names a regular file inside the model's folder
+    that holds the declared bytes -- checked before a runtime opens anything: a path
+    outside would be read, a FIFO would block the runtime, a short file is a corrupt model."""
+    root = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+    for t in tensors:
+        where = f"{model_path}: tensor {t.tensor[:80]!r} keeps its data in {t.location[:120]!r}"
+        parts = t.location.replace("\\", "/").split("/")
+        if not t.location or os.path.isabs(t.location) or ".." in parts or "\0" in t.location \
+                or (len(t.location) > 1 and t.location[1] == ":"):
+            raise UserError(f"{where}, outside the model's folder; refused")
+        real = os.path.realpath(os.path.join(root, *parts))
+        if os.path.commonpath([root, real]) != root:
+            raise UserError(f"{where}, which leads outside the model's folder; refused")
+        try:
+            st = os.stat(real)
+        except OSError:
+            raise UserError(f"{where}, which is missing: copy it beside the model") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{where}, which is not a regular file; refused")
+        end = t.offset + (t.length or 0)
+        if t.offset > st.st_size or end > st.st_size:
+            raise UserError(f"{where} at bytes {t.offset}..{end}, but the file has "
+                            f"{st.st_size} bytes (truncated or not this model's data)")
 
 
 def open_onnx_runner(model: OnnxModel, runtime: str = "onnxruntime", provider=None,

@@ -73,18 +73,48 @@ def test_check_reports_a_run_failure_as_a_failed_comparison(runs_badly, tiny_onn
     assert "failed running" in r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_missing_external_data_is_one_line(tiny_onnx, tmp_path, runtime):
-    """A model whose external weights file is gone: the runtime's reason, no log lines."""
+EXTERNAL_CASES = ["missing", "outside", "absolute", "fifo", "short", "link_out"]
+
+
+@pytest.mark.parametrize("case", EXTERNAL_CASES)
+def test_external_data_is_checked_before_any_runtime(tiny_onnx, tmp_path, case):
+    """A bare model's external data is untrusted: it must be a regular file inside the
+    model's folder holding the declared bytes. Checked before a runtime opens it (a FIFO
+    blocked ONNX Runtime; a path outside was read): one line, exit 2, in both runtimes."""
     import onnx
 
-    model = onnx.load(tiny_onnx)
-    path = tmp_path / "ext.onnx"
-    onnx.save(model, str(path), save_as_external_data=True, location="ext.weights",
-              size_threshold=0)
-    os.remove(tmp_path / "ext.weights")
-    _one_error_line(run_cli(["predict", path, _image(), "--runtime", runtime]),
-                    f"{LABEL[runtime]} cannot load", "ext.onnx")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    outside = tmp_path / "outside.bin"
+    path = model_dir / "ext.onnx"
+    onnx.save(onnx.load(tiny_onnx), str(path), save_as_external_data=True,
+              location="ext.weights", size_threshold=0)
+    weights = model_dir / "ext.weights"
+    outside.write_bytes(weights.read_bytes())
+    model = onnx.load(str(path), load_external_data=False)
+    relocate = {"outside": "../outside.bin", "absolute": str(outside)}.get(case)
+    if relocate:
+        for t in model.graph.initializer:
+            for e in t.external_data:
+                if e.key == "location":
+                    e.value = relocate
+        onnx.save(model, str(path))
+        weights.unlink()
+    elif case == "missing":
+        weights.unlink()
+    elif case == "fifo":
+        weights.unlink()
+        os.mkfifo(weights)
+    elif case == "short":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif case == "link_out":
+        weights.unlink()
+        os.symlink(outside, weights)
+    word = {"missing": "missing", "fifo": "not a regular file", "short": "bytes"}.get(
+        case, "outside the model's folder")
+    for runtime in RUNTIMES:
+        r = run_cli(["predict", path, _image(), "--runtime", runtime], timeout=60)
+        _one_error_line(r, "ext.onnx", word)
 
 
 def _tree(root):

@@ -167,3 +167,19 @@ def test_thin_strip_image_is_refused_by_its_resized_size(digits_bundle, tmp_path
     r = run_tool(["predict", digits_bundle, strip], timeout=60)
     assert r.returncode == 2 and "strip.png" in r.stderr and "megapixels" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "batch_size" not in r.stderr
+
+
+def test_bundle_model_with_external_data_is_refused(bundle_copy, outside):
+    """A bundle's model is self-contained and verified by its sha256; one that names external
+    data (which the sha256 would not cover) is refused before a runtime opens it."""
+    onnx = pytest.importorskip("onnx")
+    import hashlib
+
+    path = bundle_copy / "model.onnx"
+    model = onnx.load(str(path))
+    onnx.save(model, str(path), save_as_external_data=True, location="weights.bin",
+              size_threshold=1024)
+    data = path.read_bytes()
+    _edit_manifest(bundle_copy, lambda m: m["files"]["model.onnx"].update(
+        bytes=len(data), sha256=hashlib.sha256(data).hexdigest()))
+    _refused(run_tool(["predict", bundle_copy, digit_images()[0]]), "external data")
