@@ -135,3 +135,36 @@ def test_every_flag_has_help():
     missing = [f"{name} {a.option_strings or a.dest}" for name, sp in sub.choices.items()
                for a in sp._actions if not a.help]
     assert missing == []
+
+
+def test_validate_uses_the_bundles_preprocessing(bundle_copy, tmp_path):
+    """validate scores with the bundle's own preprocessing, not the defaults: with crop_pct 0.5 and nearest resizing in the manifest, validate's count equals
+    the count of the model run here on images preprocessed that way, and differs from what the
+    same model scores as a bare .onnx (the defaults)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from coat_export.edge.preprocess import PreprocessConfig, list_images, preprocess_batch
+
+    path = bundle_copy / "manifest.json"
+    m = json.loads(path.read_text())
+    m["preprocessing"].update(crop_pct=0.5, interpolation="nearest")
+    path.write_text(json.dumps(m))
+    classes = sorted(os.listdir(HELDOUT))
+    paths, labels = [], []
+    for i, c in enumerate(classes):
+        found = list_images(os.path.join(HELDOUT, c))
+        paths += found
+        labels += [i] * len(found)
+    x = preprocess_batch(paths, PreprocessConfig.from_dict(m["preprocessing"]))
+    sess = ort.InferenceSession(str(bundle_copy / "model.onnx"),
+                                providers=["CPUExecutionProvider"])
+    logits = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    expected = int(np.sum(logits.argmax(-1) == np.asarray(labels)))
+    counts = {}
+    for name, target in (("bundle", bundle_copy), ("bare", bundle_copy / "model.onnx")):
+        out = tmp_path / f"{name}.json"
+        r = run_tool(["validate", target, "--data_dir", HELDOUT, "--json", out, "--no_progress"])
+        assert r.returncode == 0, r.stderr
+        counts[name] = json.loads(out.read_text())["results"][0]["correct_top1"]
+    assert counts["bundle"] == expected and counts["bare"] != expected, (counts, expected)
