@@ -25,14 +25,21 @@ __all__ = ["CheckpointError", "read_checkpoint", "read_checkpoint_typed", "TRAIN
            "CheckpointSplit", "split_checkpoint", "load_checkpoint_strict"]
 
 EMA_PREFIX = "ema"
+# MindSpore's boost.GradientAccumulation (MindCV's train step with
+# gradient_accumulation_steps > 1) holds the optimizer as a child cell, and cell auto-prefixing
+# renames the network's own parameters through it: the raw weights are saved as
+# optimizer.<name>. (MindCV's own load_model_checkpoint then loads none of them, silently.)
+ACCUMULATION_PREFIX = "optimizer"
 # Names MindSpore / MindCV training cells give their own scalars and schedules: TrainOneStep*
 # and loss-scale cells (scale_sense, *_iterator_step), optimizers (global_step,
 # learning_rate, beta powers), MindCV's EMA train step (updates), gradient accumulation
-# (accumulate_step), ModelCheckpoint's append_info (epoch_num, step_num).
+# (accumulate_step; MindSpore's boost.GradientAccumulation, which MindCV's train step uses:
+# accumulation_step), ModelCheckpoint's append_info (epoch_num, step_num).
 TRAINING_SCALARS = frozenset({
     "global_step", "learning_rate", "momentum", "beta1_power", "beta2_power", "beta1",
     "beta2", "eps", "scale_sense", "current_iterator_step", "last_overflow_iterator_step",
     "epoch_num", "step_num", "loss_scale", "weight_decay", "updates", "accumulate_step",
+    "accumulation_step",
     "cur_step", "overflow", "loss_scale_value", "mu_schedule",
 })
 
@@ -185,6 +192,11 @@ class CheckpointSplit:
     copies: Dict[str, Dict[str, np.ndarray]]   # prefix -> {parameter name: training copy}
     scalars: List[str]                         # training scalars / counters, by name
     leftover: List[str]                        # none of the above: a strict load refuses them
+    raw_prefix: str = ""                       # the raw weights were saved as <prefix>.<name>
+
+    def source_name(self, name: str) -> str:
+        """The checkpoint entry a raw weight came from."""
+        return f"{self.raw_prefix}.{name}" if self.raw_prefix else name
 
     @property
     def has_ema(self) -> bool:
@@ -217,6 +229,12 @@ def split_checkpoint(params: Dict[str, np.ndarray],
             scalars.append(name)
         else:
             leftover.append(name)
+    renamed = copies.get(ACCUMULATION_PREFIX, {})
+    if not raw and expected and len(renamed) == len(expected):
+        # every parameter, each once, under the accumulation cell's prefix (see
+        # ACCUMULATION_PREFIX): those are the network's weights, not a training copy
+        return CheckpointSplit(copies.pop(ACCUMULATION_PREFIX), copies, scalars, leftover,
+                               raw_prefix=ACCUMULATION_PREFIX)
     return CheckpointSplit(raw, copies, scalars, leftover)
 
 
@@ -295,7 +313,7 @@ def load_checkpoint_strict(net: nn.Cell, path: str, ema: bool = False) -> Dict[s
                               "optimizer checkpoint (optim_*.ckpt); give the network one")
     params, from_raw = _choose_weights(split, expected, ema, path)
     check_compatibility(expected, params, split.leftover)
-    weight_kind = {n: kinds[n] for n in expected if n in split.raw}
+    weight_kind = {n: kinds[split.source_name(n)] for n in expected if n in split.raw}
     if ema:
         weight_kind.update({n: kinds[f"{EMA_PREFIX}.{n}"] for n in split.copies[EMA_PREFIX]})
     bad_type = [f"{n} ({weight_kind[n]})" for n in expected
@@ -316,8 +334,10 @@ def load_checkpoint_strict(net: nn.Cell, path: str, ema: bool = False) -> Dict[s
             casted.append(p.name)
             value = value.astype(np.float32)
         p.set_data(ms.Tensor(value))
-    dropped = [n for n in raw if n not in expected]
+    used = {split.source_name(n) for n in split.raw} if not ema else set()
+    dropped = [n for n in raw if n not in expected and n not in used]
     return {"path": path, "num_tensors": len(expected), "weights": "ema" if ema else "raw",
+            "raw_weights_saved_as": f"{split.raw_prefix}.*" if split.raw_prefix else "",
             "has_ema": split.has_ema, "ema_missing_from_raw": from_raw,
             "ignored_training_state": dropped,
             "dropped_summary": split.dropped_summary(EMA_PREFIX if ema else None),

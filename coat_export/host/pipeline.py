@@ -69,6 +69,9 @@ def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
             say("note: the checkpoint also holds EMA weights (ema.*); the raw weights are "
                 "used: --ema (or ema: True in the yaml) selects the EMA ones, which MindCV "
                 "validates")
+        if info.get("raw_weights_saved_as") and info["weights"] == "raw":
+            say(f"note: the raw weights were saved as {info['raw_weights_saved_as']} (MindSpore "
+                "names them so under gradient accumulation); read from there")
         if info.get("dropped_summary"):
             say(f"note: dropped training state: {info['dropped_summary']}")
     else:
