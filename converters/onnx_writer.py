@@ -1,12 +1,13 @@
 """Serialise an `OnnxGraph` to an onnx.ModelProto and write it atomically."""
 import json
 import os
-import tempfile
 from typing import Optional
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from coat_export.edge.atomic import atomic_model_path
 
 from .errors import ConversionError
 from .onnx_graph import OnnxGraph
@@ -104,11 +105,13 @@ def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onn
 
 
 def write_model(model: onnx.ModelProto, path: str, verify=None, make_dirs: bool = False) -> str:
-    """Write next to `path` under a temporary name, then rename: never a half-written file.
+    """Write `path` (and `<path>.data`, the external data of a model over protobuf's 2 GiB)
+    atomically: never a half-written file, and after SIGKILL the next run removes the
+    temporaries (`.coat-partial.<pid>.*`, edge.atomic's convention).
 
-    `verify(tmp_path)` (if given) checks the written file before it is renamed into place; it
-    raises ConversionError to leave nothing behind. The file gets the permissions a normal
-    `open()` would give it (mkstemp's are 0600). `make_dirs` creates the output directory.
+    `verify(tmp_path)` (if given) checks the written file before it is moved into place; it
+    raises ConversionError to leave nothing behind. Files get the permissions a normal
+    `open()` would give them. `make_dirs` creates the output directory.
     """
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
@@ -125,39 +128,22 @@ def write_model(model: onnx.ModelProto, path: str, verify=None, make_dirs: bool 
     if os.path.isdir(path):
         raise ConversionError(f"output path is a directory: {path}")
     big = sum(len(t.raw_data) for t in model.graph.initializer) > EXTERNAL_DATA_THRESHOLD
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    location = os.path.basename(path) + ".data"
-    done = False
     try:
-        if big:
-            onnx.save_model(model, tmp, save_as_external_data=True,
-                            all_tensors_to_one_file=True, location=location, size_threshold=1024)
-        else:
-            with open(tmp, "wb") as f:
-                f.write(model.SerializeToString())
-        os.chmod(tmp, 0o666 & ~_umask())
-        if verify is not None:
-            verify(tmp)
-        if big:
-            # the weights file keeps its name: the model file refers to it by that name
-            os.chmod(os.path.join(directory, location), 0o666 & ~_umask())
-        os.replace(tmp, path)
-        done = True
+        # the model and its external data are written under their final names in a private
+        # directory beside `path`, verified there, then moved into place (data first)
+        with atomic_model_path(path) as tmp:
+            if big:
+                onnx.save_model(model, tmp, save_as_external_data=True,
+                                all_tensors_to_one_file=True,
+                                location=os.path.basename(path) + ".data", size_threshold=1024)
+            else:
+                with open(tmp, "wb") as f:
+                    f.write(model.SerializeToString())
+            if verify is not None:
+                verify(tmp)
     except OSError as exc:
         raise ConversionError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if big and not done and os.path.exists(os.path.join(directory, location)):
-            os.unlink(os.path.join(directory, location))
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load_provenance(model: onnx.ModelProto) -> Optional[dict]:

@@ -276,3 +276,26 @@ def test_sigterm_in_every_export_phase(phase, tmp_path):
                      str(out / "coat_lite_digits_bundle"), "--selftest"])
         assert check.returncode == 0, check.stderr
     assert os.listdir(tmp) == []
+
+
+def test_export_with_external_data_keeps_its_weights(tmp_path):
+    """A model over protobuf's 2 GiB (threshold lowered here) has its weights in
+    <name>.onnx.data: written and verified under the final names, so the model finds its data
+    after the rename and no later run's stale-file cleanup can take it."""
+    import onnxruntime as ort
+
+    from coat_export.edge.atomic import clean_stale
+
+    out = tmp_path / "out"
+    script = ("import sys\nimport converters.onnx_writer as w\nw.EXTERNAL_DATA_THRESHOLD = 1024\n"
+              "from coat_export.cli import main\nsys.exit(main(['export', *sys.argv[1:]]))\n")
+    proc = run([sys.executable, "-c", script, *export_cmd(out)[2:]])
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(out)) == ["coat_lite_digits.onnx", "coat_lite_digits.onnx.data"]
+    assert (out / "coat_lite_digits.onnx.data").stat().st_size > \
+        2 * (out / "coat_lite_digits.onnx").stat().st_size
+    assert clean_stale(str(out)) == 0 and len(os.listdir(out)) == 2
+    sess = ort.InferenceSession(str(out / "coat_lite_digits.onnx"),
+                                providers=["CPUExecutionProvider"])
+    x = np.zeros([1, *sess.get_inputs()[0].shape[1:]], np.float32)
+    assert np.isfinite(sess.run(None, {sess.get_inputs()[0].name: x})[0]).all()

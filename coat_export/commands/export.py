@@ -88,7 +88,7 @@ def run(args) -> int:
 
 def _export(args, spec, out_dir: str) -> int:
     """Build, export, verify; then --check and --bundle (see run)."""
-    from ..edge.atomic import atomic_path, output_lock
+    from ..edge.atomic import atomic_model_path, output_lock
     from ..edge.progress import step
     from ..host import pipeline
 
@@ -97,7 +97,9 @@ def _export(args, spec, out_dir: str) -> int:
     kind = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
     inputs = pipeline.verification_inputs(built, args.batch_size, args.dynamic_batch, args.seed)
     reference = None
-    with output_lock(final), atomic_path(final) as tmp:
+    # the file is written under its final name in a private folder (companions such as ONNX
+    # external data keep the names the model records), verified there, then moved into place
+    with output_lock(final), atomic_model_path(final) as tmp:
         if args.format == "mindir":
             from ..host.runners import MindirRunner
 

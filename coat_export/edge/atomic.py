@@ -101,6 +101,53 @@ def atomic_path(final_path: str):
 
 
 @contextmanager
+def atomic_model_path(final_path: str):
+    """`atomic_path` for writers that put companions beside a model file (ONNX external data
+    `<name>.data`, MindSpore's `<name>_variables/`): the model is written under its final
+    name inside a private directory beside `final_path`, so the names it records for its
+    companions are already the final ones (a companion written beside a `.coat-partial.<pid>`
+    temporary would keep that name, and a later run's stale-file cleanup would delete it). On
+    success the companions are moved into place first, the model last; on failure nothing
+    is."""
+    directory = os.path.dirname(os.path.abspath(final_path))
+    main = os.path.basename(final_path)
+    clean_stale(directory)
+    tmp_dir = tempfile.mkdtemp(prefix=f"{PARTIAL_TAG}.{os.getpid()}.{main}.", dir=directory)
+    try:
+        yield os.path.join(tmp_dir, main)
+        raise_if_interrupted()
+        names = sorted(os.listdir(tmp_dir))
+        if main not in names:
+            raise OSError(errno.ENOENT, "the writer produced no file", final_path)
+        for name in [n for n in names if n != main] + [main]:
+            _move_into_place(os.path.join(tmp_dir, name), os.path.join(directory, name))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _move_into_place(src: str, dst: str) -> None:
+    if not os.path.isdir(src) or os.path.islink(src):
+        _normal_permissions(src)
+        os.replace(src, dst)
+        return
+    _normal_permissions(src, directory=True)
+    for d, dirs, files in os.walk(src):
+        for name in dirs:
+            _normal_permissions(os.path.join(d, name), directory=True)
+        for name in files:
+            _normal_permissions(os.path.join(d, name))
+    if os.path.isdir(dst) and not os.path.islink(dst):
+        old = tempfile.mkdtemp(prefix=f"{PARTIAL_TAG}.{os.getpid()}.old.",
+                               dir=os.path.dirname(dst))
+        os.rmdir(old)
+        os.rename(dst, old)
+        os.rename(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+@contextmanager
 def atomic_dir(final_dir: str):
     """Yield a temporary directory beside `final_dir`; on success it replaces `final_dir`
     (an existing one is moved aside first and removed after the swap)."""

@@ -174,6 +174,22 @@ def test_external_data_for_big_models(tmp_path, small_coats, images64, monkeypat
     onnx.checker.check_model(str(out), full_check=True)
     np.testing.assert_allclose(ort_forward(model, images64[:1])[0],
                                ms_forward(net, images64[:1])[0], atol=1e-4)
+    # written under their final names: nothing a later run's stale-file cleanup would take
+    from coat_export.edge.atomic import clean_stale
+
+    assert sorted(os.listdir(tmp_path)) == ["big.onnx", "big.onnx.data"]
+    assert clean_stale(str(tmp_path)) == 0
+    # a conversion that fails its gate leaves the previous model and its data untouched
+    before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+    from converters import api
+
+    def refuse(path):
+        raise converters.ConversionError("refused by the test")
+    monkeypatch.setattr(api, "verify", refuse)
+    monkeypatch.setattr(api, "_is_small", lambda model: False)
+    with pytest.raises(converters.ConversionError):
+        converters.convert(static, str(out), dynamic_batch=True)
+    assert {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)} == before
 
 
 def test_cli_sigterm_and_ctrl_c_are_one_line_and_leave_nothing(tmp_path, small_mindir):
