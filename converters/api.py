@@ -86,7 +86,8 @@ def _stage(what: str, fn, *args):
         raise ConversionError(f"{what}: the model is too large or too deeply nested "
                               f"({type(exc).__name__})") from None
     except Exception as exc:
-        raise ConversionError(f"{what} failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        # the message is one bounded line for the CLI; the cause stays chained for API callers
+        raise ConversionError(f"{what} failed ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
 def _is_small(model: onnx.ModelProto) -> bool:

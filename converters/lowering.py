@@ -232,7 +232,7 @@ class Lowering:
                 raise ConversionError(f"{ctx.where()}: {exc}") from None
             except Exception as exc:  # a handler meeting input it does not expect
                 raise ConversionError(f"{ctx.where()}: cannot convert "
-                                      f"({type(exc).__name__}: {exc})") from None
+                                      f"({type(exc).__name__}: {exc})") from exc
             for out in node.outputs:
                 if id(out) in used and id(out) not in self.names:
                     raise ConversionError(f"{ctx.where()}: output {out.index} is used but the "

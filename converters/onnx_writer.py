@@ -80,7 +80,7 @@ def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onn
         except Exception as exc:  # an attribute value ONNX cannot hold: name the node
             where = "; ".join(f"{o.op_type} '{o.name}'" for o in n.origin) or n.name
             raise ConversionError(f"cannot serialise ONNX {n.op_type} node for {where} "
-                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
+                                  f"({type(exc).__name__}: {str(exc)[:160]})") from exc
         if n.origin:
             proto.doc_string = "; ".join(
                 f"MindSpore {o.op_type} '{o.scope or o.name}' (MINDIR node {o.name})"
@@ -92,7 +92,7 @@ def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onn
             initializers.append(numpy_helper.from_array(np.asarray(a), name))
         except Exception as exc:
             raise ConversionError(f"cannot serialise initializer '{name}' "
-                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
+                                  f"({type(exc).__name__}: {str(exc)[:160]})") from exc
     inputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.inputs]
     outputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.outputs]
     graph = helper.make_graph(nodes, og.name, inputs, outputs, initializers)
