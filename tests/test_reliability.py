@@ -239,8 +239,10 @@ def test_sigterm_in_every_export_phase(phase, tmp_path):
     where, marker, wait, kept = PHASES[phase]
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
+    # as a user runs it: no GLOG_* of the test session's own (conftests quieten MindSpore)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOG_")}
     proc = subprocess.Popen(export_cmd(out, "--bundle"), cwd=str(tmp_path),
-                            env=dict(os.environ, TMPDIR=str(tmp)), stdout=subprocess.PIPE,
+                            env=dict(env, TMPDIR=str(tmp)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     seen, streams = threading.Event(), {"out": [], "err": []}
 
