@@ -138,7 +138,7 @@ def test_gradient_accumulation_checkpoint(ms_graph, tmp_path):
 
 # ----------------------------------------------------------------------------- the recipes
 
-def _photos(directory, count=16):
+def _photos(directory, count=8):
     """JPEG crops, flips and turns of scikit-learn's two photos."""
     import sklearn
     from PIL import Image, ImageOps
@@ -151,7 +151,7 @@ def _photos(directory, count=16):
     for i in range(count):
         img = photos[i % 2]
         w, h = img.size
-        f = 0.5 + 0.06 * (i // 2)
+        f = 0.5 + 0.12 * (i // 2)
         left, top = int((w - w * f) * ((i * 37) % 11) / 10), int((h - h * f) * ((i * 53) % 7) / 6)
         img = img.crop((left, top, left + int(w * f), top + int(h * f)))
         if i % 3 == 1:
