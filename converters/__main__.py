@@ -9,6 +9,9 @@ import argparse
 import signal
 import sys
 
+from coat_export.edge import interrupts
+from coat_export.edge.cli_support import install_signal_handlers
+
 from .api import DEFAULT_OPSET, convert
 from .errors import ConversionError
 
@@ -18,15 +21,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"error: {message}\n")
         sys.exit(2)
-
-
-class _Terminated(BaseException):
-    """SIGTERM, raised where the program is, so the writer's clean-up runs (the default
-    action would end the process silently, leaving its temporary file)."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated()
 
 
 def main(argv=None) -> int:
@@ -39,24 +33,31 @@ def main(argv=None) -> int:
     parser.add_argument("--dynamic_batch", action="store_true",
                         help="make the batch dimension symbolic ('batch')")
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGTERM and Ctrl-C become exceptions, so the writer's clean-up runs (SIGTERM's default
+    # action would end the process silently, leaving its temporaries), and wait while the
+    # writer moves a model and its data into place (interrupts.deferred)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    install_signal_handlers()
     try:
         result = convert(args.mindir, args.onnx, opset=args.opset,
                          dynamic_batch=args.dynamic_batch, make_dirs=True)
+        interrupts.raise_if_interrupted()
     except ConversionError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    except interrupts.Terminated:
+        sys.stderr.write("error: terminated (SIGTERM); nothing was written\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; nothing was written\n")
         return 130
-    except _Terminated:
-        sys.stderr.write("error: terminated (SIGTERM); nothing was written\n")
-        return 143
     except Exception as exc:  # never a traceback: but say it is a converter bug
         sys.stderr.write(f"error: internal converter error ({type(exc).__name__}: {exc})\n")
         return 2
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     print(f"wrote {result.onnx_path}: {result.onnx_nodes} nodes, {result.initializers} "
           f"initializers, opset {result.opset}, {result.timings['total']:.2f} s")
     return 0

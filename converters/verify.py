@@ -35,10 +35,10 @@ def check_onnx(model: Union[onnx.ModelProto, str]) -> None:
 def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
     """ONNX Runtime must load the model and run it once (graph optimisations off: loading,
     kernel selection and the shapes met at run time are tested, not ONNX Runtime's rewrites)."""
-    # ONNX Runtime's telemetry writes a device id under ~/.cache on import: off unless the
-    # user chose otherwise (the variables are ONNX Runtime's own switches)
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
+    # ONNX Runtime's telemetry (a device id under ~/.cache) is off unless the user keeps it
+    from coat_export.edge.third_party import disable_runtime_telemetry
+
+    disable_runtime_telemetry()
     try:
         import onnxruntime as ort
     except ImportError:  # the runtime is a dependency; without it the gate cannot be kept
@@ -46,8 +46,8 @@ def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else (os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    opts.intra_op_num_threads = max(1, min(MAX_GATE_THREADS, cores or 1))
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
     data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
@@ -59,21 +59,33 @@ def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
     check_runs(session)
 
 
+MAX_GATE_THREADS = 8
+# The seeded run's inputs: a MINDIR may declare any size, and the run must refuse a hostile
+# one rather than allocate it (1 << 27 floats: 512 MB; an image batch of 8 x 3 x 2048 x 2048)
+MAX_FEED_ELEMENTS = 1 << 27
+
 _NUMPY_TYPES = {"float": np.float32, "float16": np.float16, "double": np.float64,
-                "bfloat16": np.float32, "int64": np.int64, "int32": np.int32, "int16": np.int16,
+                "int64": np.int64, "int32": np.int32, "int16": np.int16,
                 "int8": np.int8, "uint8": np.uint8, "bool": np.bool_}
 
 
 def seeded_feeds(session, seed: int = 0) -> dict:
     """One input per graph input: symbolic dims 1, floats N(0, 1), integers and booleans
-    zero (an index valid for any table)."""
+    zero (an index valid for any table); None when an input's type has no numpy feed."""
     rng = np.random.default_rng(seed)
-    feeds = {}
+    feeds, total = {}, 0
     for inp in session.get_inputs():
         shape = [d if isinstance(d, int) and d > 0 else 1 for d in (inp.shape or [])]
-        dtype = _NUMPY_TYPES.get(inp.type[len("tensor("):-1], np.float32)
+        total += int(np.prod(shape, dtype=np.float64))
+        if total > MAX_FEED_ELEMENTS:
+            raise ConversionError(f"the converted model's inputs declare more than "
+                                  f"{MAX_FEED_ELEMENTS} elements (input '{inp.name}' "
+                                  f"{shape}): too large to verify; is the MINDIR damaged?")
+        dtype = _NUMPY_TYPES.get(inp.type[len("tensor("):-1])
+        if dtype is None:   # bfloat16, strings...: no numpy feed to make, no run to judge
+            return None
         if np.issubdtype(dtype, np.floating):
-            feeds[inp.name] = rng.standard_normal(shape).astype(dtype)
+            feeds[inp.name] = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
         else:
             feeds[inp.name] = np.zeros(shape, dtype)
     return feeds
@@ -81,8 +93,11 @@ def seeded_feeds(session, seed: int = 0) -> dict:
 
 def check_runs(session) -> None:
     """The model runs once on seeded inputs (see the module doc)."""
+    feeds = seeded_feeds(session)
+    if feeds is None:
+        return
     try:
-        session.run(None, seeded_feeds(session))
+        session.run(None, feeds)
     except MemoryError:
         raise ConversionError("the converted model cannot run: it allocates more memory than "
                               "this machine has (sizes in the MINDIR disagree with each "

@@ -251,7 +251,10 @@ def test_recipe_exports_checks_bundles_and_validates_as_mindcv(ms_graph, tmp_pat
         logits = net(ms.Tensor(_mindcv_eval_inputs(paths, cfg))).asnumpy().astype(np.float32)
     order = np.argsort(-logits, axis=1)
     gaps = logits[np.arange(len(paths)), order[:, 0]] - logits[np.arange(len(paths)), order[:, 1]]
-    clear = gaps >= np.median(gaps)
+    # clear: in the upper half, and by a margin that preprocessing and AMP differences
+    # (MindSpore's C++ resize vs PIL's, fp16 vs fp32) cannot close
+    spread = logits.max(axis=1) - logits.min(axis=1)
+    clear = (gaps >= np.median(gaps)) & (gaps > 0.02 * spread)
     labels = np.where(clear, order[:, 0], order[:, -1])
     root = tmp_path / "data"
     for c in range(1000):

@@ -220,12 +220,13 @@ def test_interrupt_while_starting_is_one_line(delay, tmp_path):
 
 
 # SIGTERM in each phase of `export --bundle`: (the stream and the start of the line to wait
-# for, seconds to wait after it, what the output directory may hold afterwards)
+# for, seconds to wait after it)
 PHASES = {
-    "compiling": ("err", "[..] compile and export MINDIR", 2.0, None),
-    "writing_bundle": ("err", "[..] write edge bundle", 0.3, ["coat_lite_digits.onnx"]),
-    "after_bundle": ("out", str(os.sep), 0.0, None),   # stdout: the bundle's path, printed last
+    "compiling": ("err", "[..] compile and export MINDIR", 1.0),
+    "writing_bundle": ("err", "[..] write edge bundle", 0.3),
+    "after_bundle": ("out", str(os.sep), 0.0),   # stdout: the bundle's path, printed last
 }
+BOTH = ["coat_lite_digits.onnx", "coat_lite_digits_bundle"]
 
 
 @pytest.mark.parametrize("phase", sorted(PHASES))
@@ -236,7 +237,7 @@ def test_sigterm_in_every_export_phase(phase, tmp_path):
     never a traceback, a death by signal or a half-written output."""
     import threading
 
-    where, marker, wait, kept = PHASES[phase]
+    where, marker, wait = PHASES[phase]
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
     # as a user runs it: no GLOG_* of the test session's own (conftests quieten MindSpore)
@@ -263,17 +264,19 @@ def test_sigterm_in_every_export_phase(phase, tmp_path):
     for t in readers:
         t.join(timeout=10)
     err = "".join(streams["err"])
-    assert proc.returncode in ((0, 143) if phase == "after_bundle" else (143,)), \
-        (proc.returncode, err)
+    assert proc.returncode in (0, 143), (proc.returncode, err)
     assert "Traceback" not in err and "[ERROR]" not in err, err
     other = [l for l in err.splitlines() if not l.startswith(("[..]", "[ok]", "  "))]
     assert other == ([] if proc.returncode == 0 else
                      ["error: terminated; nothing was left half-written"]), err
-    if phase == "after_bundle":
-        kept = ["coat_lite_digits.onnx", "coat_lite_digits_bundle"]
+    # a machine fast enough to finish the phase first meets the signal in a later one: what
+    # may remain is what the phases up to the one it met commit, whole
+    allowed = {"compiling": [None, BOTH[:1]], "writing_bundle": [BOTH[:1], BOTH],
+               "after_bundle": [BOTH]}[phase]
     held = sorted(os.listdir(out)) if out.exists() else None
-    assert held == kept, held
-    if kept and "coat_lite_digits_bundle" in kept:
+    assert held in allowed, held
+    assert proc.returncode == 143 or held == BOTH, (proc.returncode, held)
+    if held and "coat_lite_digits_bundle" in held:
         check = run([sys.executable, "-m", "coat_export", "predict",
                      str(out / "coat_lite_digits_bundle"), "--selftest"])
         assert check.returncode == 0, check.stderr

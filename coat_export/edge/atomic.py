@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Optional
 
 from .errors import UserError
-from .interrupts import raise_if_interrupted
+from .interrupts import deferred, raise_if_interrupted
 
 PARTIAL_TAG = ".coat-partial"
 LOCK_TAG = ".coat-lock"
@@ -119,8 +119,9 @@ def atomic_model_path(final_path: str):
         names = sorted(os.listdir(tmp_dir))
         if main not in names:
             raise OSError(errno.ENOENT, "the writer produced no file", final_path)
-        for name in [n for n in names if n != main] + [main]:
-            _move_into_place(os.path.join(tmp_dir, name), os.path.join(directory, name))
+        with deferred():   # no interrupt between moving the companions and the model
+            for name in [n for n in names if n != main] + [main]:
+                _move_into_place(os.path.join(tmp_dir, name), os.path.join(directory, name))
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
@@ -320,8 +321,8 @@ def output_dir(path: str, what: str = "--output_dir"):
     while not os.path.lexists(probe):
         created.append(probe)
         probe = os.path.dirname(probe)
-    ensure_writable_dir(path, what)
     try:
+        ensure_writable_dir(path, what)
         yield path
     except BaseException:
         for d in created:           # deepest first; stops at the first that is not empty

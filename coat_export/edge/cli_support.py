@@ -88,7 +88,7 @@ def _on_signal(signum, frame):
     # recorded first: an interrupt that C code turns into another exception (MindSpore's
     # import reports Ctrl-C as "ImportError: initialization failed") or swallows is still one
     interrupts.record(signum)
-    if _in_finalizer(frame):
+    if _in_finalizer(frame) or interrupts.is_deferred():
         return  # raised at the next check instead (raise_if_interrupted), not lost there
     raise interrupts.as_exception(signum)
 
@@ -127,6 +127,13 @@ def exit_holding_signals(status: int) -> None:
     are held from here on: MindSpore's C++ teardown runs for about a second after Python has
     put the default handlers back, and a signal then killed the process by the signal, with no
     line, as if complete outputs were damaged. Held, it no longer changes the outcome."""
+    # ignored process-wide (Python's finalisation keeps SIG_IGN, and it covers the runtimes'
+    # worker threads, which a thread mask would not), and masked in this thread
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     except (AttributeError, ValueError, OSError):  # no pthread_sigmask (Windows)

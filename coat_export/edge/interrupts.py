@@ -7,6 +7,7 @@ where work becomes visible (the end of a progress step, an atomic rename) check 
 interrupt still stops the run before anything is committed.
 """
 import signal
+from contextlib import contextmanager
 
 
 class Terminated(KeyboardInterrupt):
@@ -27,3 +28,22 @@ def as_exception(signum: int) -> BaseException:
 def raise_if_interrupted() -> None:
     if RECEIVED:
         raise as_exception(RECEIVED[-1])
+
+
+_DEFERRED = []
+
+
+def is_deferred() -> bool:
+    return bool(_DEFERRED)
+
+
+@contextmanager
+def deferred():
+    """A block that must not be cut in two (moving a model and its data into place): an
+    interrupt arriving inside it is recorded and raised when it ends."""
+    _DEFERRED.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.pop()
+    raise_if_interrupted()

@@ -20,9 +20,11 @@ _MODEL_OPSET, _MODEL_GRAPH, _MODEL_METADATA = 8, 7, 14
 _ENTRY_KEY, _ENTRY_VALUE = 1, 2
 MAX_METADATA_CHARS = 1 << 20
 _OPSET_DOMAIN, _OPSET_VERSION = 1, 2
-_GRAPH_NODE, _GRAPH_INIT = 1, 5
+_GRAPH_NODE, _GRAPH_INIT, _GRAPH_SPARSE_INIT = 1, 5, 15
+_SPARSE_VALUES, _SPARSE_INDICES = 1, 2
 _NODE_OPTYPE, _NODE_ATTR = 4, 5
-_ATTR_NAME, _ATTR_I = 1, 3
+_ATTR_NAME, _ATTR_I, _ATTR_T, _ATTR_G, _ATTR_TENSORS, _ATTR_GRAPHS = 1, 3, 5, 6, 10, 11
+MAX_GRAPH_DEPTH = 32            # subgraphs (If / Loop / Scan bodies) inside subgraphs
 _TENSOR_DTYPE, _TENSOR_NAME, _TENSOR_EXTERNAL, _TENSOR_LOCATION = 2, 8, 13, 14
 _EXTERNAL = 1                   # TensorProto.DataLocation.EXTERNAL
 MAX_EXTERNAL_TENSORS = 100_000
@@ -113,23 +115,37 @@ def summarize(data: bytes) -> OnnxSummary:
                 s.metadata[key] = val
     if graph is None:
         raise ValueError("no graph in the model (not an ONNX file?)")
-    for field, wire, value in _fields(buf, *graph):
-        if field == _GRAPH_NODE and wire == 2:
-            _node(buf, value, s)
-        elif field == _GRAPH_INIT and wire == 2:
-            _initializer(buf, value, s)
+    _graph(buf, graph, s, 0)
     return s
+
+
+def _graph(buf, span, s: OnnxSummary, depth: int, top: bool = True) -> None:
+    """Nodes and every tensor of a graph: initializers (whose types tell the precision, at
+    the top level), sparse initializers, and, through node attributes, constants and
+    subgraphs -- any of which may keep its data in an external file."""
+    if depth > MAX_GRAPH_DEPTH:
+        raise ValueError(f"subgraphs nested more than {MAX_GRAPH_DEPTH} deep")
+    for field, wire, value in _fields(buf, *span):
+        if field == _GRAPH_NODE and wire == 2:
+            _node(buf, value, s, depth)
+        elif field == _GRAPH_INIT and wire == 2:
+            _tensor(buf, value, s, initializer=top)
+        elif field == _GRAPH_SPARSE_INIT and wire == 2:
+            for f, w, v in _fields(buf, *value):
+                if f in (_SPARSE_VALUES, _SPARSE_INDICES) and w == 2:
+                    _tensor(buf, v, s)
 
 
 def _text(buf, span) -> str:
     return bytes(buf[span[0]:span[1]]).decode("utf-8", "replace")
 
 
-def _initializer(buf, span, s: OnnxSummary) -> None:
+def _tensor(buf, span, s: OnnxSummary, initializer: bool = False) -> None:
     name, entries, location = "", {}, 0
     for f, w, v in _fields(buf, *span):
         if f == _TENSOR_DTYPE and w == 0:
-            s.initializer_types.add(v)
+            if initializer:
+                s.initializer_types.add(v)
         elif f == _TENSOR_NAME and w == 2:
             name = _text(buf, v)
         elif f == _TENSOR_LOCATION and w == 0:
@@ -157,7 +173,7 @@ def _initializer(buf, span, s: OnnxSummary) -> None:
     s.external.append(ExternalTensor(name, entries.get("location", ""), offset, length))
 
 
-def _node(buf, span, s: OnnxSummary) -> None:
+def _node(buf, span, s: OnnxSummary, depth: int = 0) -> None:
     op, to = "", None
     for f, w, v in _fields(buf, *span):
         if f == _NODE_OPTYPE and w == 2:
@@ -169,6 +185,10 @@ def _node(buf, span, s: OnnxSummary) -> None:
                     name = bytes(buf[av[0]:av[1]]).decode("utf-8", "replace")
                 elif af == _ATTR_I and aw == 0:
                     i = av
+                elif af in (_ATTR_T, _ATTR_TENSORS) and aw == 2:
+                    _tensor(buf, av, s)
+                elif af in (_ATTR_G, _ATTR_GRAPHS) and aw == 2:
+                    _graph(buf, av, s, depth + 1, top=False)
             if name == "to":
                 to = i
     s.op_types.add(op)

@@ -19,8 +19,11 @@ STEPS = 6667            # ReLU, Muls, Add per step: 20,001 nodes
 
 
 class Step(nn.Cell):
+    """x -> relu(x) * 1.0001 + 0.001: after k steps the value depends on k (no fixed point
+    within 20,000 nodes), so a converter that dropped part of the chain would be caught."""
+
     def construct(self, x):
-        return ops.relu(x) * 0.5 + 1.0
+        return ops.relu(x) * 1.0001 + 0.001
 
 
 def _repeat_first_step(src: str, dst: str, steps: int) -> int:
@@ -85,7 +88,10 @@ def test_twenty_thousand_nodes_convert_in_seconds(long_chain, tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
     expected = x
     for _ in range(STEPS):
-        expected = np.maximum(expected, 0) * np.float32(0.5) + np.float32(1.0)
+        expected = np.maximum(expected, 0) * np.float32(1.0001) + np.float32(0.001)
+    import onnx
+
+    assert len(onnx.load(str(out)).graph.node) >= 3 * STEPS   # every step kept
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -139,3 +139,33 @@ def test_no_telemetry_or_caches_written(tiny_onnx, tmp_path, runtime):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert _tree(home) == ["."] and _tree(tmp) == ["."], (_tree(home), _tree(tmp))
+
+
+def test_external_data_of_a_constant_in_a_subgraph_is_checked(tmp_path):
+    """External data is found wherever a tensor is: here a Constant inside an If branch."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor("c", TensorProto.FLOAT, [1, 10], [0.0] * 10)
+    value.ClearField("float_data")
+    value.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "../outside.bin"), ("offset", "0"), ("length", "40")):
+        value.external_data.add(key=k, value=v)
+    branch = helper.make_graph([helper.make_node("Constant", [], ["c"], value=value)], "b", [],
+                               [helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, 10])])
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMax", ["input"], ["m"], keepdims=0),
+         helper.make_node("Greater", ["m", "zero"], ["cond"]),
+         helper.make_node("If", ["cond"], ["logits"], then_branch=branch, else_branch=branch)],
+        "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        initializer=[helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "outside.bin").write_bytes(b"\0" * 40)
+    (tmp_path / "m").mkdir()
+    path = tmp_path / "m" / "sub.onnx"
+    path.write_bytes(model.SerializeToString())
+    for runtime in RUNTIMES:
+        _one_error_line(run_cli(["predict", path, _image(), "--runtime", runtime], timeout=60),
+                        "sub.onnx", "outside the model's folder")
