@@ -10,7 +10,8 @@ import sys
 from typing import List, Optional
 
 from .edge.atomic import process_scratch_path
-from .edge.cli_support import OneLineParser, VersionAction, quiet_third_party, run_guarded
+from .edge.cli_support import OneLineParser, VersionAction, run_guarded
+from .edge.third_party import quiet_third_party
 
 # subcommand -> (module in coat_export.commands, one-line help)
 COMMANDS = {

@@ -137,15 +137,24 @@ def _move_into_place(src: str, dst: str) -> None:
             _normal_permissions(os.path.join(d, name), directory=True)
         for name in files:
             _normal_permissions(os.path.join(d, name))
-    if os.path.isdir(dst) and not os.path.islink(dst):
-        old = tempfile.mkdtemp(prefix=f"{PARTIAL_TAG}.{os.getpid()}.old.",
-                               dir=os.path.dirname(dst))
-        os.rmdir(old)
-        os.rename(dst, old)
-        os.rename(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
+    _replace_dir(src, dst)
+
+
+def _replace_dir(new: str, out: str) -> None:
+    """Rename directory `new` to `out`; an existing `out` is moved aside first, put back if
+    the swap fails, and removed after it."""
+    if not os.path.exists(out):
+        os.rename(new, out)
+        return
+    old = tempfile.mkdtemp(prefix=f"{PARTIAL_TAG}.{os.getpid()}.old.", dir=os.path.dirname(out))
+    os.rmdir(old)
+    os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager
@@ -161,18 +170,7 @@ def atomic_dir(final_dir: str):
         _normal_permissions(tmp, directory=True)
         yield tmp
         raise_if_interrupted()
-        if os.path.exists(out):
-            old = tempfile.mkdtemp(prefix=f"{PARTIAL_TAG}.{os.getpid()}.old.", dir=parent)
-            os.rmdir(old)
-            os.rename(out, old)
-            try:
-                os.rename(tmp, out)
-            except OSError:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
+        _replace_dir(tmp, out)
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)

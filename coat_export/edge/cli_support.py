@@ -11,7 +11,6 @@ from . import interrupts
 from .errors import UserError
 from .interrupts import Terminated  # noqa: F401  (part of this module's interface)
 from .sources import RUNTIMES
-from .third_party import quiet_third_party  # noqa: F401  (part of this module's interface)
 
 
 def _number(text: str, kind, minimum, what: str):

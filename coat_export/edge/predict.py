@@ -20,8 +20,9 @@ from .bundle import MANIFEST_NAME, is_bundle, load_labels, open_bundle
 from .errors import UserError
 from .preprocess import PreprocessConfig, preprocess_batch
 from .cli_support import (OneLineParser, VersionAction, add_runtime_arguments, positive_int,
-                          quiet_third_party, run_guarded)
+                          run_guarded)
 from .sources import OnnxModel, open_onnx_runner, resolve_onnx
+from .third_party import quiet_third_party
 from .topk import softmax, topk
 
 __all__ = ["Predictor", "predict", "format_text", "format_json", "add_arguments", "run",

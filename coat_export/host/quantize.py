@@ -117,13 +117,11 @@ def _graph_input(path: str):
     """The model's input, read by ONNX Runtime -- after the file and its external data were
     checked as every command checks a bare .onnx (resolve_onnx): a FIFO or a path outside
     the model's folder never reaches a runtime or onnx.load."""
-    from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
-    from ..edge.sources import resolve_onnx
+    from ..edge.sources import open_onnx_runner, resolve_onnx
 
     if os.path.isdir(path):
         raise UserError(f"{path} is a directory; quantize takes an .onnx file")
-    resolve_onnx(path)
-    return OnnxRuntimeRunner(path, threads=1).input
+    return open_onnx_runner(resolve_onnx(path), threads=1).input
 
 
 def _image_size(inp, preprocess: Optional[PreprocessConfig]) -> PreprocessConfig:
