@@ -65,13 +65,13 @@ def calibration_crops(out_dir, n=32, size=256, seed=0):
 
 
 def quantize_all(fp32, work, calib_dir, preprocess, check):
-    from coat_export.host.quantize import quantize_model
+    from coat_export.host.quantize import QuantizeOptions, quantize_model
 
     out = {}
     for mode in MODES:
         path = os.path.join(work, f"{os.path.splitext(os.path.basename(fp32))[0]}.{mode}.onnx")
-        r = quantize_model(fp32, path, mode, calib_dir=calib_dir, preprocess=preprocess,
-                           check=check, calib_limit=128)
+        r = quantize_model(fp32, path, QuantizeOptions(mode, calib_dir=calib_dir, preprocess=preprocess,
+                           check=check, calib_limit=128))
         out[mode] = r
         print(f"  {mode:<8} {r.seconds:6.1f}s  {r.input_bytes / 2**20:6.2f} MB -> "
               f"{r.output_bytes / 2**20:6.2f} MB", flush=True)
@@ -95,9 +95,10 @@ def agreement(fp32, variants, x):
 
 def latency(files, names, batch_sizes, runs, threads):
     from coat_export.edge.benchmark import benchmark
-    from coat_export.models import open_runners
+    from coat_export.edge.options import RuntimeOptions
+    from coat_export.host.open_models import open_runners
 
-    runners = open_runners(files, threads=threads)
+    runners = open_runners(files, RuntimeOptions(threads=threads))
     out = {}
     for b in batch_sizes:
         res = benchmark(runners, batch_size=b, runs=runs if b == 1 else max(5, runs // 2),
@@ -129,7 +130,7 @@ def main(argv=None):
     from coat_export.edge.preprocess import PreprocessConfig
     from coat_export.edge.runners.onnxruntime_runner import available_cores
     from coat_export.edge.validate import validate
-    from coat_export.models import open_runners
+    from coat_export.host.open_models import open_runners
 
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
     report = {"machine": {"cpu": platform.processor() or platform.machine(),

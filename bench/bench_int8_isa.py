@@ -49,7 +49,7 @@ def main(argv=None):
     from coat_export.edge.parity import seeded_input
     from coat_export.edge.preprocess import PreprocessConfig
     from coat_export.edge.sources import OnnxModel, open_onnx_runner
-    from coat_export.host.quantize import quantize_model
+    from coat_export.host.quantize import QuantizeOptions, quantize_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "coat-bench-cache"))
@@ -78,9 +78,9 @@ def main(argv=None):
             out = os.path.join(cache, f"isa_{label.replace('@', '_')}_rr{int(reduce_range)}.onnx")
             if os.path.exists(out):
                 os.remove(out)
-            quantize_model(fp32, out, mode, calib_dir=calib if mode == "static" else None,
+            quantize_model(fp32, out, QuantizeOptions(mode, calib_dir=calib if mode == "static" else None,
                            preprocess=pre, check=False, runtime=recipe_rt,
-                           reduce_range=reduce_range)
+                           reduce_range=reduce_range))
             for rt in args.runtimes:
                 r_ref, i_ref = ref[rt]
                 cr = compare_arrays(r_ref, run(out, rt, rand), tolerance=tol, precision="int8")

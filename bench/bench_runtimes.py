@@ -154,15 +154,16 @@ def build_all(model: str, fp32: str, recipes, cache: str, calib_n: int, rebuild:
 def open_all(variants: dict, runtimes, threads: int, bf16_recipes=()):
     """[(recipe, runtime, runner)] for every variant in every runtime (and OpenVINO with bf16
     compute for bf16_recipes); failures are logged."""
-    from coat_export.models import open_runners
+    from coat_export.edge.options import RuntimeOptions
+    from coat_export.host.open_models import open_runners
 
     out = []
     for name, path in variants.items():
         for rt in list(runtimes) + (["openvino:bf16"] if name in bf16_recipes else []):
             runtime, _, ov_prec = rt.partition(":")
             try:
-                (r,) = open_runners([path], [runtime], threads=threads,
-                                    ov_precision=ov_prec or "f32")
+                (r,) = open_runners([path], RuntimeOptions((runtime,), threads=threads,
+                                                          ov_precision=ov_prec or "f32"))
             except Exception as exc:
                 log(f"  {name} in {rt}: cannot open ({str(exc).splitlines()[0][:200]})")
                 continue

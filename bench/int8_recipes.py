@@ -162,9 +162,9 @@ def build_variant(recipe: Recipe, fp32: str, pre: str, out: str, calib: np.ndarr
         return fp32
     tmp = out + ".tmp.onnx"
     if recipe.kind == "fp16":
-        from coat_export.host.quantize import quantize_model
+        from coat_export.host.quantize import QuantizeOptions, quantize_model
 
-        quantize_model(fp32, tmp, "fp16", check=False)
+        quantize_model(fp32, tmp, QuantizeOptions("fp16", check=False))
     elif recipe.kind == "dynamic":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 

@@ -22,12 +22,12 @@ def run(args) -> int:
     from ..edge.atomic import check_writable_file, write_text
     from ..edge.benchmark import benchmark, format_table
     from ..edge.progress import step
-    from ..models import open_runners
+    from ..edge.options import RuntimeOptions
+    from ..host.open_models import open_runners
 
     if args.json:
         check_writable_file(args.json, "--json")
-    runners = open_runners(args.files, args.runtime, provider=args.provider,
-                           threads=args.threads, ov_precision=args.ov_precision)
+    runners = open_runners(args.files, RuntimeOptions.from_args(args))
     with step(f"bench {len(runners)} model(s), batch {args.batch_size}, {args.runs} rounds"):
         results = benchmark(runners, batch_size=args.batch_size, runs=args.runs,
                             warmup=args.warmup, image_size=args.image_size, seed=args.seed)

@@ -59,7 +59,7 @@ def run(args) -> int:
     from ..edge.errors import UserError
     from ..edge.preprocess import PreprocessConfig
     from ..edge.progress import say, step
-    from ..host.bundle_writer import onnx_io, write_bundle
+    from ..host.bundle_writer import BundleOptions, BundleSource, onnx_io, write_bundle
     from .arguments import require_host
 
     require_host("bundle", "onnx", "onnxruntime")
@@ -87,14 +87,12 @@ def run(args) -> int:
         raise UserError(str(exc)) from None
     name = args.model_name or os.path.splitext(os.path.basename(args.onnx))[0]
     with step(f"write bundle {args.output_dir}"):
-        manifest = write_bundle(args.onnx, args.output_dir, name, arch,
-                                checkpoint_path=args.ckpt_path, opset=args.opset,
-                                preprocessing=pre, parity=parity, labels_file=args.labels,
-                                variants=args.variants, calib_dir=args.calib_dir,
-                                check_variants=not args.no_check,
-                                bench_runs=args.bench_runs,
-                                weights=("ema" if args.ema else "raw") if args.ckpt_path
-                                else None)
+        source = BundleSource(name, arch, pre, opset=args.opset, checkpoint_path=args.ckpt_path,
+                              weights=("ema" if args.ema else "raw") if args.ckpt_path else None)
+        options = BundleOptions(labels_file=args.labels, variants=tuple(args.variants),
+                                calib_dir=args.calib_dir, check_variants=not args.no_check,
+                                bench_runs=args.bench_runs)
+        manifest = write_bundle(args.onnx, args.output_dir, source, options, parity=parity)
     for key, rec in manifest["variants"].items():
         c = rec.get("check")
         extra = (f": cosine {c['cosine']:.5f}, top1 agreement {c['top1_agreement']:.3f}"

@@ -12,9 +12,12 @@ progress to stderr, the JSON report (atomically) to --report.
 """
 import argparse
 import os
+from dataclasses import replace
 
-from .arguments import (add_ema_argument, add_runtime_arguments, non_negative_float,
+from .arguments import (add_gate_arguments, add_localisation_arguments,
+                        add_model_source_arguments, add_runtime_arguments, names_network,
                         non_negative_int)
+from .reporting import report_result
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,11 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save_reference", metavar="REF.npz",
                    help="also write the inputs and the reference's outputs of this run, to "
                         "replay the check elsewhere with --reference REF.npz")
-    p.add_argument("-c", "--config", help="yaml config: ours (configs/) or MindCV's training yaml")
-    p.add_argument("--model", help="variant name (default: the config's, else coat_lite_tiny)")
-    p.add_argument("--ckpt_path", help="MindCV checkpoint (.ckpt) the files were exported from; "
-                   "absent: seeded random weights (as export.py without --ckpt_path)")
-    add_ema_argument(p)
+    add_model_source_arguments(
+        p, config_help="yaml config: ours (configs/) or MindCV's training yaml",
+        model_help="variant name (default: the config's, else coat_lite_tiny)",
+        ckpt_help="MindCV checkpoint (.ckpt) the files were exported from; absent: seeded "
+                  "random weights (as export.py without --ckpt_path)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of random weights (without --ckpt_path) and of random inputs")
     p.add_argument("--images", metavar="DIR",
@@ -43,72 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "topped up to 64 for those)")
     p.add_argument("--report", metavar="PATH", help="write the JSON report here")
     add_runtime_arguments(p)
-    p.add_argument("--atol", type=non_negative_float,
-                   help="fp32: |difference| of logits must be <= atol + rtol * |reference| "
-                        "(default atol 1e-4; off for fp16/int8)")
-    p.add_argument("--rtol", type=non_negative_float,
-                   help="relative part of the fp32 bound above (default 0)")
-    p.add_argument("--min_cosine", type=non_negative_float,
-                   help="minimum cosine similarity of logits (fp32 0.99999, fp16 0.999, "
-                        "bf16 0.995, int8 0.98)")
-    p.add_argument("--min_top1", type=non_negative_float,
-                   help="minimum top-1 agreement (fp32 1.0, fp16 0.95, int8 0.85)")
-    p.add_argument("--node_rtol", type=non_negative_float, default=None,
-                   help="first-divergence search (host): a node departs when max|diff| > "
-                        "node_atol + node_rtol * max|MindSpore value| (default 1e-3)")
-    p.add_argument("--node_atol", type=non_negative_float, default=None,
-                   help="see --node_rtol (default 1e-5)")
-    p.add_argument("--no_localize", action="store_true",
-                   help="do not search for the first diverging node of a failing ONNX file")
-
-
-def save_reference(result, path: str) -> None:
-    """The run's inputs and reference outputs as a replayable reference file."""
-    from ..edge.atomic import write_bytes
-    from ..edge.progress import say
-    from ..edge.reference import reference_bytes
-
-    ref = result.reference
-    source = "mindspore" if ref.get("runtime") == "mindspore" else (
-        f"{ref.get('runtime')} ({os.path.basename(str(ref.get('name')))})")
-    meta = {"source": source, "model": result.model, "checkpoint": result.checkpoint,
-            "weights": result.weights, "versions": result.versions,
-            "cpu": result.cpu.get("line"), "inputs": result.inputs}
-    write_bytes(path, reference_bytes(result.inputs_array, result.reference_out, meta))
-    say(f"reference: {len(result.inputs_array)} inputs and {source}'s outputs -> {path}")
-
-
-def report_result(result, report_path=None, save_reference_path=None) -> int:
-    """Print the Markdown table, write the JSON report; 0 when every comparison passed."""
-    from ..edge.progress import say
-    from ..edge.report import build_report, to_markdown, write_report
-
-    if save_reference_path:
-        save_reference(result, save_reference_path)
-    report = build_report(result)
-    print(to_markdown(report), end="", flush=True)
-    if report_path:
-        write_report(report_path, report)
-        say(f"report: {report_path}")
-    if not result.passed:
-        failed = [r for r in result.results if not r.passed]
-        say(f"parity check FAILED for "
-            f"{', '.join(f'{os.path.basename(r.path)} ({r.runtime})' for r in failed)}")
-        return 1
-    return 0
-
-
-def run_and_report(built, spec, files, report_path=None, save_reference_path=None,
-                   **options) -> int:
-    """Check `files` against the MindSpore network `built`; shared by `check` and
-    `export --check`."""
-    from ..edge.atomic import check_writable_file
-    from ..host.check import run_check
-
-    if report_path:
-        check_writable_file(report_path, "--report")
-    return report_result(run_check(built, spec, files, **options), report_path,
-                         save_reference_path)
+    add_gate_arguments(p)
+    add_localisation_arguments(p)
 
 
 def _edge_check(args) -> int:
@@ -119,9 +58,11 @@ def _edge_check(args) -> int:
     from ..edge.bundle import is_bundle, open_bundle
     from ..edge.progress import step
     from ..edge.sources import open_onnx_runner, resolve_onnx
-    from ..models import open_runners
+    from ..edge.options import GateOptions, InputOptions, RuntimeOptions
+    from ..host.open_models import open_runners
 
-    if args.config or args.model or args.ckpt_path:
+    runtime = RuntimeOptions.from_args(args)
+    if names_network(args):
         raise UserError("--reference compares with an ONNX model: -c/--model/--ckpt_path "
                         "belong to the MindSpore reference")
     preprocessing = None
@@ -132,9 +73,7 @@ def _edge_check(args) -> int:
         if ref_model.precision != "fp32":
             raise UserError(f"--reference {args.reference} is a {ref_model.precision} model; "
                             "the reference must be fp32")
-        candidates = open_runners(args.files, args.runtime, provider=args.provider,
-                                  threads=args.threads, ov_precision=args.ov_precision,
-                                  keep_failed=True)
+        candidates = open_runners(args.files, runtime, keep_failed=True)
         model_name = os.path.basename(args.reference)
     else:
         if len(args.files) != 1 or not is_bundle(args.files[0]):
@@ -152,44 +91,37 @@ def _edge_check(args) -> int:
                 from None
         candidates = []
         for key in bundle.variants:
-            runtimes = [r for r in args.runtime
-                        if not (key == "fp32" and r == "onnxruntime")]  # the reference itself
+            runtimes = tuple(r for r in runtime.runtimes
+                             if not (key == "fp32" and r == "onnxruntime"))  # the reference
             if not runtimes:
                 continue
-            candidates += open_runners([bundle_dir], runtimes, provider=args.provider,
-                                       threads=args.threads, ov_precision=args.ov_precision,
+            candidates += open_runners([bundle_dir], replace(runtime, runtimes=runtimes),
                                        variant=key, keep_failed=True)
         if not candidates:
             raise UserError("nothing to compare: the bundle has only its fp32 model; add "
                             "--runtime openvino to compare runtimes")
         model_name = (bundle.manifest.get("model") or {}).get("name") or bundle_dir
-    reference = open_onnx_runner(ref_model, "onnxruntime", provider=args.provider,
-                                 threads=args.threads)
+    reference = open_onnx_runner(ref_model, "onnxruntime", provider=runtime.provider,
+                                 threads=runtime.threads)
     if reference.image_size is None:
         raise UserError(f"{reference.name} has no static image input shape {reference.input.shape}")
     for c in candidates:
         if not isinstance(c, FailedCandidate):
             check_shapes(reference, c)
     shape = [d for d in reference.input.shape[1:]]
-    inputs = make_inputs(shape, preprocessing, args.images, args.num_samples, args.seed,
+    inputs = make_inputs(shape, preprocessing, InputOptions.from_args(args),
                          precisions=[c.precision for c in candidates])
     with step(f"reference: {reference.describe()} on {len(inputs.array)} input(s)"):
         ref_out = reference(inputs.array, max_batch=CHECK_CHUNK)
     result = compare_runners(reference, ref_out, candidates, inputs.array, model=model_name,
-                             inputs_desc=inputs.description, overrides=_overrides(args))
+                             inputs_desc=inputs.description, gates=GateOptions.from_args(args))
     if not args.reference:
-        fp32 = [reference] if "onnxruntime" in args.runtime else []
-        _add_recorded(result, bundle, fp32 + candidates, args)
+        fp32 = [reference] if "onnxruntime" in runtime.runtimes else []
+        _add_recorded(result, bundle, fp32 + candidates, runtime.runtimes)
     return report_result(result, args.report, args.save_reference)
 
 
-def _overrides(args) -> dict:
-    """The gate flags, as parity.compare_runners takes them."""
-    return dict(max_abs=args.atol, rtol=args.rtol, cosine_min=args.min_cosine,
-                top1_min=args.min_top1)
-
-
-def _add_recorded(result, bundle, runners, args) -> None:
+def _add_recorded(result, bundle, runners, runtimes) -> None:
     """check BUNDLE: the runners already opened (every variant x runtime) also against
     MindSpore's recorded outputs."""
     from ..edge.progress import say
@@ -199,7 +131,7 @@ def _add_recorded(result, bundle, runners, args) -> None:
         say(f"note: {bundle.directory} holds no recorded reference (an older bundle): only "
             "the variants against its fp32 model are compared")
         return
-    recorded = run_selftest(bundle.directory, args.runtime, runners=runners)
+    recorded = run_selftest(bundle.directory, runtimes, runners=runners)
     result.results += recorded.results
     for k, v in recorded.tolerances.items():
         result.tolerances.setdefault(k, v)
@@ -212,7 +144,8 @@ def _recorded_check(args) -> int:
     from ..edge.errors import UserError
     from ..edge.parity import FailedCandidate, compare_runners
     from ..edge.reference import MAX_REFERENCE_BYTES, RecordedRunner, load_reference
-    from ..models import open_runners
+    from ..edge.options import GateOptions, RuntimeOptions
+    from ..host.open_models import open_runners
 
     data = read_regular_file(args.reference, "reference file", max_bytes=MAX_REFERENCE_BYTES,
                              follow_links=True)
@@ -222,16 +155,14 @@ def _recorded_check(args) -> int:
                         "--num_samples do not apply")
     recorded = RecordedRunner(ref, f"{ref.source} (recorded in "
                                    f"{os.path.basename(args.reference)})")
-    candidates = open_runners(args.files, args.runtime, provider=args.provider,
-                              threads=args.threads, ov_precision=args.ov_precision,
-                              keep_failed=True)
+    candidates = open_runners(args.files, RuntimeOptions.from_args(args), keep_failed=True)
     for c in candidates:
         if not isinstance(c, FailedCandidate):
             recorded.check_candidate(c)
     result = compare_runners(recorded, ref.outputs, candidates, ref.inputs,
                              model=str(ref.meta.get("model") or args.reference),
                              checkpoint=ref.meta.get("checkpoint"),
-                             inputs_desc=ref.description(), overrides=_overrides(args))
+                             inputs_desc=ref.description(), gates=GateOptions.from_args(args))
     result.weights = ref.meta.get("weights")
     return report_result(result, args.report, args.save_reference)
 
@@ -251,31 +182,25 @@ def run(args) -> int:
         check_writable_file(args.report, "--report")
     if args.save_reference:
         check_writable_file(args.save_reference, "--save_reference")
-    if args.reference or (not (args.config or args.model or args.ckpt_path)
+    if args.reference or (not names_network(args)
                           and len(args.files) == 1 and model_format(args.files[0]) == "bundle"):
         return _edge_check(args)
 
-    from .arguments import require_host
+    from .arguments import model_spec, node_tolerance, require_host
 
     require_host("checking against the MindSpore network (or give --reference REF.onnx)",
                  "mindspore", "onnx")
-    from ..host.config import build_config, resolve_spec
-    from ..host.divergence import DEFAULT_NODE_ATOL, DEFAULT_NODE_RTOL, NodeTolerance
+    from ..edge.options import GateOptions, InputOptions, RuntimeOptions
     from ..host import pipeline
+    from ..host.check import run_check
 
-    spec = resolve_spec(args.config, args.model, args.ckpt_path, ema=args.ema)
-    build_config(spec)  # unknown model / bad architecture: fail before any work
+    spec = model_spec(args)
     for f in args.files:
         if model_format(f) == "bundle":
             raise UserError(f"{f} is a bundle directory: check it on its own (check {f}), "
                             "or give its .onnx files")
     built = pipeline.build_model(spec, seed=args.seed)
-    tol = NodeTolerance(rtol=DEFAULT_NODE_RTOL if args.node_rtol is None else args.node_rtol,
-                        atol=DEFAULT_NODE_ATOL if args.node_atol is None else args.node_atol)
-    return run_and_report(built, spec, args.files, args.report,
-                          save_reference_path=args.save_reference, images=args.images,
-                          num_samples=args.num_samples, seed=args.seed,
-                          provider=args.provider, runtimes=args.runtime,
-                          ov_precision=args.ov_precision, atol=args.atol, rtol=args.rtol,
-                          min_cosine=args.min_cosine, min_top1=args.min_top1,
-                          localize=not args.no_localize, node_tolerance=tol)
+    result = run_check(built, spec, args.files, InputOptions.from_args(args),
+                       GateOptions.from_args(args), RuntimeOptions.from_args(args),
+                       node_tolerance(args))
+    return report_result(result, args.report, args.save_reference)

@@ -84,7 +84,7 @@ def run(args) -> int:
     from ..edge.atomic import check_writable_file, write_text
     from ..edge.errors import UserError, VerificationError
     from ..edge.progress import say, step
-    from ..host.quantize import quantize_model
+    from ..host.quantize import QuantizeOptions, quantize_model
     from .arguments import require_host
 
     require_host("quantize", "onnx", "onnxruntime")
@@ -95,14 +95,13 @@ def run(args) -> int:
         raise UserError("static quantization needs calibration images: pass --calib_dir DIR")
     if args.calib_limit < 1:
         raise UserError("--calib_limit must be >= 1")
-    pre = _preprocess(args)
+    options = QuantizeOptions(args.mode, calib_dir=args.calib_dir, preprocess=_preprocess(args),
+                              check=not args.no_check, per_channel=args.per_channel,
+                              calib_limit=args.calib_limit, runtime=args.runtime,
+                              calibrate=args.calibrate, force=args.force)
     try:
         with step(f"quantize {args.input} ({args.mode})"):
-            result = quantize_model(args.input, args.output, args.mode, calib_dir=args.calib_dir,
-                                    preprocess=pre, check=not args.no_check,
-                                    per_channel=args.per_channel, runtime=args.runtime,
-                                    calib_limit=args.calib_limit,
-                                    calibrate=args.calibrate, force=args.force)
+            result = quantize_model(args.input, args.output, options)
     except VerificationError as exc:
         if getattr(exc, "result", None) is not None:
             _report(exc.result)

@@ -8,18 +8,18 @@ MindSpore network itself (the checkpoint, or seeded weights) is the first row (h
 """
 import argparse
 
-from .arguments import add_ema_argument, add_runtime_arguments, positive_int
+from .arguments import add_model_source_arguments, add_runtime_arguments, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", metavar="FILE", nargs="*",
                    help=".onnx, .mindir or bundle directory (all evaluated on the same inputs)")
-    p.add_argument("-c", "--config", help="yaml config (ours or MindCV's): evaluate the "
-                                          "MindSpore network too (host)")
-    p.add_argument("--model", help="variant name: evaluate the MindSpore network too (host)")
-    p.add_argument("--ckpt_path", help="checkpoint of the MindSpore network (default: the "
-                                       "config's; absent: seeded random weights)")
-    add_ema_argument(p)
+    add_model_source_arguments(
+        p, config_help="yaml config (ours or MindCV's): evaluate the MindSpore network too "
+                       "(host)",
+        model_help="variant name: evaluate the MindSpore network too (host)",
+        ckpt_help="checkpoint of the MindSpore network (default: the config's; absent: "
+                  "seeded random weights)")
     p.add_argument("--data_dir", required=True, help="ImageFolder: DATA_DIR/<class>/<image>")
     p.add_argument("--val_split", metavar="NAME",
                    help="evaluate DATA_DIR/NAME (a MindCV-style root with train/, val/)")
@@ -42,35 +42,34 @@ def run(args) -> int:
     from ..edge.errors import UserError
     from ..edge.progress import say
     from ..edge.validate import format_table, resolve_data_dir, validate
-    from ..models import open_runners
+    from ..edge.options import RuntimeOptions
+    from ..host.open_models import open_runners
+    from .arguments import names_network
 
     if not args.files and not (args.config or args.model):
         raise UserError("nothing to validate: give model FILEs and/or -c CONFIG / --model NAME")
     if args.json:
         check_writable_file(args.json, "--json")
     data_dir = resolve_data_dir(args.data_dir, args.val_split)
+    runtime = RuntimeOptions.from_args(args)
     runners, base = [], None
-    if args.config or args.model or args.ckpt_path:
+    if names_network(args):
         if not (args.config or args.model):
             raise UserError("--ckpt_path needs -c CONFIG or --model NAME (the network to load "
                             "it into)")
-        from .arguments import require_host
+        from .arguments import model_spec, require_host
 
         require_host("validating the MindSpore network", "mindspore")
-        from ..host.config import build_config, resolve_spec
         from ..host.pipeline import build_model
         from ..host.runners import NetworkRunner
 
-        spec = resolve_spec(args.config, args.model, args.ckpt_path, ema=args.ema)
-        build_config(spec)
-        models = open_runners(args.files, args.runtime, provider=args.provider,
-                              threads=args.threads, ov_precision=args.ov_precision)
+        spec = model_spec(args)
+        models = open_runners(args.files, runtime)
         built = build_model(spec, seed=args.seed)
         base = spec.preprocessing(built.config.image_size)
         runners = [NetworkRunner(built, name=built.name)] + models
     else:
-        runners = open_runners(args.files, args.runtime, provider=args.provider,
-                               threads=args.threads, ov_precision=args.ov_precision)
+        runners = open_runners(args.files, runtime)
     report = validate(runners, data_dir, batch_size=args.batch_size,
                       overrides={"image_size": args.image_size, "crop_pct": args.crop_pct,
                                  "interpolation": args.interpolation},

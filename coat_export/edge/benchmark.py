@@ -1,6 +1,6 @@
 """Latency and throughput of exported models: same input, warm-up, interleaved runs.
 
-Each model comes as a runner (`coat_export.models.open_runners`: ONNX files and bundles in
+Each model comes as a runner (`coat_export.host.open_models.open_runners`: ONNX files and bundles in
 ONNX Runtime and/or OpenVINO, .mindir in MindSpore), is warmed up, then timed in rounds: every round runs each model once, in turn (round-robin), so that a
 change in machine load (other processes, thermal state) hits all models alike instead of
 whichever happened to run last. All models get the same seeded input. Runners use explicit

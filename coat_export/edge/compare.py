@@ -23,24 +23,24 @@ REDUCED_PRECISIONS = ("fp16", "bf16", "int8")
 @dataclass(frozen=True)
 class Tolerance:
     """Pass criteria. `None` disables a criterion. Element-wise closeness is
-    ``|candidate - reference| <= max_abs + rtol * |reference|`` (NumPy's allclose rule;
+    ``|candidate - reference| <= atol + rtol * |reference|`` (NumPy's allclose rule;
     rtol 0 makes it a plain bound on the largest difference)."""
 
-    max_abs: Optional[float] = 1e-4
+    atol: Optional[float] = 1e-4
     rtol: float = 0.0
-    cosine_min: Optional[float] = 0.99999
-    top1_min: Optional[float] = 1.0
-    top5_min: Optional[float] = None
+    min_cosine: Optional[float] = 0.99999
+    min_top1: Optional[float] = 1.0
+    min_top5: Optional[float] = None
 
 
 # fp32 graphs must compute the same numbers; reduced precision is judged by agreement.
 TOLERANCES: Dict[str, Tolerance] = {
-    "fp32": Tolerance(max_abs=1e-4, cosine_min=0.99999, top1_min=1.0),
-    "fp16": Tolerance(max_abs=None, cosine_min=0.999, top1_min=0.95, top5_min=0.9),
-    "int8": Tolerance(max_abs=None, cosine_min=0.98, top1_min=0.85, top5_min=0.8),
+    "fp32": Tolerance(atol=1e-4, min_cosine=0.99999, min_top1=1.0),
+    "fp16": Tolerance(atol=None, min_cosine=0.999, min_top1=0.95, min_top5=0.9),
+    "int8": Tolerance(atol=None, min_cosine=0.98, min_top1=0.85, min_top5=0.8),
     # bfloat16 compute (OpenVINO --ov_precision bf16): 8 mantissa bits, judged like fp16
     # with a looser cosine
-    "bf16": Tolerance(max_abs=None, cosine_min=0.995, top1_min=0.9, top5_min=0.9),
+    "bf16": Tolerance(atol=None, min_cosine=0.995, min_top1=0.9, min_top5=0.9),
 }
 
 
@@ -113,19 +113,19 @@ def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_na
     if not finite:
         failures.append("non-finite values in candidate")
     t = tolerance
-    if t.max_abs is not None:
-        bound = t.max_abs + t.rtol * np.abs(ref.astype(np.float64))
+    if t.atol is not None:
+        bound = t.atol + t.rtol * np.abs(ref.astype(np.float64))
         if diff.size and not np.all(diff <= bound):
             worst = float(np.max(diff - bound))
-            failures.append(f"max_abs_diff {max_abs:.3g} > {t.max_abs:g}" if not t.rtol else
-                            f"|diff| exceeds atol {t.max_abs:g} + rtol {t.rtol:g} * |reference| "
+            failures.append(f"max_abs_diff {max_abs:.3g} > {t.atol:g}" if not t.rtol else
+                            f"|diff| exceeds atol {t.atol:g} + rtol {t.rtol:g} * |reference| "
                             f"(by up to {worst:.3g})")
-    if t.cosine_min is not None and not cosine >= t.cosine_min:
-        failures.append(f"cosine {cosine:.6f} < {t.cosine_min:g}")
-    if t.top1_min is not None and not top1 >= t.top1_min:
-        failures.append(f"top1_agreement {top1:.3f} < {t.top1_min:g}")
-    if t.top5_min is not None and not top5 >= t.top5_min:
-        failures.append(f"top5_agreement {top5:.3f} < {t.top5_min:g}")
+    if t.min_cosine is not None and not cosine >= t.min_cosine:
+        failures.append(f"cosine {cosine:.6f} < {t.min_cosine:g}")
+    if t.min_top1 is not None and not top1 >= t.min_top1:
+        failures.append(f"top1_agreement {top1:.3f} < {t.min_top1:g}")
+    if t.min_top5 is not None and not top5 >= t.min_top5:
+        failures.append(f"top5_agreement {top5:.3f} < {t.min_top5:g}")
     return Comparison(reference=reference_name, candidate=candidate_name, output=output_name,
                       max_abs_diff=max_abs, max_rel_diff=max_rel, mean_abs_diff=mean_abs,
                       cosine=cosine, top1_agreement=top1, top5_agreement=top5,

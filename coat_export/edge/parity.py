@@ -3,8 +3,8 @@
 Computing only (Polygraphy style): `compare_runners` returns a `CheckResult`; `report` turns
 it into JSON and Markdown. The reference is any runner: the MindSpore network on the host
 (`coat_export.host.check`), or an fp32 ONNX model on the edge (`check --reference`). Every
-candidate is one model in one runtime, judged by the gates of its own precision
-(`compare.tolerance_for`).
+candidate is one model in one runtime, judged by the gates of its own precision, with the
+user's overrides (`options.GateOptions`).
 """
 import os
 from dataclasses import asdict, dataclass, field
@@ -12,8 +12,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .compare import AGREEMENT_SAMPLES, Comparison, compare_arrays, tolerance_for
+from .compare import AGREEMENT_SAMPLES, Comparison, compare_arrays
 from .errors import UserError, first_line
+from .options import GateOptions, InputOptions
 from .cpu import cpu_info, cpu_line
 from .progress import step
 from .versions import library_versions
@@ -46,14 +47,15 @@ class CheckInputs:
 
 
 def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = None,
-                images: Optional[str] = None, num_samples: Optional[int] = None,
-                seed: int = 0, precisions: Sequence[str] = ("fp32",)) -> CheckInputs:
-    """Seeded random tensors and/or the images under `images` (searched recursively), through
+                wanted: InputOptions = InputOptions(),
+                precisions: Sequence[str] = ("fp32",)) -> CheckInputs:
+    """Seeded random tensors and/or the images under `wanted.images` (searched recursively), through
     MindCV's eval transform at the model's own image size. Without num_samples: the images,
     topped up with random ones to default_num_samples(precisions) (agreement gates need
     samples); without images that many random ones."""
     from .preprocess import PreprocessConfig, list_images, preprocess_batch
 
+    images, num_samples, seed = wanted.images, wanted.num_samples, wanted.seed
     if num_samples is not None and num_samples < 0:
         raise UserError(f"--num_samples must be >= 0, got {num_samples}")
     desc: dict = {"seed": int(seed)}
@@ -154,16 +156,15 @@ def check_shapes(reference, candidate) -> None:
 
 def compare_runners(reference, reference_out: np.ndarray, candidates: Sequence, x: np.ndarray,
                     model: str, checkpoint: Optional[str] = None, inputs_desc: dict = None,
-                    overrides: Optional[dict] = None,
+                    gates: GateOptions = GateOptions(),
                     on_failure: Optional[Callable] = None) -> CheckResult:
     """Run every candidate (a Runner, or a FailedCandidate) on `x` and compare its outputs
     with `reference_out`. `on_failure(runner, out)` may return a localisation for a failing
     comparison (the host's first-divergence search)."""
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     tolerances: Dict[str, dict] = {}
     results: List[CandidateResult] = []
     for cand in candidates:
-        tol = tolerance_for(cand.precision, **overrides)
+        tol = gates.tolerance(cand.precision)
         tolerances[cand.precision] = asdict(tol)
         if isinstance(cand, FailedCandidate):
             results.append(CandidateResult(cand.name, cand.format, cand.runtime, cand.precision,

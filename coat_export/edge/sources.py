@@ -1,7 +1,7 @@
 """Which model a path names, and how to open it in a runtime (edge formats: ONNX, bundles).
 
 A path is an `.onnx` file, a bundle directory (its fp32 model or a `variant`), or -- on the
-host only -- a `.mindir` file (opened by `coat_export.models`, not here). An ONNX model's
+host only -- a `.mindir` file (opened by `coat_export.host.open_models`, not here). An ONNX model's
 precision comes from the bundle manifest, else from the graph itself (`onnx_info`), so each
 is judged by its own gates.
 """

@@ -4,7 +4,7 @@ for exported files).
 Layout: DATA_DIR/<class>/<image>, class indices = sorted folder names (as MindCV/MindSpore's
 ImageFolderDataset). Every image is decoded and preprocessed once (coat_export.preprocess,
 MindCV's eval transform) and each batch is fed to every model, so all formats see identical
-inputs. The models come as runners (`coat_export.models.open_runners`): ONNX files and
+inputs. The models come as runners (`coat_export.host.open_models.open_runners`): ONNX files and
 bundles in ONNX Runtime and/or OpenVINO, .mindir files and the MindSpore network on the host.
 Images that cannot be decoded are reported and skipped; accuracy counts the decodable images.
 """

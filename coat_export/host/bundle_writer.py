@@ -11,7 +11,8 @@ into place, so a reader never sees a half-written one.
 import json
 import os
 import shutil
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ..edge.bundle import (FORMAT, FORMAT_VERSION, LABELS_FILE, MANIFEST_NAME, M
 from ..edge.errors import UserError, first_line
 from ..edge.versions import __version__, library_versions
 
-__all__ = ["write_bundle", "onnx_io", "runtime_files", "PREDICT_PY"]
+__all__ = ["write_bundle", "BundleSource", "BundleOptions", "onnx_io", "runtime_files", "PREDICT_PY"]
 
 EDGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "edge")
 
@@ -141,37 +142,67 @@ def _copy_model(src: str, dst: str) -> None:
         shutil.copyfile(src, dst)
 
 
-def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture: dict,
-                 checkpoint_path: Optional[str] = None, opset: Optional[int] = None,
-                 preprocessing=None, parity: Optional[dict] = None,
-                 labels_file: Optional[str] = None, variants: Sequence[str] = (),
-                 calib_dir: Optional[str] = None, check_variants: bool = True,
-                 checkpoint_sha256: Optional[str] = None, bench_runs: int = 10,
-                 weights: Optional[str] = None, reference=None) -> dict:
-    """Write an edge bundle directory for `onnx_path`; returns the manifest.
+@dataclass(frozen=True)
+class BundleSource:
+    """What a bundle's manifest says about its model.
 
     architecture: the CoaT architecture dict (e.g. CoaTConfig.to_dict()).
-    checkpoint_path: hashed (sha256) into the manifest; or pass checkpoint_sha256 directly;
+    checkpoint_path: hashed (sha256) into the manifest; or give checkpoint_sha256 directly;
         neither: the manifest records weights of unknown origin (null).
     opset: expected opset; UserError if the ONNX file says otherwise (None: read from file).
     preprocessing: PreprocessConfig or dict (None: MindCV defaults at the graph's image size).
-    parity: the export's parity results (any JSON-serialisable dict), recorded as given.
+    weights: which checkpoint weights the model computes, 'raw' or 'ema' (None: random or
+        unknown), recorded as manifest["weights"].
+    """
+
+    name: str
+    architecture: Optional[dict] = None
+    preprocessing: Any = None
+    opset: Optional[int] = None
+    checkpoint_path: Optional[str] = None
+    checkpoint_sha256: Optional[str] = None
+    weights: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BundleOptions:
+    """What goes into a bundle besides its fp32 model.
+
     labels_file: copied as labels.txt (text, or JSON list/dict; validated against the class
         count).
     variants: quantize modes to add: 'fp16', 'dynamic', 'static' ('static' needs calib_dir).
-        Each is checked against the fp32 model (coat_export.quantize) unless check_variants
-        is False; a failing check raises and nothing is written.
+        Each is checked against the fp32 model (host.quantize) unless check_variants is
+        False; a failing check raises and nothing is written.
+    bench_runs: time every variant in every runtime installed here (batch 1, interleaved, this
+        many rounds) and record the figures and the fastest in the manifest; 0: skip.
+    """
+
+    labels_file: Optional[str] = None
+    variants: Tuple[str, ...] = ()
+    calib_dir: Optional[str] = None
+    check_variants: bool = True
+    bench_runs: int = 10
+
+
+def write_bundle(onnx_path: str, output_dir: str, source: BundleSource,
+                 options: BundleOptions = BundleOptions(), parity: Optional[dict] = None,
+                 reference=None) -> dict:
+    """Write an edge bundle directory for `onnx_path`; returns the manifest.
+
+    parity: the export's parity results (any JSON-serialisable dict), recorded as given.
     reference: (inputs, outputs, meta) recorded from the source network (export --bundle:
         MindSpore) as reference.npz; None: the fp32 ONNX model's own outputs on seeded inputs,
         labelled as such (no MindSpore network was given).
-    weights: which checkpoint weights the model computes, 'raw' or 'ema' (None: random or
-        unknown), recorded as manifest["weights"].
-    bench_runs: time every variant in every runtime installed here (batch 1, interleaved, this
-        many rounds) and record the figures and the fastest in the manifest; 0: skip.
     An existing bundle at output_dir is replaced atomically once the new one is complete;
     a non-empty directory that is not a bundle is never replaced (UserError).
     """
     from ..edge.preprocess import PreprocessConfig
+
+    model_name, architecture, preprocessing = source.name, source.architecture, source.preprocessing
+    opset, weights = source.opset, source.weights
+    checkpoint_path, checkpoint_sha256 = source.checkpoint_path, source.checkpoint_sha256
+    labels_file, variants, calib_dir = options.labels_file, options.variants, options.calib_dir
+    check_variants, bench_runs = options.check_variants, options.bench_runs
 
     if not os.path.isfile(onnx_path):
         raise UserError(f"ONNX model not found: {onnx_path}")
@@ -225,14 +256,13 @@ def write_bundle(onnx_path: str, output_dir: str, model_name: str, architecture:
         _copy_model(onnx_path, os.path.join(tmp, MODEL_FILE))
         variant_recs = {"fp32": {"file": MODEL_FILE, "precision": "fp32"}}
         if modes:
-            from .quantize import quantize_model
+            from .quantize import QuantizeOptions, quantize_model
 
             for mode in modes:
                 key = VARIANT_KEYS[mode]
                 name = f"model.{key}.onnx"
-                result = quantize_model(os.path.join(tmp, MODEL_FILE), os.path.join(tmp, name),
-                                        mode, calib_dir=calib_dir, preprocess=pre,
-                                        check=check_variants)
+                result = quantize_model(os.path.join(tmp, MODEL_FILE), os.path.join(tmp, name), QuantizeOptions(mode, calib_dir=calib_dir, preprocess=pre,
+                                        check=check_variants))
                 variant_recs[key] = {"file": name,
                                      "precision": "fp16" if mode == "fp16" else "int8",
                                      "method": result.method,
@@ -322,13 +352,14 @@ def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
     from ..edge.sources import installed_runtimes
     from ..edge.progress import step
     from ..edge.runners.onnxruntime_runner import available_cores
-    from ..models import open_runners
+    from ..edge.options import RuntimeOptions
+    from .open_models import open_runners
 
     runtimes = installed_runtimes()
     keys = list(variants)
     files = [os.path.join(bundle_dir, variants[k]["file"]) for k in keys]
     with step(f"time {len(files)} model(s) x {len(runtimes)} runtime(s) at batch 1"):
-        runners = open_runners(files, runtimes)
+        runners = open_runners(files, RuntimeOptions(runtimes=tuple(runtimes)))
         results = benchmark(runners, batch_size=1, runs=runs, warmup=2)
     rows = [{"variant": keys[i // len(runtimes)], "runtime": r.runtime,
              "median_ms": round(r.median_ms, 3), "p90_ms": round(r.p90_ms, 3)}

@@ -1,8 +1,8 @@
 """Parity check on the host: exported files against the MindSpore network they came from.
 
 The reference is the network built from the config and checkpoint (`runners.NetworkRunner`);
-every file is a candidate runner (`coat_export.models.open_runners`: ONNX in each runtime asked
-for, MINDIR in GraphCell); `edge.parity` compares, `edge.report` formats. A failing fp32 ONNX
+every file is a candidate runner (`open_models.open_runners`: ONNX in each runtime asked for,
+MINDIR in GraphCell); `edge.parity` compares, `edge.report` formats. A failing fp32 ONNX
 candidate is handed to `divergence` to find its first diverging node.
 
 Exit-code policy of the command built on this: 0 every comparison passes, 1 one fails (this
@@ -10,66 +10,71 @@ includes a candidate that loads but cannot run), 2 bad usage: a missing or unrea
 an unknown format, an unreadable image, or a file whose input/output shape is not the model's
 (a file of another model: comparing it would be meaningless, so it is a usage error).
 """
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
 from ..edge.errors import UserError, first_line
-from ..edge.parity import (CheckResult, FailedCandidate, check_shapes, compare_runners,
-                           make_inputs)
+from ..edge.options import GateOptions, InputOptions, RuntimeOptions
+from ..edge.parity import (CheckInputs, CheckResult, FailedCandidate, check_shapes,
+                           compare_runners, make_inputs)
 from ..edge.progress import say, step
 from .divergence import LocalisationResult, NodeTolerance
 
-__all__ = ["run_check"]
+__all__ = ["run_check", "ComputedReference"]
 
 
-def run_check(built, spec, files: Sequence[str], images: Optional[str] = None,
-              num_samples: Optional[int] = None, seed: int = 0, provider=None,
-              runtimes: Sequence[str] = ("onnxruntime",), ov_precision: str = "f32",
-              atol: Optional[float] = None, rtol: Optional[float] = None,
-              min_cosine: Optional[float] = None, min_top1: Optional[float] = None,
-              localize: bool = True, node_tolerance: NodeTolerance = NodeTolerance(),
-              inputs=None, reference_out: Optional[np.ndarray] = None) -> CheckResult:
-    """Compare every file with the MindSpore network `built` on the same inputs.
+@dataclass
+class ComputedReference:
+    """Inputs and the network's outputs on them, already computed (export --check reuses the
+    export's verification)."""
 
-    inputs / reference_out: already computed ones (export --check reuses the export's)."""
-    from ..models import open_runners
+    inputs: CheckInputs
+    outputs: np.ndarray
+
+
+def run_check(built, spec, files: Sequence[str], wanted: InputOptions = InputOptions(),
+              gates: GateOptions = GateOptions(), runtime: RuntimeOptions = RuntimeOptions(),
+              node_tolerance: Optional[NodeTolerance] = NodeTolerance(),
+              computed: Optional[ComputedReference] = None) -> CheckResult:
+    """Compare every file with the MindSpore network `built` on the same inputs; a failing
+    fp32 ONNX file is searched for its first diverging node unless node_tolerance is None."""
+    from .open_models import open_runners
     from .runners import NetworkRunner
 
     if not files:
         raise UserError("no files to check")
     reference = NetworkRunner(built)
     # Open every file first: usage errors (missing file, wrong model) before any slow work.
-    candidates = open_runners(files, runtimes, provider=provider, ov_precision=ov_precision,
-                              keep_failed=True)
+    candidates = open_runners(files, runtime, keep_failed=True)
     for c in candidates:
         if not isinstance(c, FailedCandidate):
             check_shapes(reference, c)
-    if inputs is None:
+    if computed is None:
         inputs = make_inputs(built.input_shape, spec.preprocessing(built.config.image_size),
-                             images, num_samples, seed,
-                             precisions=[c.precision for c in candidates])
-    x = inputs.array
-    if reference_out is None:
-        with step(f"reference: MindSpore {built.name} on {len(x)} input(s)"):
-            reference_out = reference(x)
+                             wanted, precisions=[c.precision for c in candidates])
+        with step(f"reference: MindSpore {built.name} on {len(inputs.array)} input(s)"):
+            computed = ComputedReference(inputs, reference(inputs.array))
+    x, reference_out = computed.inputs.array, computed.outputs
     probes = {}
 
     def on_failure(cand, out):
-        if not localize or cand.format != "onnx":
+        if node_tolerance is None or cand.format != "onnx":
             return None
-        return _localise(built, cand, x, reference_out, out, probes, node_tolerance, provider)
+        return _localise(built, cand, x, reference_out, out, probes, node_tolerance,
+                         runtime.provider)
 
     try:
         result = compare_runners(reference, reference_out, candidates, x, model=built.name,
-                                 checkpoint=built.ckpt_path, inputs_desc=inputs.description,
-                                 overrides=dict(max_abs=atol, rtol=rtol, cosine_min=min_cosine,
-                                                top1_min=min_top1),
+                                 checkpoint=built.ckpt_path,
+                                 inputs_desc=computed.inputs.description, gates=gates,
                                  on_failure=on_failure)
     finally:
         for p in probes.values():
             p.close()
-    result.node_tolerance = {"rtol": node_tolerance.rtol, "atol": node_tolerance.atol}
+    if node_tolerance is not None:
+        result.node_tolerance = {"rtol": node_tolerance.rtol, "atol": node_tolerance.atol}
     result.weights = built.weights
     return result
 

@@ -28,14 +28,14 @@ import numpy as np
 
 from ..edge.atomic import (atomic_path, check_writable_file, libraries_temp_in, output_lock,
                            scratch_dir)
-from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, compare_arrays,
+from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, Tolerance, compare_arrays,
                             tolerance_for)
 from ..edge.cpu import cpu_info, cpu_line
 from ..edge.errors import UserError, VerificationError, first_line
 from ..edge.parity import seeded_input
 from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
 
-__all__ = ["MODES", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
+__all__ = ["MODES", "QuantizeOptions", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
            "calibration_images"]
 
 MODES = ("fp16", "dynamic", "static")
@@ -288,14 +288,11 @@ def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, se
     return np.concatenate(parts).astype(np.float32), " + ".join(what)
 
 
-def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Optional[str] = None,
-                   preprocess: Optional[PreprocessConfig] = None, check: bool = True,
-                   per_channel: Optional[bool] = None, calib_limit: int = 128,
-                   check_samples: int = AGREEMENT_SAMPLES, runtime: str = "onnxruntime",
-                   seed: int = 0, tolerance=None, calibrate: str = "minmax",
-                   force: bool = False, reduce_range: Optional[bool] = None) -> QuantizeResult:
-    """Write a `mode` variant of the fp32 ONNX model at input_path to output_path.
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """What variant to make and how it is judged (see quantize_model).
 
+    mode: 'fp16', 'dynamic' or 'static' (int8).
     calib_dir: images (any layout, searched recursively) for static calibration; also used as
         check inputs in every mode when given. Required for 'static'.
     preprocess: the model's preprocessing (default: MindCV's at the graph's input size).
@@ -308,8 +305,33 @@ def quantize_model(input_path: str, output_path: str, mode: str, calib_dir: Opti
     check: compare with the fp32 model (tolerance: default tolerance_for(fp16/int8)).
         On failure nothing is written and VerificationError is raised -- unless `force`,
         which writes the model anyway and records the failed gates (result.forced).
-    Returns a QuantizeResult with the timing, sizes and the comparison.
+    check_samples, seed: the check's seeded inputs (beside calib_dir's images).
+    tolerance: the gates (None: tolerance_for(fp16/int8)).
     """
+
+    mode: str
+    calib_dir: Optional[str] = None
+    preprocess: Optional[PreprocessConfig] = None
+    check: bool = True
+    per_channel: Optional[bool] = None
+    calib_limit: int = 128
+    check_samples: int = AGREEMENT_SAMPLES
+    runtime: str = "onnxruntime"
+    seed: int = 0
+    tolerance: Optional[Tolerance] = None
+    calibrate: str = "minmax"
+    force: bool = False
+    reduce_range: Optional[bool] = None
+
+
+def quantize_model(input_path: str, output_path: str, options: QuantizeOptions) -> QuantizeResult:
+    """Write the `options.mode` variant of the fp32 ONNX model at input_path to output_path.
+    Returns a QuantizeResult with the timing, sizes and the comparison."""
+    o = options
+    mode, calib_dir, preprocess, check = o.mode, o.calib_dir, o.preprocess, o.check
+    per_channel, calib_limit, check_samples = o.per_channel, o.calib_limit, o.check_samples
+    runtime, seed, tolerance, calibrate = o.runtime, o.seed, o.tolerance, o.calibrate
+    force, reduce_range = o.force, o.reduce_range
     if mode not in MODES:
         raise UserError(f"unknown mode '{mode}'; choose from {', '.join(MODES)}")
     if not os.path.isfile(input_path):

@@ -5,6 +5,7 @@ import onnx
 import pytest
 
 import converters
+from coat_export.edge.options import InputOptions
 from coat_export.host.check import run_check
 from coat_export.host.divergence import MindSporeProbe, locate_first_divergence
 from coat_export.edge.parity import seeded_input as sample_input
@@ -44,7 +45,8 @@ def broken_lite(models, tmp_path_factory):
 def lite_result(broken_lite):
     """All broken files in one check (the MindSpore probe is shared)."""
     m, files = broken_lite
-    return run_check(m.built, m.spec, list(files.values()), num_samples=2, seed=3)
+    return run_check(m.built, m.spec, list(files.values()),
+                     wanted=InputOptions(num_samples=2, seed=3))
 
 
 @pytest.mark.parametrize("index", range(len(LITE_FAULTS)),
@@ -97,7 +99,7 @@ def test_parallel_coat_dynamic_batch_weight(models, tmp_path):
     m = models["full"]
     node = "parallel_blocks.1.factoratt_crpe3.v/MatMul"
     bad = corrupt(m.file("onnx", dynamic=True), tmp_path / "bad.onnx", "weight", node)
-    result = run_check(m.built, m.spec, [bad], num_samples=2)
+    result = run_check(m.built, m.spec, [bad], wanted=InputOptions(num_samples=2))
     d = result.results[0].localisation.divergence
     assert not result.passed and d.onnx_node == node
     assert d.mindspore_scope == ("Default/parallel_blocks-CellList/1-ParallelBlock/"
@@ -111,7 +113,7 @@ def test_without_provenance_a_fresh_conversion_matches(models, tmp_path):
     model = onnx.load(path)
     del model.metadata_props[:]
     onnx.save(model, path)
-    result = run_check(m.built, m.spec, [path], num_samples=1)
+    result = run_check(m.built, m.spec, [path], wanted=InputOptions(num_samples=1))
     loc = result.results[0].localisation
     assert loc.provenance_source == "fresh conversion"
     assert loc.divergence.onnx_node == node
@@ -124,7 +126,7 @@ def test_unrunnable_candidate_fails_with_its_error(models, tmp_path):
     m = models["lite"]
     bad = corrupt(m.file("onnx"), tmp_path / "mm.onnx", "swap",
                   "serial_blocks1.0.factoratt_crpe/MatMul_1")
-    result = run_check(m.built, m.spec, [bad], num_samples=1)
+    result = run_check(m.built, m.spec, [bad], wanted=InputOptions(num_samples=1))
     (r,) = result.results
     assert not result.passed and r.comparison is None
     assert "Incompatible dimensions" in r.error and "MatMul_1" in r.error

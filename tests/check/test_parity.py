@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from coat_export.edge.onnx_info import precision_of, summarize
+from coat_export.edge.options import InputOptions, RuntimeOptions
 from coat_export.host.check import run_check
 from coat_export.host.runners import NetworkRunner
 
@@ -39,7 +40,8 @@ def test_small_lite_every_format_random_and_photos(models, images_dir):
     m = models["lite"]
     files = [m.file("onnx"), m.file("onnx", batch=3), m.file("onnx", dynamic=True),
              m.file("mindir", batch=2), m.file("mindir", dynamic=True)]
-    result = run_check(m.built, m.spec, files, images=images_dir, num_samples=3, seed=1)
+    result = run_check(m.built, m.spec, files,
+                       wanted=InputOptions(images=images_dir, num_samples=3, seed=1))
     report = assert_passes(result, 5)
     assert [c["format"] for c in report["comparisons"]] == ["onnx"] * 3 + ["mindir"] * 2
     inputs = report["inputs"]
@@ -53,7 +55,7 @@ def test_small_parallel_coat_photos_only(models, images_dir):
     """Without --num_samples, --images alone gives the inputs."""
     m = models["full"]
     result = run_check(m.built, m.spec, [m.file("onnx", dynamic=True), m.file("mindir")],
-                       images=images_dir)
+                       wanted=InputOptions(images=images_dir))
     report = assert_passes(result, 2)
     assert report["inputs"]["random"] == 0
 
@@ -62,8 +64,8 @@ def test_openvino_candidates_against_mindspore(models):
     """Every ONNX file in both runtimes, each judged against the MindSpore network."""
     m = models["full"]
     files = [m.file("onnx"), m.file("onnx", dynamic=True)]
-    result = run_check(m.built, m.spec, files, num_samples=3, seed=2,
-                       runtimes=["onnxruntime", "openvino"])
+    result = run_check(m.built, m.spec, files, wanted=InputOptions(num_samples=3, seed=2),
+                       runtime=RuntimeOptions(("onnxruntime", "openvino")))
     report = assert_passes(result, 3)
     assert [(os.path.basename(c["candidate"]), c["runtime"]) for c in report["comparisons"]] == [
         (os.path.basename(f), r) for f in files for r in ("onnxruntime", "openvino")]
@@ -77,25 +79,25 @@ def test_mindcv_checkpoints(models, images_dir, name):
     expected = np.load(os.path.join(FIXTURES, f"{name}.logits.npy"))
     np.testing.assert_allclose(NetworkRunner(m.built)(x), expected, atol=1e-4, rtol=0)
     result = run_check(m.built, m.spec, [m.file("onnx", dynamic=True), m.file("mindir")],
-                       images=images_dir, num_samples=1)
+                       wanted=InputOptions(images=images_dir, num_samples=1))
     report = assert_passes(result, 3)
     assert report["checkpoint"].endswith(f"{name}.ckpt")
     assert report["inputs"]["preprocessing"]["image_size"] == 224
 
 
 def test_fp16_candidate_is_judged_by_agreement(models, tmp_path):
-    from coat_export.host.quantize import quantize_model
+    from coat_export.host.quantize import QuantizeOptions, quantize_model
 
     m = models["lite"]
     fp16 = str(tmp_path / "lite_fp16.onnx")
-    quantize_model(m.file("onnx", dynamic=True), fp16, "fp16", check=False)
+    quantize_model(m.file("onnx", dynamic=True), fp16, QuantizeOptions("fp16", check=False))
     import onnx
 
     assert detect_onnx_precision(onnx.load(fp16)) == "fp16"
-    result = run_check(m.built, m.spec, [fp16], num_samples=4)
+    result = run_check(m.built, m.spec, [fp16], wanted=InputOptions(num_samples=4))
     (c,) = build_report(result)["comparisons"]
     assert c["precision"] == "fp16"
-    assert result.tolerances["fp16"]["max_abs"] is None
+    assert result.tolerances["fp16"]["atol"] is None
     assert c["cosine"] > 0.999
 
 

@@ -15,7 +15,7 @@ from coat_export.edge.compare import AGREEMENT_SAMPLES
 from coat_export.edge.cpu import cpu_info
 from coat_export.edge.device_choice import choose_variant, installed_runtimes
 from coat_export.edge.preprocess import PreprocessConfig
-from coat_export.host.bundle_writer import write_bundle
+from coat_export.host.bundle_writer import BundleOptions, BundleSource, write_bundle
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def impostor_bundle(tiny_onnx, tmp_path_factory):
     from .tiny_onnx import make_tiny_classifier
 
     out = tmp_path_factory.mktemp("choice") / "bundle"
-    write_bundle(str(tiny_onnx), str(out), "tiny", {}, labels_file=LABELS,
-                 preprocessing=PreprocessConfig(image_size=32), variants=["fp16"], bench_runs=0)
+    write_bundle(str(tiny_onnx), str(out), BundleSource("tiny", {}, PreprocessConfig(image_size=32)),
+                 BundleOptions(labels_file=LABELS, variants=("fp16",), bench_runs=0))
     fake = out / "model.fp16.onnx"
     make_tiny_classifier(fake, image_size=32, num_classes=10, seed=1)
     path = out / "manifest.json"
@@ -68,15 +68,15 @@ def test_predict_variant_auto_cli(impostor_bundle, tmp_path):
 
 
 def test_quantize_records_the_cpu_it_validated_on(tiny_onnx, tmp_path):
-    from coat_export.host.quantize import quantize_model
+    from coat_export.host.quantize import QuantizeOptions, quantize_model
 
-    res = quantize_model(str(tiny_onnx), str(tmp_path / "q.onnx"), "dynamic")
+    res = quantize_model(str(tiny_onnx), str(tmp_path / "q.onnx"), QuantizeOptions("dynamic"))
     assert res.validated_on == {"runtime": "onnxruntime", "cpu": res.validated_on["cpu"],
                                 "isa": cpu_info()["isa"], "vnni": cpu_info()["vnni"]}
     assert res.check.num_samples == AGREEMENT_SAMPLES
     assert "7 bits" in res.method            # the recipe that holds on CPUs without VNNI
-    given = quantize_model(str(tiny_onnx), str(tmp_path / "q2.onnx"), "dynamic",
-                           calib_dir=HELDOUT, calib_limit=10)
+    given = quantize_model(str(tiny_onnx), str(tmp_path / "q2.onnx"), QuantizeOptions("dynamic",
+                           calib_dir=HELDOUT, calib_limit=10))
     assert given.check_inputs == f"10 calibration images + {AGREEMENT_SAMPLES - 10} seeded " \
                                  "random inputs"
 
@@ -94,8 +94,8 @@ def test_selftest_fails_on_a_bundle_that_computes_something_else(tmp_path, tiny_
     from onnx import numpy_helper
 
     out = tmp_path / "b"
-    write_bundle(str(tiny_onnx), str(out), "tiny", {}, preprocessing=PreprocessConfig(image_size=32),
-                 bench_runs=0)
+    write_bundle(str(tiny_onnx), str(out), BundleSource("tiny", {}, PreprocessConfig(image_size=32)),
+                 BundleOptions(bench_runs=0))
     m = onnx.load(str(out / "model.onnx"))
     w = m.graph.initializer[0]
     w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 1.5, w.name))
@@ -137,12 +137,12 @@ def test_save_reference_replays_without_mindspore(trained_onnx, blocker_dir, tmp
 
 def test_auto_with_nothing_passing_is_one_error(impostor_bundle, monkeypatch):
     """Gates no candidate can meet (cosine above 1): a UserError naming them, no traceback."""
-    import coat_export.edge.parity as parity
+    import coat_export.edge.options as options
     from coat_export.edge.compare import Tolerance
     from coat_export.edge.errors import UserError
 
     if "openvino" not in installed_runtimes():
         pytest.skip("needs a runtime besides the fp32 reference's")
-    monkeypatch.setattr(parity, "tolerance_for", lambda *a, **k: Tolerance(cosine_min=2.0))
+    monkeypatch.setattr(options, "tolerance_for", lambda *a, **k: Tolerance(min_cosine=2.0))
     with pytest.raises(UserError, match="no variant passes its gates on this device"):
         choose_variant(impostor_bundle, ["openvino"], runs=1)

@@ -9,7 +9,7 @@ import pytest
 from .helpers import CKPT, HELDOUT, LABELS, run_cli, sklearn_images
 from coat_export import __version__
 from coat_export.edge.bundle import open_bundle
-from coat_export.host.bundle_writer import write_bundle
+from coat_export.host.bundle_writer import BundleOptions, BundleSource, write_bundle
 from coat_export.edge.errors import UserError
 from coat_export.edge.preprocess import PreprocessConfig
 
@@ -29,11 +29,13 @@ def _sha(path):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_onnx, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("bundles") / "tiny")
-    write_bundle(tiny_onnx, out, "tiny_classifier", {"embed_dims": [8, 16]},
-                 checkpoint_path=CKPT, opset=17,
-                 preprocessing=PreprocessConfig(image_size=32, crop_pct=0.875),
-                 parity={"fp32": {"max_abs_diff": 1e-6, "passed": True}},
-                 labels_file=LABELS, variants=["fp16", "dynamic", "static"], calib_dir=HELDOUT)
+    write_bundle(tiny_onnx, out,
+                 BundleSource("tiny_classifier", {"embed_dims": [8, 16]},
+                              PreprocessConfig(image_size=32, crop_pct=0.875), opset=17,
+                              checkpoint_path=CKPT),
+                 BundleOptions(labels_file=LABELS, variants=("fp16", "dynamic", "static"),
+                               calib_dir=HELDOUT),
+                 parity={"fp32": {"max_abs_diff": 1e-6, "passed": True}})
     return out
 
 
@@ -81,32 +83,33 @@ def test_manifest_contents(tiny_bundle, tiny_onnx):
 def test_bundle_is_atomic_and_refuses_overwrite(tiny_onnx, tmp_path):
     out = tmp_path / "b"
     with pytest.raises(UserError):  # static without calibration images: nothing written
-        write_bundle(tiny_onnx, str(out), "t", {}, variants=["static"])
+        write_bundle(tiny_onnx, str(out), BundleSource("t", {}), BundleOptions(variants=("static",)))
     with pytest.raises(UserError):  # unreadable calibration dir fails mid-way
-        write_bundle(tiny_onnx, str(out), "t", {}, variants=["static"],
-                     calib_dir=str(tmp_path / "nowhere"))
+        write_bundle(tiny_onnx, str(out), BundleSource("t", {}),
+                     BundleOptions(variants=("static",), calib_dir=str(tmp_path / "nowhere")))
     assert os.listdir(tmp_path) == []  # no partial directory left behind
-    write_bundle(tiny_onnx, str(out), "t", {})
-    write_bundle(tiny_onnx, str(out), "t2", {})   # a bundle is replaced, atomically
+    write_bundle(tiny_onnx, str(out), BundleSource("t", {}))
+    write_bundle(tiny_onnx, str(out), BundleSource("t2", {}))   # a bundle is replaced, atomically
     assert read_manifest(str(out))["model"]["name"] == "t2"
     assert sorted(os.listdir(tmp_path)) == ["b"]
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(UserError, match="not a bundle"):  # anything else is never replaced
-        write_bundle(tiny_onnx, str(other), "t", {})
+        write_bundle(tiny_onnx, str(other), BundleSource("t", {}))
     assert os.listdir(other) == ["notes.txt"]
 
 
 def test_bundle_rejects_mismatches(tiny_onnx, tmp_path):
     with pytest.raises(UserError, match="opset"):
-        write_bundle(tiny_onnx, str(tmp_path / "x"), "t", {}, opset=13)
+        write_bundle(tiny_onnx, str(tmp_path / "x"), BundleSource("t", {}, opset=13))
     with pytest.raises(UserError, match="image_size"):
-        write_bundle(tiny_onnx, str(tmp_path / "x"), "t", {}, preprocessing={"image_size": 64})
+        write_bundle(tiny_onnx, str(tmp_path / "x"), BundleSource("t", {}, {"image_size": 64}))
     labels = tmp_path / "l.txt"
     labels.write_text("a\nb\n")
     with pytest.raises(UserError, match="2 names"):
-        write_bundle(tiny_onnx, str(tmp_path / "x"), "t", {}, labels_file=str(labels))
+        write_bundle(tiny_onnx, str(tmp_path / "x"), BundleSource("t", {}),
+                     BundleOptions(labels_file=str(labels)))
 
 
 def test_predict_bundle_never_imports_mindspore(tiny_bundle, blocker_dir, tmp_path):
@@ -215,9 +218,10 @@ def test_trained_bundle_predicts_digits_without_mindspore(trained_onnx, trained_
                                                           tmp_path):
     """End to end: the trained CoaT as a bundle; predict (MindSpore blocked) names the digits."""
     out = tmp_path / "digits_bundle"
-    write_bundle(trained_onnx, str(out), trained_meta["model"], trained_meta["architecture"],
-                 checkpoint_path=CKPT, opset=17, preprocessing=trained_meta["preprocessing"],
-                 labels_file=LABELS, variants=["dynamic"], calib_dir=HELDOUT)
+    write_bundle(trained_onnx, str(out),
+                 BundleSource(trained_meta["model"], trained_meta["architecture"],
+                              trained_meta["preprocessing"], opset=17, checkpoint_path=CKPT),
+                 BundleOptions(labels_file=LABELS, variants=("dynamic",), calib_dir=HELDOUT))
     images = [os.path.join(HELDOUT, str(c), sorted(os.listdir(os.path.join(HELDOUT, str(c))))[0])
               for c in range(10)]
     marker = tmp_path / "imports.txt"

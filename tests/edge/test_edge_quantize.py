@@ -7,14 +7,14 @@ import pytest
 from .helpers import HELDOUT, run_cli
 from coat_export.edge.compare import Tolerance
 from coat_export.edge.errors import UserError, VerificationError
-from coat_export.host.quantize import quantize_model
+from coat_export.host.quantize import QuantizeOptions, quantize_model
 from coat_export.edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
 
 @pytest.mark.parametrize("mode", ["fp16", "dynamic", "static"])
 def test_modes_on_tiny_model(mode, tiny_onnx, tmp_path):
     out = str(tmp_path / f"{mode}.onnx")
-    res = quantize_model(tiny_onnx, out, mode, calib_dir=HELDOUT if mode == "static" else None)
+    res = quantize_model(tiny_onnx, out, QuantizeOptions(mode, calib_dir=HELDOUT if mode == "static" else None))
     assert res.output_path == out and os.path.isfile(out)
     assert res.check.passed and res.check.cosine > 0.99
     runner = OnnxRuntimeRunner(out)
@@ -26,14 +26,14 @@ def test_modes_on_tiny_model(mode, tiny_onnx, tmp_path):
 def test_failed_gate_writes_nothing(tiny_onnx, tmp_path):
     out = tmp_path / "q.onnx"
     with pytest.raises(VerificationError) as e:
-        quantize_model(tiny_onnx, str(out), "dynamic", tolerance=Tolerance(max_abs=0.0))
+        quantize_model(tiny_onnx, str(out), QuantizeOptions("dynamic", tolerance=Tolerance(atol=0.0)))
     assert e.value.exit_code == 1 and "not written" in str(e.value)
     assert os.listdir(tmp_path) == []
 
 
 def test_static_needs_calibration(tiny_onnx, tmp_path):
     with pytest.raises(UserError, match="calib"):
-        quantize_model(tiny_onnx, str(tmp_path / "q.onnx"), "static")
+        quantize_model(tiny_onnx, str(tmp_path / "q.onnx"), QuantizeOptions("static"))
 
 
 def test_cli_prints_numbers(tiny_onnx, tmp_path):
@@ -73,7 +73,7 @@ def trained_variants(trained_onnx, tmp_path_factory):
     out = {}
     for mode in ("fp16", "dynamic", "static"):
         path = str(d / f"{mode}.onnx")
-        out[mode] = quantize_model(trained_onnx, path, mode, calib_dir=HELDOUT, calib_limit=100)
+        out[mode] = quantize_model(trained_onnx, path, QuantizeOptions(mode, calib_dir=HELDOUT, calib_limit=100))
     return out
 
 
@@ -92,10 +92,10 @@ def test_trained_variants_pass_gates_and_keep_accuracy(mode, trained_variants, t
 
 
 def test_cli_reads_preprocessing_from_a_bundle(tiny_onnx, tmp_path):
-    from coat_export.host.bundle_writer import write_bundle
+    from coat_export.host.bundle_writer import BundleSource, write_bundle
 
     b = tmp_path / "b"
-    write_bundle(tiny_onnx, str(b), "t", {}, preprocessing={"image_size": 32, "crop_pct": 0.5})
+    write_bundle(tiny_onnx, str(b), BundleSource("t", {}, {"image_size": 32, "crop_pct": 0.5}))
     out = tmp_path / "s.onnx"
     r = run_cli(["quantize", b / "model.onnx", out, "--mode", "static", "--calib_dir", HELDOUT,
                  "--calib_limit", "20"])
@@ -127,16 +127,16 @@ def test_static_recipe_per_runtime(trained_onnx, heldout_batch, trained_meta, tm
     x, y = heldout_batch
     for runtime, runner in (("openvino", OpenVinoRunner), ("onnxruntime", OnnxRuntimeRunner)):
         out = str(tmp_path / f"{runtime}.onnx")
-        res = quantize_model(trained_onnx, out, "static", calib_dir=HELDOUT, calib_limit=32,
-                             runtime=runtime)
+        res = quantize_model(trained_onnx, out, QuantizeOptions("static", calib_dir=HELDOUT, calib_limit=32,
+                             runtime=runtime))
         assert res.check.passed and f"for {runtime}" in res.method
         ops = summarize(open(out, "rb").read()).op_types
         assert "QuantizeLinear" in ops
         acc = float(np.mean(runner(out)(x, max_batch=64).argmax(-1) == y))
         assert acc >= trained_meta["heldout_accuracy"] - 0.01, (runtime, acc)
-    assert "S8 symmetric" in quantize_model(trained_onnx, str(tmp_path / "o2.onnx"), "static",
+    assert "S8 symmetric" in quantize_model(trained_onnx, str(tmp_path / "o2.onnx"), QuantizeOptions("static",
                                             calib_dir=HELDOUT, calib_limit=8, check=False,
-                                            runtime="openvino").method
+                                            runtime="openvino")).method
 
 
 @pytest.mark.parametrize("mode", ["dynamic", "fp16"])
@@ -154,7 +154,7 @@ def test_nothing_beside_the_input_is_created_or_removed(tiny_onnx, tmp_path, mod
     for decoy in ("model-inferred.onnx", "model-inferred.onnx.data", "pre.onnx"):
         (src / decoy).write_text("the user's own file")
     before = {p.name: p.read_bytes() for p in src.iterdir()}
-    res = quantize_model(str(src / "model.onnx"), str(tmp_path / "q.onnx"), mode)
+    res = quantize_model(str(src / "model.onnx"), str(tmp_path / "q.onnx"), QuantizeOptions(mode))
     assert res.check.passed and os.path.isfile(tmp_path / "q.onnx")
     assert {p.name: p.read_bytes() for p in src.iterdir()} == before
 

@@ -9,7 +9,8 @@ import pytest
 from .helpers import HELDOUT, run_cli
 from coat_export.edge.benchmark import benchmark
 from coat_export.edge.validate import validate
-from coat_export.models import open_runners
+from coat_export.edge.options import RuntimeOptions
+from coat_export.host.open_models import open_runners
 
 
 def test_mindspore_net_matches_training_script(trained_net, heldout_batch, trained_meta):
@@ -37,7 +38,8 @@ def test_validate_mindir_equals_training_accuracy(trained_mindir, trained_meta, 
 
 
 def test_validate_every_fp32_format_agrees(trained_mindir, trained_onnx, trained_meta):
-    runners = open_runners([trained_mindir, trained_onnx], ["onnxruntime", "openvino"])
+    runners = open_runners([trained_mindir, trained_onnx],
+                           RuntimeOptions(("onnxruntime", "openvino")))
     rep = validate(runners, HELDOUT, batch_size=150, progress=False)
     assert [(r.format, r.runtime) for r in rep.results] == [
         ("mindir", "mindspore"), ("onnx", "onnxruntime"), ("onnx", "openvino")]

@@ -6,9 +6,10 @@ MINDIR is given, with a one-line error naming the install when MindSpore is miss
 """
 from typing import List, Optional, Sequence
 
-from .edge.errors import ModelLoadError, UserError
-from .edge.parity import FailedCandidate
-from .edge.sources import RUNTIMES, model_format, open_onnx_runners, resolve_onnx
+from ..edge.errors import ModelLoadError, UserError
+from ..edge.options import RuntimeOptions
+from ..edge.parity import FailedCandidate
+from ..edge.sources import RUNTIMES, model_format, open_onnx_runners, resolve_onnx
 
 __all__ = ["open_runners", "check_runtimes"]
 
@@ -21,14 +22,14 @@ def check_runtimes(runtimes: Sequence[str]) -> List[str]:
     return out
 
 
-def open_runners(files: Sequence[str], runtimes: Sequence[str] = ("onnxruntime",), *,
-                 provider=None, threads: Optional[int] = None, share: int = 1,
-                 ov_precision: str = "f32", variant: Optional[str] = None,
+def open_runners(files: Sequence[str], runtime: RuntimeOptions = RuntimeOptions(), *,
+                 share: int = 1, variant: Optional[str] = None,
                  keep_failed: bool = False) -> list:
-    """One runner per (file, runtime): ONNX files and bundles in each of `runtimes`, MINDIR
-    files once in MindSpore. With keep_failed, a file a runtime refuses becomes a
+    """One runner per (file, runtime): ONNX files and bundles in each of `runtime.runtimes`,
+    MINDIR files once in MindSpore. With keep_failed, a file a runtime refuses becomes a
     FailedCandidate (check reports it as a failure) instead of an error."""
-    runtimes = check_runtimes(runtimes)
+    runtimes = check_runtimes(runtime.runtimes)
+    provider, threads, ov_precision = runtime.provider, runtime.threads, runtime.ov_precision
     formats = [model_format(f) for f in files]     # missing files, unknown formats: first
     runners = []
     for f, fmt in zip(files, formats):
@@ -38,7 +39,7 @@ def open_runners(files: Sequence[str], runtimes: Sequence[str] = ("onnxruntime",
                                          ov_precision=ov_precision, keep_failed=keep_failed,
                                          failed_name=f)
             continue
-        from .host.runners import MindirRunner
+        from .runners import MindirRunner
 
         try:
             runners.append(MindirRunner(f, threads=threads))
