@@ -41,39 +41,33 @@ def run(args) -> int:
     from .arguments import model_spec, require_host
 
     require_host("export", "mindspore", "onnx", "yaml")
-    from ..edge.atomic import output_dir
-    from ..host.export_pipeline import ExportOptions
-
-    spec = model_spec(args)   # unknown model / bad architecture: fail before any work
-    options = ExportOptions.from_args(args)
-    options.validate()
-    with output_dir(args.output_dir) as out_dir:
-        return _export(spec, options, out_dir)
-
-
-def _export(spec, options, out_dir: str) -> int:
-    """Build, export and verify; then --check and --bundle."""
     import json
     import os
 
-    from ..host import export_pipeline, pipeline
+    from ..edge.atomic import output_dir
+    from ..host import pipeline
+    from ..host.bundle_writer import bundle_export
+    from ..host.check import run_check
     from .reporting import report_result
 
-    built = pipeline.build_model(spec, seed=options.seed)
-    exported = export_pipeline.export_verified(built, spec, options, out_dir)
-    print(exported.path)
-    parity = None
-    if options.check:
-        from ..host.check import run_check
-
-        parity_path = os.path.join(out_dir, f"{built.name}.parity.json")
-        result = run_check(built, spec, [exported.path],
-                           computed=export_pipeline.verified_reference(exported, options.seed))
-        status = report_result(result, parity_path)
-        if status:
-            return status
-        with open(parity_path, encoding="utf-8") as f:
-            parity = json.load(f)
-    if options.bundle:
-        print(export_pipeline.bundle_export(built, spec, options, exported.path, parity))
+    spec = model_spec(args)   # unknown model / bad architecture: fail before any work
+    options = pipeline.ExportOptions.from_args(args)
+    options.validate()
+    with output_dir(args.output_dir) as out_dir:
+        # build, export and verify; then --check and --bundle
+        built = pipeline.build_model(spec, seed=options.seed)
+        exported = pipeline.export_verified(built, spec, options, out_dir)
+        print(exported.path)
+        parity = None
+        if options.check:
+            parity_path = os.path.join(out_dir, f"{built.name}.parity.json")
+            result = run_check(built, spec, [exported.path],
+                               computed=exported.verified_on)
+            status = report_result(result, parity_path)
+            if status:
+                return status
+            with open(parity_path, encoding="utf-8") as f:
+                parity = json.load(f)
+        if options.bundle:
+            print(bundle_export(built, spec, options, exported.path, parity))
     return 0

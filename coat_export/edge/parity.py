@@ -20,7 +20,7 @@ from .progress import step
 from .versions import library_versions
 
 __all__ = ["DEFAULT_NUM_SAMPLES", "CHECK_CHUNK", "default_num_samples", "CheckInputs", "seeded_input",
-           "make_inputs", "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
+           "make_inputs", "ComputedReference", "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
 
 DEFAULT_NUM_SAMPLES = 4   # fp32 only: every element is compared, a few inputs suffice
 # samples per runtime call in a check: memory stays bounded however many inputs are judged
@@ -94,6 +94,15 @@ def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = Non
     desc["count"] = int(len(x))
     desc["shape"] = [int(d) for d in x.shape[1:]]
     return CheckInputs(x, desc)
+
+
+@dataclass
+class ComputedReference:
+    """Inputs and the reference's outputs on them, already computed (export --check reuses
+    the export's verification: nothing is computed twice)."""
+
+    inputs: CheckInputs
+    outputs: np.ndarray
 
 
 @dataclass

@@ -2,7 +2,7 @@
 for exported files).
 
 Layout: DATA_DIR/<class>/<image>, class indices = sorted folder names (as MindCV/MindSpore's
-ImageFolderDataset). Every image is decoded and preprocessed once (coat_export.preprocess,
+ImageFolderDataset). Every image is decoded and preprocessed once (edge.preprocess,
 MindCV's eval transform) and each batch is fed to every model, so all formats see identical
 inputs. The models come as runners (`coat_export.host.open_models.open_runners`): ONNX files and
 bundles in ONNX Runtime and/or OpenVINO, .mindir files and the MindSpore network on the host.

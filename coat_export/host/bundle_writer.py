@@ -21,9 +21,11 @@ from ..edge.bundle import (FORMAT, FORMAT_VERSION, LABELS_FILE, MANIFEST_NAME, M
                            PREDICT_SCRIPT, RUNTIME_DIR, VARIANT_KEYS, is_bundle, load_labels,
                            sha256_file)
 from ..edge.errors import UserError, first_line
+from ..edge.progress import step
 from ..edge.versions import __version__, library_versions
 
-__all__ = ["write_bundle", "BundleSource", "BundleOptions", "onnx_io", "runtime_files", "PREDICT_PY"]
+__all__ = ["write_bundle", "BundleSource", "BundleOptions", "bundle_export", "mindspore_reference",
+           "onnx_io", "runtime_files", "PREDICT_PY"]
 
 EDGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "edge")
 
@@ -350,7 +352,6 @@ def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
     from ..edge.benchmark import benchmark
     from ..edge.cpu import cpu_line
     from ..edge.sources import installed_runtimes
-    from ..edge.progress import step
     from ..edge.runners.onnxruntime_runner import available_cores
     from ..edge.options import RuntimeOptions
     from .open_models import open_runners
@@ -400,3 +401,53 @@ def _jsonable(obj):
     if hasattr(obj, "tolist"):  # numpy
         return obj.tolist()
     return obj
+
+
+# ----------------------------------------------------------------------------- from a network
+
+
+def bundle_export(built, spec, options, onnx_path: str, parity: Optional[dict]) -> str:
+    """The edge bundle of a verified ONNX export (options: pipeline.ExportOptions), beside it:
+    <model>_bundle/."""
+    bundle_dir = os.path.join(os.path.dirname(onnx_path), f"{built.name}_bundle")
+    reference = mindspore_reference(built, spec, options.seed,
+                                    (("images", options.images),
+                                     ("calibration", options.bundle.calib_dir)))
+    source = BundleSource(built.name, built.config.to_dict(),
+                          spec.preprocessing(built.config.image_size), opset=options.opset,
+                          checkpoint_path=spec.ckpt_path, weights=built.weights)
+    with step(f"write edge bundle {bundle_dir}"):
+        write_bundle(onnx_path, bundle_dir, source, options.bundle, parity=parity,
+                     reference=reference)
+    return bundle_dir
+
+
+def mindspore_reference(built, spec, seed: int, folders: Tuple[Tuple[str, Optional[str]], ...]):
+    """(inputs, outputs, meta) for a bundle's reference.npz: seeded inputs and the real images
+    in `folders` ((label, directory) pairs), through the model's preprocessing, with the
+    MindSpore network's outputs on them."""
+    from ..edge.compare import AGREEMENT_SAMPLES
+    from ..edge.parity import seeded_input
+    from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
+    from ..edge.versions import library_versions
+    from .runners import NetworkRunner
+
+    shape = built.input_shape
+    n = reference_sample_count(shape)
+    parts, names = [seeded_input((n, *shape), seed)], []
+    cfg = PreprocessConfig.from_dict(spec.preprocessing(built.config.image_size))
+    for label, folder in folders:
+        if not folder or shape[0] != 3:
+            continue
+        paths = list_images(folder, recursive=True)[:AGREEMENT_SAMPLES]
+        if paths:
+            batch, kept, _ = preprocess_batch(paths, cfg, skip_errors=True)
+            if len(kept):
+                parts.append(batch)
+                names += [f"{label}/{os.path.relpath(paths[i], folder)}" for i in kept]
+    x = np.concatenate(parts).astype(np.float32)
+    with step(f"reference: MindSpore {built.name} on {len(x)} input(s) for reference.npz"):
+        out = NetworkRunner(built)(x)
+    meta = {"source": "mindspore", "mindspore_version": library_versions(("mindspore",))
+            ["mindspore"], "random": int(n), "seed": int(seed), "images": names}
+    return x, out, meta

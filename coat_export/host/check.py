@@ -10,28 +10,18 @@ includes a candidate that loads but cannot run), 2 bad usage: a missing or unrea
 an unknown format, an unreadable image, or a file whose input/output shape is not the model's
 (a file of another model: comparing it would be meaningless, so it is a usage error).
 """
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
 from ..edge.errors import UserError, first_line
 from ..edge.options import GateOptions, InputOptions, RuntimeOptions
-from ..edge.parity import (CheckInputs, CheckResult, FailedCandidate, check_shapes,
+from ..edge.parity import (CheckResult, ComputedReference, FailedCandidate, check_shapes,
                            compare_runners, make_inputs)
 from ..edge.progress import say, step
 from .divergence import LocalisationResult, NodeTolerance
 
-__all__ = ["run_check", "ComputedReference"]
-
-
-@dataclass
-class ComputedReference:
-    """Inputs and the network's outputs on them, already computed (export --check reuses the
-    export's verification)."""
-
-    inputs: CheckInputs
-    outputs: np.ndarray
+__all__ = ["run_check"]
 
 
 def run_check(built, spec, files: Sequence[str], wanted: InputOptions = InputOptions(),

@@ -1,4 +1,11 @@
-"""Checkpoint -> MindSpore network -> MINDIR / AIR, with verification. Imports MindSpore."""
+"""The export pipeline: checkpoint -> MindSpore network -> MINDIR / AIR / ONNX, verified.
+
+`export_verified` owns, for every format alike, the output lock, the atomic write (the file
+and its companions are written under their final names in a private folder and moved into
+place only once verified) and the verification against the source network; the command
+(`commands.export`) only parses, validates, runs this and reports. Imports MindSpore when a
+network is built.
+"""
 import os
 import re
 from dataclasses import dataclass, field
@@ -8,6 +15,7 @@ import numpy as np
 
 from ..edge.compare import Comparison, compare_arrays, tolerance_for
 from ..edge.parity import seeded_input
+from .bundle_writer import BundleOptions
 from .config import ModelSpec, build_config
 from ..edge.errors import UserError, VerificationError, first_line
 from ..edge.progress import say, step
@@ -201,3 +209,128 @@ def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch
 
 def _batch_kind(batch_size: int, dynamic_batch: bool) -> str:
     return "dynamic batch" if dynamic_batch else f"batch {batch_size}"
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What `export` was asked: the format and its graph, the checks, the bundle."""
+
+    format: str
+    batch_size: int = 1
+    dynamic_batch: bool = False
+    opset: int = 17
+    seed: int = 0
+    check: bool = False
+    labels: Optional[str] = None
+    bundle: Optional[BundleOptions] = None     # --bundle
+    images: Optional[str] = None               # --bundle: real images for reference.npz
+
+    @classmethod
+    def from_args(cls, args) -> "ExportOptions":
+        bundle = None
+        if args.bundle:
+            bundle = BundleOptions(labels_file=args.labels,
+                                   variants=tuple(args.bundle_variants or ()),
+                                   calib_dir=args.calib_dir)
+        elif args.bundle_variants or args.images:
+            raise UserError("--bundle_variants and --images belong to --bundle")
+        return cls(format=args.format, batch_size=args.batch_size,
+                   dynamic_batch=args.dynamic_batch, opset=args.opset, seed=args.seed,
+                   check=args.check, labels=args.labels, bundle=bundle, images=args.images)
+
+    def validate(self) -> None:
+        """UserError for flags that do not go together, before any slow work."""
+        if self.dynamic_batch and self.format == "air":
+            raise UserError("--dynamic_batch is not available for AIR; export a static batch "
+                            "size")
+        if self.dynamic_batch and self.batch_size != 1:
+            say("note: --dynamic_batch given: --batch_size is ignored")
+        if self.format == "onnx":
+            from converters import ConversionError, check_opset
+
+            try:
+                check_opset(self.opset)
+            except ConversionError as exc:
+                raise UserError(f"--opset: {exc}") from exc
+        if self.check and self.format == "air":
+            raise UserError("--check needs a MINDIR or ONNX export (AIR runs only on Ascend)")
+        if self.labels and self.format != "onnx":
+            raise UserError("--labels go into the ONNX file's metadata and its bundle: "
+                            "--format onnx")
+        if self.labels and not os.path.isfile(self.labels):
+            raise UserError(f"labels file not found: {self.labels}")
+        if self.bundle:
+            if self.format != "onnx":
+                raise UserError("--bundle needs --format onnx (a bundle is for ONNX Runtime)")
+            if self.images and not os.path.isdir(self.images):
+                raise UserError(f"--images: not a directory: {self.images}")
+            if "static" in self.bundle.variants and not self.bundle.calib_dir:
+                raise UserError("the 'static' bundle variant needs calibration images: "
+                                "--calib_dir")
+        if self.format == "air":
+            check_air_supported(current_device_target())
+
+
+@dataclass
+class ExportedFile:
+    """A written, verified export and what it was verified on: the seeded inputs and the
+    network's outputs on them, as the parity check takes them (export --check computes
+    nothing twice); None for AIR, which is not verified here."""
+
+    path: str
+    verified_on: Optional[object]   # edge.parity.ComputedReference
+
+
+def export_verified(built, spec, options: ExportOptions, out_dir: str) -> ExportedFile:
+    """Export `built` as out_dir/<model>.<format>, verified against the network before it
+    replaces anything (AIR, which runs only on Ascend, is written unverified)."""
+    from ..edge.atomic import atomic_model_path, output_lock
+
+    o = options
+    final = os.path.join(out_dir, f"{built.name}.{o.format}")
+    inputs = verification_inputs(built, o.batch_size, o.dynamic_batch, o.seed)
+    reference = None
+    # the file is written under its final name in a private folder (companions such as ONNX
+    # external data keep the names the model records), verified there, then moved into place
+    with output_lock(final), atomic_model_path(final) as tmp:
+        if o.format == "mindir":
+            from .runners import MindirRunner
+
+            with step(f"compile and export MINDIR ({_batch_kind(o.batch_size, o.dynamic_batch)})"):
+                export_mindir(built, tmp, o.batch_size, o.dynamic_batch)
+            reference = verify_export(built, MindirRunner(tmp, name=final), inputs)
+        elif o.format == "onnx":
+            from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
+
+            export_onnx(built, tmp, o.batch_size, o.dynamic_batch, o.opset,
+                                 metadata=onnx_metadata(built, spec, o))
+            reference = verify_export(built, OnnxRuntimeRunner(tmp, name=final), inputs)
+        else:
+            with step("compile and export AIR"):
+                export_air(built, tmp, o.batch_size)
+    if reference is None:
+        return ExportedFile(final, None)
+    from ..edge.parity import CheckInputs, ComputedReference
+
+    x = np.concatenate(list(inputs.values()))
+    desc = {"random": int(len(x)), "seed": int(o.seed), "count": int(len(x)),
+            "shape": [int(d) for d in x.shape[1:]],
+            "note": f"the export's verification inputs (batches {list(inputs)})"}
+    return ExportedFile(final, ComputedReference(CheckInputs(x, desc),
+                                                 np.concatenate(list(reference.values()))))
+
+
+def onnx_metadata(built, spec, options: ExportOptions) -> dict:
+    """What the .onnx carries about itself (metadata_props): preprocessing, labels, source."""
+    from ..edge.bundle import load_labels, sha256_file
+    from ..edge.onnx_info import toolkit_metadata
+    from ..edge.versions import __version__
+
+    labels = load_labels(options.labels) if options.labels else None
+    return toolkit_metadata(built.name, spec.preprocessing(built.config.image_size),
+                            options.opset, __version__, labels=labels,
+                            checkpoint_sha256=sha256_file(spec.ckpt_path) if spec.ckpt_path
+                            else None, weights=built.weights)

@@ -14,7 +14,7 @@ int8 modes first run onnxruntime's `quant_pre_process` (shape inference and grap
 optimization), as its documentation recommends.
 
 Every result is compared with the fp32 model on the same inputs (the calibration images when
-given, else seeded random inputs) by coat_export.compare with the agreement gates of its
+given, else seeded random inputs) by edge.compare with the agreement gates of its
 precision (tolerance_for('fp16') / tolerance_for('int8')). A failing result is not written
 (VerificationError, exit 1), unless the check is switched off.
 """
