@@ -6,10 +6,10 @@ How the two sides are obtained
   intermediate tensor that the provenance map ties to a MindSpore node; one ONNX Runtime run
   (session set up by `runtime.create_session`) gives them all.
 * MindSpore: the source network is exported to a temporary MINDIR (`pipeline.export_mindir`,
-  same batch mode as the candidate), and a copy of that MINDIR protobuf is rewritten so that
-  the outputs of the MindSpore nodes we need become graph outputs (one extra ``MakeTuple``
-  returned by the graph). `mindspore.load` + `nn.GraphCell` runs it: every value is computed
-  by MindSpore itself, in one run, never by our converter.
+  same batch mode as the candidate), and `converters.expose_nodes` rewrites a copy of it so
+  that the outputs of the MindSpore nodes we need become graph outputs (one extra
+  ``MakeTuple`` returned by the graph). `mindspore.load` + `nn.GraphCell` runs it: every value
+  is computed by MindSpore itself, in one run, never by our converter.
 
 Matching
 --------
@@ -195,7 +195,8 @@ class MindSporeProbe:
     """The source network as a temporary MINDIR whose inner node outputs can be read.
 
     `values(x, names)` -> {IR node name: value or tuple of values}, computed by MindSpore's
-    GraphCell on a rewritten copy of the MINDIR (the listed nodes become graph outputs)."""
+    GraphCell on a copy of the MINDIR rewritten by `converters.expose_nodes` (the listed nodes
+    become graph outputs)."""
 
     def __init__(self, built, batch_size: int = 1, dynamic_batch: bool = False):
         import converters
@@ -267,47 +268,17 @@ class MindSporeProbe:
         import mindspore as ms
         from mindspore import nn
 
-        from converters.mindir_reader import load_mind_ir_pb2, short_name
+        import converters
 
-        pb = load_mind_ir_pb2()
-        model = pb.ModelProto()
         with open(self.mindir, "rb") as f:
-            model.ParseFromString(f.read())
-        g = model.graph
-        wanted = set(names)
-        shape_attr = {}
-        probes = []
-        for n in g.node:
-            if n.op_type == "Constant" or not n.output:
-                continue
-            attrs = [a for a in n.attribute if a.name == "shape"]
-            if attrs:
-                shape_attr[n.output[0]] = attrs[0]
-            if short_name(n.name) in wanted and attrs:
-                probes.append((short_name(n.name), n.output[0]))
-        make_tuple = [p.name for p in model.primitives if p.op_type == "MakeTuple"]
-        final = g.output[0].name
-        if not make_tuple or final not in shape_attr or len(g.output) != 1:
+            data = f.read()
+        try:
+            exposed = converters.expose_nodes(data, names)
+        except converters.ConversionError:  # a graph we cannot rewrite: nothing to compare
             return {}
-        node = g.node.add()
-        node.name = node.domain = "coat_check_probe"
-        node.op_type = "REF::" + make_tuple[0]
-        node.output.append("coat_check_probe")
-        tuple_attr = node.attribute.add()
-        tuple_attr.name = "shape"
-        tuple_attr.type = pb.AttributeProto.TUPLE
-        for name in [final] + [o for _, o in probes]:
-            node.input.append(name)
-            tuple_attr.values.add().CopyFrom(shape_attr[name])
-        tuple_attr.seq_info.is_dyn_len = False
-        out = g.output[0]
-        out.name = "coat_check_probe"
-        out.denotation = "Tuple"
-        out.ClearField("tensor")
-        out.attr_info.CopyFrom(tuple_attr)
         path = os.path.join(self._dir, "probe.mindir")
         with open(path, "wb") as f:
-            f.write(model.SerializeToString())
+            f.write(exposed.data)
         try:
             cell = nn.GraphCell(ms.load(path))
             outs = cell(ms.Tensor(np.ascontiguousarray(x, np.float32)))
@@ -315,7 +286,7 @@ class MindSporeProbe:
             raise RuntimeError(f"MindSpore could not run the probed MINDIR: "
                                f"{first_line(exc)}") from None
         result = {}
-        for (name, _), value in zip(probes, outs[1:]):
+        for name, value in zip(exposed.nodes, outs[1:]):
             if isinstance(value, (tuple, list)):
                 result[name] = tuple(v.asnumpy() if hasattr(v, "asnumpy") else v for v in value)
             else:
