@@ -1,7 +1,7 @@
 """Comparator: turns (reference, candidate) output pairs into statistics and a verdict.
 
 Pure NumPy, no MindSpore: the edge runtime and quantization gates use it too. Reporting
-lives elsewhere (coat_export.report); this module only computes.
+lives elsewhere (`edge.report`); this module only computes.
 """
 import math
 from dataclasses import dataclass, asdict, field
