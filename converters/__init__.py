@@ -3,6 +3,11 @@
     converters.convert("net.mindir", "net.onnx", opset=17, dynamic_batch=False)
     converters.convert_to_model("net.mindir")            # -> onnx.ModelProto
     converters.convert_detailed("net.mindir")            # model + IR graph + provenance
+    converters.expose_nodes(mindir_bytes, ["CNode_174"]) # MINDIR copy returning inner values
+
+`expose_nodes` rewrites a MINDIR so that chosen nodes become graph outputs (MindSpore itself
+then computes them: see `mindir_expose`); it is how a converted graph's intermediate tensors
+are checked against MindSpore's own values.
 
 CLI: ``python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]``.
 """
@@ -10,10 +15,11 @@ from .api import (DEFAULT_OPSET, Conversion, ConversionResult, Provenance, check
                   convert, convert_detailed, convert_to_model)
 from .errors import ConversionError, UnsupportedOpsError
 from .handlers.registry import MAX_OPSET, MIN_OPSET, supported_ops
+from .mindir_expose import ExposedMindir, expose_nodes
 from .mindir_reader import read_mindir
 from .onnx_writer import PROVENANCE_KEY, load_provenance
 
 __all__ = ["convert", "convert_to_model", "convert_detailed", "ConversionError",
            "UnsupportedOpsError", "ConversionResult", "Conversion", "Provenance",
            "read_mindir", "supported_ops", "load_provenance", "check_opset", "DEFAULT_OPSET",
-           "MIN_OPSET", "MAX_OPSET", "PROVENANCE_KEY"]
+           "MIN_OPSET", "MAX_OPSET", "PROVENANCE_KEY", "expose_nodes", "ExposedMindir"]

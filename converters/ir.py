@@ -8,8 +8,9 @@ Node inputs are either `Value`s (tensors and run-time scalars) or literals: Pyth
 strings, None, numpy arrays, or tuples of those (tuples may hold `Value`s when MindSpore builds
 a shape from run-time dimensions).
 """
+import heapq
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -98,3 +99,34 @@ def iter_values(items):
             yield x
         elif isinstance(x, (tuple, list)):
             yield from iter_values(x)
+
+
+def dependency_order(reads: Sequence[Iterable[str]], writes: Sequence[Iterable[str]]) -> List[int]:
+    """Indices of nodes, given by the names each reads and writes, in dependency order (Kahn's
+    algorithm; of the nodes ready, the first in the given order comes first, so a sorted list
+    keeps its order). Nodes on a cycle, and those that depend on one, are left out."""
+    produced = {}
+    for i, outs in enumerate(writes):
+        for o in outs:
+            produced[o] = i
+    users: List[List[int]] = [[] for _ in writes]
+    pending = [0] * len(writes)
+    for i, ins in enumerate(reads):
+        deps = set()
+        for t in ins:
+            j = produced.get(t)
+            if j is not None and j != i and j not in deps:
+                deps.add(j)
+                users[j].append(i)
+        pending[i] = len(deps)
+    ready = [i for i, c in enumerate(pending) if c == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            pending[u] -= 1
+            if pending[u] == 0:
+                heapq.heappush(ready, u)
+    return order

@@ -154,35 +154,13 @@ class MindIRReader:
     def _run(self, frame: _Frame):
         """Evaluate a graph's nodes in dependency order (Kahn, stable in file order)."""
         nodes = [n for n in frame.graph.node if n.op_type != "Constant"]
-        produced = {}
-        for i, n in enumerate(nodes):
-            for out in n.output:
-                produced[out] = i
-        deps = [set() for _ in nodes]
-        users = [[] for _ in nodes]
-        for i, n in enumerate(nodes):
-            refs = list(n.input)
-            if n.op_type.startswith("REF::"):
-                refs.append(n.op_type[5:])  # calling a closure computed by another node
-            for inp in refs:
-                j = produced.get(inp)
-                if j is not None and j != i and j not in deps[i]:
-                    deps[i].add(j)
-                    users[j].append(i)
-        pending = [len(d) for d in deps]
-        ready = [i for i, c in enumerate(pending) if c == 0]
-        ready.reverse()
-        done = 0
-        while ready:
-            i = ready.pop()
+        # a REF:: node may call a closure computed by another node: that node comes first
+        reads = [list(n.input) + ([n.op_type[5:]] if n.op_type.startswith("REF::") else [])
+                 for n in nodes]
+        order = ir.dependency_order(reads, [n.output for n in nodes])
+        for i in order:
             self._eval(frame, nodes[i])
-            done += 1
-            for u in sorted(users[i], reverse=True):
-                pending[u] -= 1
-                if pending[u] == 0:
-                    ready.append(u)
-            ready.sort(reverse=True)
-        if done != len(nodes):
+        if len(order) != len(nodes):
             raise ConversionError(f"graph '{frame.graph.name}' has a dependency cycle")
 
     def _resolve(self, frame: _Frame, name: str):

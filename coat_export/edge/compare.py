@@ -1,8 +1,9 @@
 """Comparator: turns (reference, candidate) output pairs into statistics and a verdict.
 
 Pure NumPy, no MindSpore: the edge runtime and quantization gates use it too. Reporting
-lives elsewhere (edge.report); this module only computes.
+lives elsewhere (`edge.report`); this module only computes.
 """
+import math
 from dataclasses import dataclass, asdict, field
 from typing import Dict, Optional
 
@@ -11,7 +12,7 @@ import numpy as np
 from .topk import topk_indices
 
 __all__ = ["Tolerance", "TOLERANCES", "AGREEMENT_SAMPLES", "REDUCED_PRECISIONS", "Comparison",
-           "compare_arrays", "tolerance_for", "coarse_agreement"]
+           "ArrayStats", "array_stats", "compare_arrays", "tolerance_for", "coarse_agreement"]
 
 # Reduced precision is judged by agreement, and agreement needs samples: on 4 inputs one
 # disagreement is 25 points of top-1 (an int8 model then passes on one CPU and fails on the
@@ -76,6 +77,18 @@ class Comparison:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ArrayStats:
+    """Element-wise statistics of a candidate array against a reference of the same size."""
+
+    max_abs_diff: float
+    max_rel_diff: float       # of |diff| / max(|reference|, 1e-6)
+    mean_abs_diff: float
+    cosine: float             # 1.0 when both are all zero, 0.0 when only one is
+    reference_max_abs: float
+    finite: bool              # the candidate holds no NaN or inf
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
     na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
@@ -84,6 +97,38 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     if na == 0.0 or nb == 0.0:
         return 0.0
     return float(np.dot(a64, b64) / (na * nb))
+
+
+def array_stats(reference: np.ndarray, candidate: np.ndarray, *,
+                finite_only: bool = False) -> ArrayStats:
+    """Statistics of `candidate` against `reference` (same number of elements), in float64.
+
+    finite_only=False: NaN and inf flow into the statistics (a model's outputs: any non-finite
+    value is a failure anyway). finite_only=True: positions where either side is non-finite
+    are left out of the differences, the cosine and the reference maximum, and max_abs_diff is
+    inf where the two differ in finiteness (intermediate tensors, where both may overflow
+    alike)."""
+    r = np.asarray(reference).astype(np.float64)
+    c = np.asarray(candidate).astype(np.float64).reshape(r.shape)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, handled below
+        diff = np.abs(r - c)
+    mismatch = False
+    r_cos, c_cos, r_max = r, c, r
+    if finite_only:
+        r_fin, c_fin = np.isfinite(r), np.isfinite(c)
+        both = r_fin & c_fin
+        mismatch = bool((r_fin != c_fin).any())
+        diff = np.where(both, diff, 0.0)
+        r_cos, c_cos = np.where(both, r, 0.0), np.where(both, c, 0.0)
+        r_max = np.where(r_fin, r, 0.0)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    rel = diff / np.maximum(np.abs(r), 1e-6)
+    return ArrayStats(max_abs_diff=math.inf if mismatch else max_abs,
+                      max_rel_diff=float(rel.max()) if rel.size else 0.0,
+                      mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
+                      cosine=_cosine(r_cos, c_cos),
+                      reference_max_abs=float(np.abs(r_max).max()) if r_max.size else 0.0,
+                      finite=bool(np.isfinite(c).all()))
 
 
 def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_name: str = "reference",
@@ -95,13 +140,10 @@ def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_na
     if ref.shape != cand.shape:
         raise ValueError(f"{candidate_name} output '{output_name}' has shape {list(cand.shape)}, "
                          f"the reference {list(ref.shape)}")
+    stats = array_stats(ref, cand)
+    max_abs, cosine = stats.max_abs_diff, stats.cosine
+    # the element-wise bound below needs the differences themselves, not just their maximum
     diff = np.abs(ref.astype(np.float64) - cand.astype(np.float64))
-    finite = bool(np.isfinite(cand).all())
-    max_abs = float(diff.max()) if diff.size else 0.0
-    rel = diff / np.maximum(np.abs(ref.astype(np.float64)), 1e-6)
-    max_rel = float(rel.max()) if rel.size else 0.0
-    mean_abs = float(diff.mean()) if diff.size else 0.0
-    cosine = _cosine(ref, cand)
     flat_ref = ref.reshape(ref.shape[0], -1) if ref.ndim > 1 else ref.reshape(1, -1)
     flat_cand = cand.reshape(flat_ref.shape)
     top1 = float(np.mean(topk_indices(flat_ref, 1)[:, 0] == topk_indices(flat_cand, 1)[:, 0]))
@@ -110,7 +152,7 @@ def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_na
     top5 = float(np.mean([r[0] in c for r, c in zip(ref5, cand5)]))
 
     failures = []
-    if not finite:
+    if not stats.finite:
         failures.append("non-finite values in candidate")
     t = tolerance
     if t.atol is not None:
@@ -127,7 +169,8 @@ def compare_arrays(reference: np.ndarray, candidate: np.ndarray, *, reference_na
     if t.min_top5 is not None and not top5 >= t.min_top5:
         failures.append(f"top5_agreement {top5:.3f} < {t.min_top5:g}")
     return Comparison(reference=reference_name, candidate=candidate_name, output=output_name,
-                      max_abs_diff=max_abs, max_rel_diff=max_rel, mean_abs_diff=mean_abs,
+                      max_abs_diff=max_abs, max_rel_diff=stats.max_rel_diff,
+                      mean_abs_diff=stats.mean_abs_diff,
                       cosine=cosine, top1_agreement=top1, top5_agreement=top5,
                       num_samples=int(flat_ref.shape[0]), precision=precision,
                       passed=not failures, failures=failures)

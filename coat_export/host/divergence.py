@@ -2,14 +2,15 @@
 
 How the two sides are obtained
 ------------------------------
-* ONNX: an in-memory copy of the candidate whose graph outputs are extended with every
-  intermediate tensor that the provenance map ties to a MindSpore node; one ONNX Runtime run
-  (session set up by `runtime.create_session`) gives them all.
+* ONNX: `onnx_intermediates` runs an in-memory copy of the candidate whose graph outputs are
+  extended with every intermediate tensor that the provenance map ties to a MindSpore node;
+  one ONNX Runtime run gives them all.
 * MindSpore: the source network is exported to a temporary MINDIR (`pipeline.export_mindir`,
-  same batch mode as the candidate), and a copy of that MINDIR protobuf is rewritten so that
-  the outputs of the MindSpore nodes we need become graph outputs (one extra ``MakeTuple``
-  returned by the graph). `mindspore.load` + `nn.GraphCell` runs it: every value is computed
-  by MindSpore itself, in one run, never by our converter.
+  same batch mode as the candidate), and `converters.expose_nodes` rewrites a copy of it so
+  that the outputs of the MindSpore nodes we need become graph outputs (one extra
+  ``MakeTuple`` returned by the graph). `mindspore.load` + `nn.GraphCell` runs it
+  (`MindSporeProbe`): every value is computed by MindSpore itself, in one run, never by our
+  converter.
 
 Matching
 --------
@@ -21,38 +22,43 @@ Reshape-op0``) are, and are unique per node. Nodes are therefore matched by (sco
 by name only where the scope is empty or ambiguous, and a match is used only when the
 MindSpore value has the ONNX tensor's number of elements (a converter pass may hold the same
 row-major elements in another shape, e.g. a projection of (batch, tokens, C) instead of
-MindSpore's (batch * tokens, C); the value is compared in the ONNX shape). Without provenance in the candidate, a fresh
-conversion of the temporary MINDIR supplies one (tensor names are deterministic).
+MindSpore's (batch * tokens, C); the value is compared in the ONNX shape). Without
+provenance in the candidate, a fresh conversion of the temporary MINDIR supplies one (tensor
+names are deterministic).
 
 Tolerance and the walk
 ----------------------
 A matched tensor departs when ``max|onnx - ms| > atol + rtol * max|ms|`` (or when finiteness
-differs). fp32 drift between two correct implementations grows through the network but stays
-around 1e-6..1e-5 of a tensor's magnitude (measured on CoaT: see the report of issue 4);
-`rtol = 1e-3` leaves two orders of magnitude of headroom and still catches a weight changed
-by a few percent. `atol` guards tensors that are (almost) all zero.
+differs), from the statistics of `edge.compare.array_stats` over the positions where both
+are finite; integer tensors must be equal. fp32 drift between two correct implementations
+grows through the network but stays around 1e-6..1e-5 of a tensor's magnitude (measured on
+CoaT: see the report of issue 4); `rtol = 1e-3` leaves two orders of magnitude of headroom
+and still catches a weight changed by a few percent. `atol` guards tensors that are (almost)
+all zero.
 
-ONNX nodes are walked in topological order. A tensor is `ok` (matched, within tolerance),
-`bad` (matched, departs), `clean` (unmatched, every input of its producer ok/clean) or
-`tainted` (unmatched, downstream of a bad tensor). The first divergence is the first node with
-a bad output whose inputs are all ok or clean. Because tensors inside a decomposed or fused
-op are unmatched, the report also lists the *region*: the ONNX nodes between the last
-matching tensors and the diverging one (where the fault must be).
+ONNX nodes are walked in topological order. A tensor (`TensorState`) is `ok` (matched, within
+tolerance), `bad` (matched, departs), `clean` (unmatched, every input of its producer
+ok/clean) or `tainted` (unmatched, downstream of a bad tensor). The first divergence is the
+first node with a bad output whose inputs are all ok or clean. Because tensors inside a
+decomposed or fused op are unmatched, the report also lists the *region*: the ONNX nodes
+between the last matching tensors and the diverging one (where the fault must be).
 """
 import math
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..edge.atomic import make_scratch, scratch_dir
+from ..edge.atomic import make_scratch
+from ..edge.compare import ArrayStats, array_stats
 from ..edge.errors import UserError, first_line
+from .onnx_intermediates import onnx_intermediates, topological_order
 
-__all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe",
-           "locate_first_divergence", "onnx_batch_info", "DEFAULT_NODE_RTOL",
-           "DEFAULT_NODE_ATOL"]
+__all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe", "TensorState",
+           "locate_first_divergence", "DEFAULT_NODE_RTOL", "DEFAULT_NODE_ATOL"]
 
 DEFAULT_NODE_RTOL = 1e-3
 DEFAULT_NODE_ATOL = 1e-5
@@ -65,6 +71,15 @@ class NodeTolerance:
 
     def threshold(self, ref_max: float) -> float:
         return self.atol + self.rtol * ref_max
+
+
+class TensorState(str, Enum):
+    """Where a tensor stands in the walk (str-valued: it prints and serialises as before)."""
+
+    OK = "ok"              # matched, within tolerance
+    BAD = "bad"            # matched, departs
+    CLEAN = "clean"        # unmatched, every input of its producer ok or clean
+    TAINTED = "tainted"    # unmatched, downstream of a bad tensor
 
 
 @dataclass
@@ -114,80 +129,6 @@ class LocalisationResult:
         return d
 
 
-# ----------------------------------------------------------------------------- ONNX side
-
-
-def onnx_batch_info(model) -> Tuple[Optional[int], bool]:
-    """(fixed batch or None, dynamic?) of the first graph input."""
-    inp = model.graph.input[0]
-    dims = inp.type.tensor_type.shape.dim
-    if not dims:
-        return None, True
-    d0 = dims[0]
-    if d0.HasField("dim_value") and d0.dim_value > 0:
-        return int(d0.dim_value), False
-    return None, True
-
-
-def _topological(nodes) -> list:
-    produced = {}
-    for i, n in enumerate(nodes):
-        for o in n.output:
-            if o:
-                produced[o] = i
-    deps = [set() for _ in nodes]
-    users = [[] for _ in nodes]
-    for i, n in enumerate(nodes):
-        for t in n.input:
-            j = produced.get(t)
-            if j is not None and j != i and j not in deps[i]:
-                deps[i].add(j)
-                users[j].append(i)
-    pending = [len(d) for d in deps]
-    ready = sorted(i for i, c in enumerate(pending) if c == 0)
-    order = []
-    import heapq
-    heapq.heapify(ready)
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for u in users[i]:
-            pending[u] -= 1
-            if pending[u] == 0:
-                heapq.heappush(ready, u)
-    if len(order) != len(nodes):  # a cycle: keep file order for the rest
-        seen = set(order)
-        order += [i for i in range(len(nodes)) if i not in seen]
-    return [nodes[i] for i in order]
-
-
-def _onnx_intermediates(model, tensors: Sequence[str], x: np.ndarray, provider=None) -> Dict[str, np.ndarray]:
-    """Run a copy of `model` with `tensors` added as graph outputs; name -> value."""
-    import onnx
-
-    from ..edge.runners.onnxruntime_runner import create_session
-
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    existing = {o.name for o in m.graph.output}
-    try:
-        inferred = onnx.shape_inference.infer_shapes(m)
-        types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
-    except Exception:  # a broken candidate may not infer: declare float and hope
-        types = {}
-    for t in tensors:
-        if t not in existing:
-            m.graph.output.append(onnx.helper.make_tensor_value_info(
-                t, types.get(t) or onnx.TensorProto.FLOAT, None))
-    with scratch_dir("check") as tmp:
-        path = os.path.join(tmp, "probe.onnx")
-        onnx.save_model(m, path)
-        session = create_session(path, provider=provider)
-        names = [o.name for o in session.get_outputs()]
-        values = session.run(names, {session.get_inputs()[0].name: x})
-    return dict(zip(names, values))
-
-
 # ----------------------------------------------------------------------------- MindSpore side
 
 
@@ -195,7 +136,8 @@ class MindSporeProbe:
     """The source network as a temporary MINDIR whose inner node outputs can be read.
 
     `values(x, names)` -> {IR node name: value or tuple of values}, computed by MindSpore's
-    GraphCell on a rewritten copy of the MINDIR (the listed nodes become graph outputs)."""
+    GraphCell on a copy of the MINDIR rewritten by `converters.expose_nodes` (the listed nodes
+    become graph outputs)."""
 
     def __init__(self, built, batch_size: int = 1, dynamic_batch: bool = False):
         import converters
@@ -267,47 +209,17 @@ class MindSporeProbe:
         import mindspore as ms
         from mindspore import nn
 
-        from converters.mindir_reader import load_mind_ir_pb2, short_name
+        import converters
 
-        pb = load_mind_ir_pb2()
-        model = pb.ModelProto()
         with open(self.mindir, "rb") as f:
-            model.ParseFromString(f.read())
-        g = model.graph
-        wanted = set(names)
-        shape_attr = {}
-        probes = []
-        for n in g.node:
-            if n.op_type == "Constant" or not n.output:
-                continue
-            attrs = [a for a in n.attribute if a.name == "shape"]
-            if attrs:
-                shape_attr[n.output[0]] = attrs[0]
-            if short_name(n.name) in wanted and attrs:
-                probes.append((short_name(n.name), n.output[0]))
-        make_tuple = [p.name for p in model.primitives if p.op_type == "MakeTuple"]
-        final = g.output[0].name
-        if not make_tuple or final not in shape_attr or len(g.output) != 1:
+            data = f.read()
+        try:
+            exposed = converters.expose_nodes(data, names)
+        except converters.ConversionError:  # a graph we cannot rewrite: nothing to compare
             return {}
-        node = g.node.add()
-        node.name = node.domain = "coat_check_probe"
-        node.op_type = "REF::" + make_tuple[0]
-        node.output.append("coat_check_probe")
-        tuple_attr = node.attribute.add()
-        tuple_attr.name = "shape"
-        tuple_attr.type = pb.AttributeProto.TUPLE
-        for name in [final] + [o for _, o in probes]:
-            node.input.append(name)
-            tuple_attr.values.add().CopyFrom(shape_attr[name])
-        tuple_attr.seq_info.is_dyn_len = False
-        out = g.output[0]
-        out.name = "coat_check_probe"
-        out.denotation = "Tuple"
-        out.ClearField("tensor")
-        out.attr_info.CopyFrom(tuple_attr)
         path = os.path.join(self._dir, "probe.mindir")
         with open(path, "wb") as f:
-            f.write(model.SerializeToString())
+            f.write(exposed.data)
         try:
             cell = nn.GraphCell(ms.load(path))
             outs = cell(ms.Tensor(np.ascontiguousarray(x, np.float32)))
@@ -315,7 +227,7 @@ class MindSporeProbe:
             raise RuntimeError(f"MindSpore could not run the probed MINDIR: "
                                f"{first_line(exc)}") from None
         result = {}
-        for (name, _), value in zip(probes, outs[1:]):
+        for name, value in zip(exposed.nodes, outs[1:]):
             if isinstance(value, (tuple, list)):
                 result[name] = tuple(v.asnumpy() if hasattr(v, "asnumpy") else v for v in value)
             else:
@@ -326,25 +238,11 @@ class MindSporeProbe:
 # ----------------------------------------------------------------------------- the walk
 
 
-def _stats(ref: np.ndarray, cand: np.ndarray):
-    r = ref.astype(np.float64)
-    c = cand.astype(np.float64)
-    diff = np.abs(r - c)
-    both_finite = np.isfinite(r) & np.isfinite(c)
-    finite_mismatch = bool((np.isfinite(r) != np.isfinite(c)).any())
-    d = np.where(both_finite, diff, 0.0)
-    max_abs = float(d.max()) if d.size else 0.0
-    if finite_mismatch:
-        max_abs = math.inf
-    mean_abs = float(d.mean()) if d.size else 0.0
-    ref_max = float(np.abs(np.where(np.isfinite(r), r, 0.0)).max()) if r.size else 0.0
-    rel = d / np.maximum(np.abs(r), 1e-6)
-    max_rel = float(rel.max()) if rel.size else 0.0
-    a, b = np.where(both_finite, r, 0).ravel(), np.where(both_finite, c, 0).ravel()
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    cosine = 1.0 if na == 0 and nb == 0 else (0.0 if na == 0 or nb == 0 else
-                                                float(np.dot(a, b) / (na * nb)))
-    return max_abs, max_rel, mean_abs, cosine, ref_max
+def _integer_stats(ref: np.ndarray, cand: np.ndarray) -> ArrayStats:
+    """Integer tensors (shapes, indices) must be equal: any difference departs."""
+    bad = not np.array_equal(ref, cand)
+    return ArrayStats(max_abs_diff=math.inf if bad else 0.0, max_rel_diff=0.0, mean_abs_diff=0.0,
+                      cosine=1.0, reference_max_abs=0.0, finite=True)
 
 
 def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
@@ -375,21 +273,21 @@ def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
         return LocalisationResult(None, source, 0, 0,
                                   note="no ONNX tensor could be matched to a MindSpore node")
     ms_values = probe.values(x, sorted({n.name for n, _ in matched.values()}))
-    onnx_values = _onnx_intermediates(onnx_model, sorted(matched), x, provider=provider)
+    onnx_values = onnx_intermediates(onnx_model, sorted(matched), x, provider=provider)
 
-    status: Dict[str, str] = {i.name: "ok" for i in graph.input}
+    status: Dict[str, TensorState] = {i.name: TensorState.OK for i in graph.input}
     for init in graph.initializer:
-        status[init.name] = "ok"
-    stats: Dict[str, tuple] = {}
+        status[init.name] = TensorState.OK
+    stats: Dict[str, ArrayStats] = {}
     compared = departing = 0
     first = None
     producer = {}
     for n in graph.node:
         for o in n.output:
             producer[o] = n
-    for n in _topological(list(graph.node)):
-        ins = [status.get(t, "ok") for t in n.input if t]
-        inputs_clean = all(s in ("ok", "clean") for s in ins)
+    passing = (TensorState.OK, TensorState.CLEAN)
+    for n in topological_order(list(graph.node)):
+        inputs_clean = all(status.get(t, TensorState.OK) in passing for t in n.input if t)
         for o in n.output:
             if not o:
                 continue
@@ -403,19 +301,19 @@ def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
                 if ref is not None and np.size(ref) == np.size(cand):
                     ref, cand = np.asarray(ref).reshape(np.shape(cand)), np.asarray(cand)
                     if ref.dtype.kind in "biu" or cand.dtype.kind in "biu":
-                        bad = not np.array_equal(ref, cand)
-                        s = (0.0 if not bad else math.inf, 0.0, 0.0, 1.0, 0.0)
+                        s = _integer_stats(ref, cand)
                     else:
-                        s = _stats(ref, cand)
-                        bad = not s[0] <= tolerance.threshold(s[4])
+                        s = array_stats(ref, cand, finite_only=True)
+                    # inf (finiteness differs, integers differ) fails too
+                    bad = not s.max_abs_diff <= tolerance.threshold(s.reference_max_abs)
                     stats[o] = s
                     compared += 1
                     departing += int(bad)
-                    verdict = "bad" if bad else "ok"
+                    verdict = TensorState.BAD if bad else TensorState.OK
             if verdict is None:
-                verdict = "clean" if inputs_clean else "tainted"
+                verdict = TensorState.CLEAN if inputs_clean else TensorState.TAINTED
             status[o] = verdict
-            if verdict == "bad" and inputs_clean and first is None:
+            if verdict is TensorState.BAD and inputs_clean and first is None:
                 first = (n, o)
     if first is None and not compared:
         return LocalisationResult(None, source, 0, 0, note="MindSpore values of the matched "
@@ -426,21 +324,22 @@ def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
                                   if not departing else "no single first diverging node found")
     node, tensor = first
     irn, idx = matched[tensor]
-    max_abs, max_rel, mean_abs, cosine, ref_max = stats[tensor]
+    s = stats[tensor]
     region, matched_inputs = _region(node, producer, status)
     div = Divergence(onnx_node=node.name or tensor, onnx_op=node.op_type, onnx_tensor=tensor,
                      mindspore_node=irn.name, mindspore_op=irn.op_type,
                      mindspore_scope=irn.scope, mindspore_output=idx,
                      shape=[int(d) for d in np.shape(onnx_values[tensor])],
-                     max_abs_diff=max_abs, max_rel_diff=max_rel, mean_abs_diff=mean_abs,
-                     cosine=cosine, reference_max_abs=ref_max,
-                     threshold=tolerance.threshold(ref_max),
+                     max_abs_diff=s.max_abs_diff, max_rel_diff=s.max_rel_diff,
+                     mean_abs_diff=s.mean_abs_diff, cosine=s.cosine,
+                     reference_max_abs=s.reference_max_abs,
+                     threshold=tolerance.threshold(s.reference_max_abs),
                      provenance_node=recorded.get(tensor, ""), region=region,
                      matched_inputs=matched_inputs)
     return LocalisationResult(div, source, compared, departing)
 
 
-def _region(node, producer, status) -> Tuple[List[str], List[str]]:
+def _region(node, producer, status: Dict[str, TensorState]) -> Tuple[List[str], List[str]]:
     """ONNX nodes from the last matched (agreeing) tensors up to `node`, and those tensors."""
     region, matched_inputs, seen = [], [], set()
     stack = [node]
@@ -453,9 +352,9 @@ def _region(node, producer, status) -> Tuple[List[str], List[str]]:
         for t in n.input:
             if not t:
                 continue
-            s = status.get(t)
-            if s == "clean" and t in producer:
+            state = status.get(t)
+            if state is TensorState.CLEAN and t in producer:
                 stack.append(producer[t])
-            elif s == "ok" and t in producer and t not in matched_inputs:
+            elif state is TensorState.OK and t in producer and t not in matched_inputs:
                 matched_inputs.append(t)
     return region, matched_inputs
