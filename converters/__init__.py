@@ -4,6 +4,8 @@
     converters.convert_to_model("net.mindir")            # -> onnx.ModelProto
     converters.convert_detailed("net.mindir")            # model + IR graph + provenance
     converters.expose_nodes(mindir_bytes, ["CNode_174"]) # MINDIR copy returning inner values
+    converters.mindir_input_shapes("net.mindir")         # [[None, 3, 224, 224]]
+    converters.dependency_order(reads, writes)           # topological order of any node list
 
 `expose_nodes` rewrites a MINDIR so that chosen nodes become graph outputs (MindSpore itself
 then computes them: see `mindir_expose`); it is how a converted graph's intermediate tensors
@@ -16,10 +18,12 @@ from .api import (DEFAULT_OPSET, Conversion, ConversionResult, Provenance, check
 from .errors import ConversionError, UnsupportedOpsError
 from .handlers.registry import MAX_OPSET, MIN_OPSET, supported_ops
 from .mindir_expose import ExposedMindir, expose_nodes
-from .mindir_reader import read_mindir
+from .ir import dependency_order
+from .mindir_reader import mindir_input_shapes, read_mindir
 from .onnx_writer import PROVENANCE_KEY, load_provenance
 
 __all__ = ["convert", "convert_to_model", "convert_detailed", "ConversionError",
            "UnsupportedOpsError", "ConversionResult", "Conversion", "Provenance",
            "read_mindir", "supported_ops", "load_provenance", "check_opset", "DEFAULT_OPSET",
-           "MIN_OPSET", "MAX_OPSET", "PROVENANCE_KEY", "expose_nodes", "ExposedMindir"]
+           "MIN_OPSET", "MAX_OPSET", "PROVENANCE_KEY", "expose_nodes", "ExposedMindir",
+           "mindir_input_shapes", "dependency_order"]

@@ -373,8 +373,8 @@ def load_mind_ir_pb2():
     return _PB2
 
 
-def read_mindir(path: str) -> ir.Graph:
-    """Parse a .mindir file into an `ir.Graph`; ConversionError for anything unreadable."""
+def _parse_model(path: str):
+    """The ModelProto of a .mindir file; ConversionError for anything unreadable."""
     from google.protobuf.message import DecodeError
     mind_ir_pb2 = load_mind_ir_pb2()
 
@@ -391,7 +391,29 @@ def read_mindir(path: str) -> ir.Graph:
         model.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
         raise ConversionError(f"{path} is not a valid MINDIR file (truncated or corrupt: "
-                              f"protobuf decoding failed: {str(exc)[:120]})") from None
+                              f"protobuf decoding failed: {str(exc)[:120]})") from exc
+    return model
+
+
+def mindir_input_shapes(path: str) -> List[List[Optional[int]]]:
+    """The graph inputs' shapes as the file records them (None for a symbolic dimension),
+    without reading the graph; ConversionError for anything unreadable."""
+    model = _parse_model(path)
+    shapes = []
+    try:
+        for inp in model.graph.input:
+            shape = tensor_info(inp.tensor[0])[1] if len(inp.tensor) else None
+            shapes.append([None if d is None or (isinstance(d, int) and d < 0) else int(d)
+                           for d in (shape or [])])
+    except Exception as exc:  # a damaged file can break any assumption about its structure
+        raise ConversionError(f"{path} has malformed graph inputs ({type(exc).__name__})") \
+            from exc
+    return shapes
+
+
+def read_mindir(path: str) -> ir.Graph:
+    """Parse a .mindir file into an `ir.Graph`; ConversionError for anything unreadable."""
+    model = _parse_model(path)
     reader = MindIRReader(model, os.path.dirname(os.path.abspath(path)))
     try:
         return reader.read()

@@ -186,11 +186,10 @@ class MindSporeProbe:
         """Provenance of a fresh conversion of the temporary MINDIR (candidate had none)."""
         if self._fresh is None:
             import converters
-            from converters.onnx_writer import provenance_of
 
             conv = converters.convert_detailed(self.mindir, opset=opset,
                                                dynamic_batch=self.dynamic_batch)
-            self._fresh = provenance_of(conv.onnx_graph)
+            self._fresh = converters.load_provenance(conv.model) or {}
         return self._fresh
 
     def match(self, entry: dict):

@@ -54,19 +54,15 @@ class NetworkRunner(Runner):
 
 def mindir_input_shape(path: str) -> list:
     """The first graph input's shape as recorded in a MINDIR ('batch' where symbolic)."""
-    from converters.mindir_proto import tensor_info
-    from converters.mindir_reader import load_mind_ir_pb2
+    from converters import ConversionError, mindir_input_shapes
 
-    pb = load_mind_ir_pb2()
-    model = pb.ModelProto()
     try:
-        with open(path, "rb") as f:
-            model.ParseFromString(f.read())
-        shape = tensor_info(model.graph.input[0].tensor[0])[1]
-    except Exception:
-        raise UserError(f"{path} is not a readable MINDIR file") from None
-    return ["batch" if d is None or (isinstance(d, int) and d < 0) else int(d)
-            for d in (shape or [])]
+        shapes = mindir_input_shapes(path)
+    except ConversionError as exc:
+        raise UserError(str(exc)) from exc
+    if not shapes:
+        raise UserError(f"{path} is not a readable MINDIR file (no graph input)")
+    return ["batch" if d is None else d for d in shapes[0]]
 
 
 class MindirRunner(Runner):
