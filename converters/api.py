@@ -84,7 +84,7 @@ def _stage(what: str, fn, *args):
         raise
     except (RecursionError, MemoryError) as exc:
         raise ConversionError(f"{what}: the model is too large or too deeply nested "
-                              f"({type(exc).__name__})") from None
+                              f"({type(exc).__name__})") from exc
     except Exception as exc:
         # the message is one bounded line for the CLI; the cause stays chained for API callers
         raise ConversionError(f"{what} failed ({type(exc).__name__}: {str(exc)[:200]})") from exc

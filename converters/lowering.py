@@ -229,7 +229,7 @@ class Lowering:
             except ConversionError as exc:
                 if node.name in str(exc):
                     raise
-                raise ConversionError(f"{ctx.where()}: {exc}") from None
+                raise ConversionError(f"{ctx.where()}: {exc}") from exc
             except Exception as exc:  # a handler meeting input it does not expect
                 raise ConversionError(f"{ctx.where()}: cannot convert "
                                       f"({type(exc).__name__}: {exc})") from exc

@@ -49,7 +49,7 @@ def expose_nodes(model: Union[bytes, object], node_names: Iterable[str]) -> Expo
             copy.ParseFromString(bytes(model))
         except (DecodeError, ValueError, RuntimeError) as exc:
             raise ConversionError(f"not a valid MINDIR (protobuf decoding failed: "
-                                  f"{str(exc)[:120]})") from None
+                                  f"{str(exc)[:120]})") from exc
     else:
         copy.CopyFrom(model)
     g = copy.graph

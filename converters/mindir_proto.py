@@ -129,7 +129,7 @@ def read_external(t, base_dir, nbytes: int) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         raise ConversionError(f"cannot read external data of {what} from {path}: "
-                              f"{exc.strerror}") from None
+                              f"{exc.strerror}") from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -147,7 +147,7 @@ def read_external(t, base_dir, nbytes: int) -> bytes:
             left -= len(chunk)
     except OSError as exc:
         raise ConversionError(f"cannot read external data of {what} from {path}: "
-                              f"{exc.strerror}") from None
+                              f"{exc.strerror}") from exc
     finally:
         os.close(fd)
     raw = b"".join(chunks)

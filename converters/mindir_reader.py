@@ -418,9 +418,9 @@ def read_mindir(path: str) -> ir.Graph:
     try:
         return reader.read()
     except ConversionError as exc:
-        raise ConversionError(f"{path}: {exc}") from None
+        raise ConversionError(f"{path}: {exc}") from exc
     except (RecursionError, MemoryError) as exc:
-        raise ConversionError(f"{path} is malformed: {type(exc).__name__}") from None
+        raise ConversionError(f"{path} is malformed: {type(exc).__name__}") from exc
     except Exception as exc:  # a mutated file can break any assumption about its structure
         raise ConversionError(f"{path} is not a well-formed MINDIR graph "
-                              f"({type(exc).__name__}: {str(exc)[:160]})") from None
+                              f"({type(exc).__name__}: {str(exc)[:160]})") from exc

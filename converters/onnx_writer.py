@@ -120,7 +120,7 @@ def write_model(model: onnx.ModelProto, path: str, verify=None, make_dirs: bool 
             os.makedirs(directory, exist_ok=True)
         except OSError as exc:
             raise ConversionError(f"cannot create output directory {directory}: "
-                                  f"{exc.strerror or exc}") from None
+                                  f"{exc.strerror or exc}") from exc
     if not os.path.isdir(directory):
         raise ConversionError(f"output directory does not exist: {directory}")
     if not os.access(directory, os.W_OK):
@@ -142,7 +142,7 @@ def write_model(model: onnx.ModelProto, path: str, verify=None, make_dirs: bool 
             if verify is not None:
                 verify(tmp)
     except OSError as exc:
-        raise ConversionError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ConversionError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 

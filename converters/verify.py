@@ -29,7 +29,7 @@ def check_onnx(model: Union[onnx.ModelProto, str]) -> None:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # ValidationError, InferenceError, or a protobuf error
         raise ConversionError(f"the converted model fails the ONNX checker: "
-                              f"{_first_line(exc)}") from None
+                              f"{_first_line(exc)}") from exc
 
 
 def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
@@ -55,7 +55,7 @@ def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
         session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ConversionError(f"ONNX Runtime refuses the converted model: "
-                              f"{_first_line(exc)}") from None
+                              f"{_first_line(exc)}") from exc
     check_runs(session)
 
 
@@ -98,14 +98,14 @@ def check_runs(session) -> None:
         return
     try:
         session.run(None, feeds)
-    except MemoryError:
+    except MemoryError as exc:
         raise ConversionError("the converted model cannot run: it allocates more memory than "
                               "this machine has (sizes in the MINDIR disagree with each "
-                              "other?)") from None
+                              "other?)") from exc
     except Exception as exc:
         raise ConversionError(f"the converted model cannot run in ONNX Runtime (shapes the "
                               f"MINDIR declares disagree with its weights?): "
-                              f"{_first_line(exc)}") from None
+                              f"{_first_line(exc)}") from exc
 
 
 def verify(model: Union[onnx.ModelProto, str]) -> None:

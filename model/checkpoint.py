@@ -64,9 +64,9 @@ def _parse(path: str, data: bytes):
     ckpt = Checkpoint()
     try:
         ckpt.ParseFromString(data)
-    except Exception:
+    except Exception as exc:
         raise CheckpointError(f"cannot read {path} as a MindSpore checkpoint (truncated or not "
-                              "a .ckpt file?)") from None
+                              "a .ckpt file?)") from exc
     return ckpt
 
 
@@ -131,9 +131,9 @@ def _read_safetensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]
     every tensor's extent), never by hand."""
     try:
         from safetensors import SafetensorError, safe_open
-    except ImportError:
+    except ImportError as exc:
         raise CheckpointError(f"{path} is a safetensors checkpoint: pip install safetensors "
-                              "(MindSpore installs it)") from None
+                              "(MindSpore installs it)") from exc
     out: Dict[str, np.ndarray] = {}
     kinds: Dict[str, str] = {}
     try:
@@ -149,7 +149,7 @@ def _read_safetensors(path: str) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]
         raise
     except (SafetensorError, OSError, ValueError, TypeError) as exc:
         raise CheckpointError(f"cannot read {path} as a safetensors checkpoint (truncated or "
-                              f"damaged? {str(exc)[:160]})") from None
+                              f"damaged? {str(exc)[:160]})") from exc
     if not out:
         raise CheckpointError(f"{path} holds no parameters")
     return out, kinds

@@ -50,7 +50,7 @@ def _read_json(path, what):
         with open(path, "r", encoding="utf-8") as f:
             return json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read {what} JSON {path}: {exc}") from None
+        raise UserError(f"cannot read {what} JSON {path}: {exc}") from exc
 
 
 def run(args) -> int:
@@ -84,7 +84,7 @@ def run(args) -> int:
         pre = PreprocessConfig(image_size=size, crop_pct=args.crop_pct, mean=args.mean,
                                std=args.std, interpolation=args.interpolation)
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from exc
     name = args.model_name or os.path.splitext(os.path.basename(args.onnx))[0]
     with step(f"write bundle {args.output_dir}"):
         source = BundleSource(name, arch, pre, opset=args.opset, checkpoint_path=args.ckpt_path,

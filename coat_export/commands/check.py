@@ -88,7 +88,7 @@ def _edge_check(args) -> int:
             PreprocessConfig.from_dict(preprocessing)
         except ValueError as exc:
             raise UserError(f"bad preprocessing in the manifest of {bundle_dir}: {exc}") \
-                from None
+                from exc
         candidates = []
         for key in bundle.variants:
             runtimes = tuple(r for r in runtime.runtimes

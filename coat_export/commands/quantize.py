@@ -55,7 +55,7 @@ def _preprocess(args):
     try:
         return PreprocessConfig.from_dict(open_bundle(bundle_dir).preprocessing)
     except ValueError as exc:
-        raise UserError(f"bad preprocessing in {bundle_dir}/{MANIFEST_NAME}: {exc}") from None
+        raise UserError(f"bad preprocessing in {bundle_dir}/{MANIFEST_NAME}: {exc}") from exc
 
 
 def _report(result) -> None:

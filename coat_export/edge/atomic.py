@@ -252,7 +252,7 @@ def output_lock(final_path: str):
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
             os.close(fd)
             raise UserError(f"another coat-export run (pid {holder}) is writing {final_path}; "
-                            "wait for it to finish or choose another output") from None
+                            "wait for it to finish or choose another output") from exc
         try:   # the file we locked may have been unlinked by the previous holder: retry
             same = os.fstat(fd).st_ino == os.stat(lock).st_ino
         except FileNotFoundError:
@@ -338,7 +338,7 @@ def ensure_writable_dir(path: str, what: str = "--output_dir") -> str:
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create output directory {path}: {exc.strerror}") from None
+        raise UserError(f"cannot create output directory {path}: {exc.strerror}") from exc
     if not _writable_dir(path):
         raise UserError(f"output directory {path} is not writable; choose another {what}")
     return path

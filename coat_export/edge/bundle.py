@@ -70,10 +70,10 @@ def read_regular_file(path: str, what: str, max_bytes: Optional[int] = None,
         raise UserError(f"{what} {path} is a symbolic link; a bundle holds only regular files")
     try:
         fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise UserError(f"{what} not found: {path}") from None
+    except FileNotFoundError as exc:
+        raise UserError(f"{what} not found: {path}") from exc
     except OSError as exc:
-        raise UserError(f"cannot open {what} {path}: {exc.strerror}") from None
+        raise UserError(f"cannot open {what} {path}: {exc.strerror}") from exc
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -93,7 +93,7 @@ def read_regular_file(path: str, what: str, max_bytes: Optional[int] = None,
             left -= len(block)
         data = b"".join(chunks)
     except OSError as exc:
-        raise UserError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise UserError(f"cannot read {what} {path}: {exc.strerror}") from exc
     finally:
         os.close(fd)
     if len(data) != limit:
@@ -215,11 +215,11 @@ def open_bundle(directory: str) -> Bundle:
     data = read_regular_file(path, "bundle manifest", max_bytes=MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(data.decode("utf-8"))
-    except RecursionError:
+    except RecursionError as exc:
         raise UserError(f"cannot read {path}: nested too deeply to be a bundle manifest") \
-            from None
+            from exc
     except (UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {str(exc)[:200]}") from None
+        raise UserError(f"cannot read {path}: {str(exc)[:200]}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError(f"{path} is not a coat-export bundle manifest")
     version = manifest.get("format_version")
@@ -282,18 +282,18 @@ def parse_labels(data: bytes, source: str) -> List[str]:
     {index: name} with indices 0..N-1)."""
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"labels file {source} is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"labels file {source} is not UTF-8 text") from exc
     if source.lower().endswith(".json"):
         try:
             obj = json.loads(text)
         except ValueError as exc:
-            raise UserError(f"labels file {source} is not valid JSON: {exc}") from None
+            raise UserError(f"labels file {source} is not valid JSON: {exc}") from exc
         if isinstance(obj, dict):
             try:
                 items = sorted((int(k), str(v)) for k, v in obj.items())
-            except ValueError:
-                raise UserError(f"labels file {source}: keys must be class indices") from None
+            except ValueError as exc:
+                raise UserError(f"labels file {source}: keys must be class indices") from exc
             if [k for k, _ in items] != list(range(len(items))):
                 raise UserError(f"labels file {source}: indices must be 0..N-1")
             labels = [v for _, v in items]

@@ -16,8 +16,8 @@ from .sources import RUNTIMES
 def _number(text: str, kind, minimum, what: str):
     try:
         value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from exc
     if not value >= minimum:  # also rejects NaN
         raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
     return value

@@ -165,9 +165,9 @@ def _tensor(buf, span, s: OnnxSummary, initializer: bool = False) -> None:
     try:
         offset = int(entries.get("offset") or 0)
         length = int(entries["length"]) if entries.get("length") else None
-    except ValueError:
+    except ValueError as exc:
         raise ValueError(f"tensor {name[:80]!r}: external data offset/length are not "
-                         "numbers") from None
+                         "numbers") from exc
     if offset < 0 or (length is not None and length < 0):
         raise ValueError(f"tensor {name[:80]!r}: negative external data offset/length")
     s.external.append(ExternalTensor(name, entries.get("location", ""), offset, length))

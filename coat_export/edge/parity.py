@@ -68,7 +68,7 @@ def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = Non
             cfg = PreprocessConfig.from_dict(dict(preprocessing or {},
                                                   image_size=sample_shape[-1]))
         except (ValueError, TypeError) as exc:
-            raise UserError(f"preprocessing: {exc}") from None
+            raise UserError(f"preprocessing: {exc}") from exc
         with step(f"preprocess {len(paths)} image(s) from {images} at {cfg.image_size}x"
                   f"{cfg.image_size}"):
             image_batch = preprocess_batch(paths, cfg)  # ImageDecodeError: one line, exit 2
@@ -196,7 +196,7 @@ def compare_runners(reference, reference_out: np.ndarray, candidates: Sequence, 
                                   candidate_name=cand.name, output_name="logits",
                                   tolerance=tol, precision=cand.precision)
         except ValueError as exc:  # output shape differs: another model's file
-            raise UserError(f"{exc}: is {cand.name} an export of another model?") from None
+            raise UserError(f"{exc}: is {cand.name} an export of another model?") from exc
         result = CandidateResult(cand.name, cand.format, cand.runtime, cand.precision, comp)
         if not comp.passed and on_failure is not None:
             result.localisation = on_failure(cand, out)

@@ -64,7 +64,7 @@ class Predictor:
                 self.preprocess = PreprocessConfig.from_dict(src.bundle.preprocessing)
             except (ValueError, TypeError) as exc:
                 raise UserError(f"bad preprocessing in {MANIFEST_NAME} of "
-                                f"{src.bundle.directory}: {exc}") from None
+                                f"{src.bundle.directory}: {exc}") from exc
             if graph_size and graph_size != self.preprocess.image_size:
                 raise UserError(f"{MANIFEST_NAME} says image_size {self.preprocess.image_size} "
                                 f"but {src.name} takes {graph_size}x{graph_size}")
@@ -73,7 +73,7 @@ class Predictor:
                 self.preprocess = PreprocessConfig.from_dict(src.metadata["preprocessing"])
             except ValueError as exc:
                 raise UserError(f"bad preprocessing in the metadata of {src.name}: "
-                                f"{exc}") from None
+                                f"{exc}") from exc
             self.info.append(f"preprocessing from {os.path.basename(src.name)}'s own metadata "
                              f"(image_size {self.preprocess.image_size}, crop_pct "
                              f"{self.preprocess.crop_pct}, {self.preprocess.interpolation})")

@@ -181,7 +181,7 @@ def load_image(path_or_pil: Union[str, os.PathLike, Image.Image]) -> Image.Image
             return _to_rgb(path_or_pil)
         except (OSError, ValueError) as exc:
             raise ImageDecodeError(f"cannot convert image (mode {path_or_pil.mode}) to RGB: "
-                                   f"{exc}") from None
+                                   f"{exc}") from exc
     path = os.fspath(path_or_pil)
     if not os.path.exists(path):
         raise ImageDecodeError(f"image not found: {path}")
@@ -199,14 +199,14 @@ def load_image(path_or_pil: Union[str, os.PathLike, Image.Image]) -> Image.Image
                         "downscale it first")
                 img.load()
                 return _to_rgb(img)
-    except UnidentifiedImageError:
+    except UnidentifiedImageError as exc:
         raise ImageDecodeError(f"not an image file (or a format Pillow cannot read): "
-                               f"{path}") from None
-    except Image.DecompressionBombError:
-        raise ImageDecodeError(f"image too large (decompression bomb guard): {path}") from None
+                               f"{path}") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"image too large (decompression bomb guard): {path}") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         reason = first_line(exc, limit=None)
-        raise ImageDecodeError(f"corrupt or truncated image {path}: {reason}") from None
+        raise ImageDecodeError(f"corrupt or truncated image {path}: {reason}") from exc
 
 
 def _resize_shorter(img: Image.Image, size: int, resample) -> Image.Image:

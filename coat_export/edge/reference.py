@@ -76,10 +76,10 @@ def load_reference(data: bytes, name: str) -> Reference:
         raise
     except ValueError as exc:   # object arrays refused by allow_pickle=False, bad headers
         raise UserError(f"{name} is not a plain-array reference file ({str(exc)[:160]})") \
-            from None
+            from exc
     except Exception as exc:    # not a zip, truncated, damaged
         raise UserError(f"cannot read {name} as a reference file "
-                        f"({type(exc).__name__}: {str(exc)[:160]})") from None
+                        f"({type(exc).__name__}: {str(exc)[:160]})") from exc
     for what, a, ndim in (("inputs", inputs, 4), ("outputs", outputs, 2)):
         if a.dtype != np.float32:
             raise UserError(f"{name}: {what} must be float32, not {a.dtype}")

@@ -79,7 +79,7 @@ def _summary(data: bytes, name: str):
     try:
         return summarize(data)
     except ValueError as exc:
-        raise UserError(f"{name} is not a readable ONNX file ({exc})") from None
+        raise UserError(f"{name} is not a readable ONNX file ({exc})") from exc
 
 
 def check_external_data(model_path: str, tensors) -> None:
@@ -98,8 +98,8 @@ def check_external_data(model_path: str, tensors) -> None:
             raise UserError(f"{where}, which leads outside the model's folder; refused")
         try:
             st = os.stat(real)
-        except OSError:
-            raise UserError(f"{where}, which is missing: copy it beside the model") from None
+        except OSError as exc:
+            raise UserError(f"{where}, which is missing: copy it beside the model") from exc
         if not stat.S_ISREG(st.st_mode):
             raise UserError(f"{where}, which is not a regular file; refused")
         end = t.offset + (t.length or 0)

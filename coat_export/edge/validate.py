@@ -85,7 +85,7 @@ def resolve_preprocess(backends, overrides: Optional[dict] = None,
         try:
             own[where] = PreprocessConfig.from_dict(given)
         except ValueError as exc:
-            raise UserError(f"bad preprocessing in {where}: {exc}") from None
+            raise UserError(f"bad preprocessing in {where}: {exc}") from exc
     if len(set(own.values())) > 1:
         raise UserError("the models' own preprocessing differs (bundle manifests or ONNX "
                         "metadata); validate them separately")
@@ -101,7 +101,7 @@ def resolve_preprocess(backends, overrides: Optional[dict] = None,
     try:
         cfg = PreprocessConfig.from_dict(base)
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc)) from exc
     for b in backends:
         if b.image_size and b.image_size != cfg.image_size:
             raise UserError(f"{b.name} takes {b.image_size}x{b.image_size} images, "

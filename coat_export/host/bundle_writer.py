@@ -111,7 +111,7 @@ def onnx_io(onnx_path: str) -> dict:
     try:
         m = onnx.load(onnx_path, load_external_data=False)
     except Exception as exc:
-        raise UserError(f"cannot read {onnx_path} as ONNX: {first_line(exc)}") from None
+        raise UserError(f"cannot read {onnx_path} as ONNX: {first_line(exc)}") from exc
 
     def desc(v):
         t = v.type.tensor_type

@@ -81,9 +81,9 @@ def read_yaml(path: str) -> Dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid syntax"
-        raise UserError(f"malformed yaml in {path}{where}: {problem}") from None
+        raise UserError(f"malformed yaml in {path}{where}: {problem}") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read config {path}: {exc}") from None
+        raise UserError(f"cannot read config {path}: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -185,4 +185,4 @@ def build_config(spec: ModelSpec):
     try:
         return CoaTConfig(**fields)
     except (TypeError, ValueError) as exc:
-        raise UserError(f"invalid architecture for '{spec.name}' ({spec.source}): {exc}") from None
+        raise UserError(f"invalid architecture for '{spec.name}' ({spec.source}): {exc}") from exc

@@ -153,7 +153,7 @@ class MindSporeProbe:
             self.ir = converters.read_mindir(self.mindir)
         except converters.ConversionError as exc:
             self.close()
-            raise UserError(f"cannot read the source network's MINDIR: {exc}") from None
+            raise UserError(f"cannot read the source network's MINDIR: {exc}") from exc
         except BaseException:
             self.close()
             raise
@@ -224,7 +224,7 @@ class MindSporeProbe:
             outs = cell(ms.Tensor(np.ascontiguousarray(x, np.float32)))
         except Exception as exc:  # MindSpore's C++ errors: reported, localisation skipped
             raise RuntimeError(f"MindSpore could not run the probed MINDIR: "
-                               f"{first_line(exc)}") from None
+                               f"{first_line(exc)}") from exc
         result = {}
         for name, value in zip(exposed.nodes, outs[1:]):
             if isinstance(value, (tuple, list)):

@@ -69,7 +69,7 @@ def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
             try:
                 info = load_checkpoint_strict(net, spec.ckpt_path, ema=bool(spec.ema))
             except CheckpointError as exc:
-                raise UserError(str(exc)) from None
+                raise UserError(str(exc)) from exc
         if info["weights"] == "ema":
             say(f"note: the network is the checkpoint's EMA weights (ema.*), as MindCV's "
                 "validate.py loads them for ema: True")
@@ -138,7 +138,7 @@ def verify_export(built: BuiltModel, candidate, inputs: Dict[int, np.ndarray]
                 raise
             except Exception as exc:
                 raise VerificationError(f"{candidate.name} cannot run a batch of {b}: "
-                                        f"{first_line(exc)}; the file was removed") from None
+                                        f"{first_line(exc)}; the file was removed") from exc
             results.append(compare_arrays(reference[b], out, reference_name="mindspore",
                                           candidate_name=f"{os.path.basename(candidate.name)}"
                                                          f"[batch={b}]",
@@ -201,7 +201,7 @@ def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch
                 result = converters.convert(mindir, path, opset=opset,
                                             dynamic_batch=dynamic_batch, metadata=metadata)
             except converters.ConversionError as exc:
-                raise UserError(f"ONNX conversion failed: {exc}") from None
+                raise UserError(f"ONNX conversion failed: {exc}") from exc
     say(f"     {result.mindir_nodes} MindSpore nodes -> {result.onnx_nodes} ONNX nodes, "
         f"{result.initializers} initializers")
     return result

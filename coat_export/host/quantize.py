@@ -181,9 +181,9 @@ def _fp16(src: str, dst: str) -> str:
     import onnx
     try:
         from onnxconverter_common import float16
-    except ImportError:
+    except ImportError as exc:
         raise UserError("fp16 needs the onnxconverter-common package: "
-                        "pip install onnxconverter-common==1.16.0") from None
+                        "pip install onnxconverter-common==1.16.0") from exc
     import warnings
 
     model = onnx.load(src)
@@ -383,7 +383,7 @@ def quantize_model(input_path: str, output_path: str, options: QuantizeOptions) 
             raise
         except Exception as exc:  # onnxruntime.quantization / converter internals
             reason = first_line(exc)
-            raise UserError(f"{mode} conversion of {input_path} failed: {reason}") from None
+            raise UserError(f"{mode} conversion of {input_path} failed: {reason}") from exc
         seconds = time.perf_counter() - t0
         result = QuantizeResult(mode=mode, method=method, input_path=input_path,
                                 output_path=None, seconds=seconds,

@@ -22,9 +22,9 @@ def import_mindspore():
     """MindSpore in graph mode (what export traces), or one line naming the install."""
     try:
         import mindspore as ms
-    except ImportError:
+    except ImportError as exc:
         raise UserError('this command needs MindSpore (the host toolchain): '
-                        'pip install "coat-export[export]"') from None
+                        'pip install "coat-export[export]"') from exc
     if ms.get_context("mode") != ms.GRAPH_MODE:
         ms.set_context(mode=ms.GRAPH_MODE)
     return ms
@@ -88,7 +88,7 @@ class MindirRunner(Runner):
         try:
             self.cell = nn.GraphCell(ms.load(path))
         except Exception as exc:  # MindSpore raises RuntimeError/ValueError with C++ traces
-            raise ModelLoadError(f"MindSpore cannot load {path}: {first_line(exc)}") from None
+            raise ModelLoadError(f"MindSpore cannot load {path}: {first_line(exc)}") from exc
         super().__init__(name or path, ModelIO("x", shape), ModelIO("logits", []),
                          threads=threads)
         self._ms = ms
@@ -98,7 +98,7 @@ class MindirRunner(Runner):
             return self.cell(self._ms.Tensor(x)).asnumpy()
         except Exception as exc:
             raise UserError(f"MindSpore cannot run {self.name} on inputs of shape "
-                            f"{list(x.shape)}: {first_line(exc)}") from None
+                            f"{list(x.shape)}: {first_line(exc)}") from exc
 
     def close(self) -> None:
         self.cell = None

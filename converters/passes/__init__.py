@@ -60,7 +60,7 @@ def run_passes(og: OnnxGraph, opset: int, optimize: bool = True, skip=(), extra=
         except Exception as exc:  # a pass meeting a graph it did not foresee: never a traceback
             where = f" at {og.describe(og.visiting)}" if og.visiting is not None else ""
             raise ConversionError(f"pass {name} failed{where} ({type(exc).__name__}: "
-                                  f"{str(exc)[:200]})") from None
+                                  f"{str(exc)[:200]})") from exc
         finally:
             og.visiting = None
     return stats

@@ -48,13 +48,13 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
             rule(node, st)
         except Refuse as exc:
             raise ConversionError(f"--dynamic_batch: cannot prove the batch axis survives: "
-                                  f"{exc}") from None
+                                  f"{exc}") from exc
         except ConversionError:
             raise
         except Exception as exc:  # malformed node arguments: name the node, never a traceback
             raise ConversionError(f"--dynamic_batch: {where(node)} has arguments the batch "
                                   f"analysis cannot read ({type(exc).__name__}: "
-                                  f"{str(exc)[:160]})") from None
+                                  f"{str(exc)[:160]})") from exc
         nodes.append(node)
     graph.nodes = nodes
     for v in graph.values():

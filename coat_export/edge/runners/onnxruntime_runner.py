@@ -42,9 +42,9 @@ _SHORT = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
 def _import_ort():
     try:
         import onnxruntime as ort
-    except ImportError:
+    except ImportError as exc:
         raise UserError("ONNX Runtime is not installed: pip install onnxruntime "
-                        "(or pip install coat-export, which brings it)") from None
+                        "(or pip install coat-export, which brings it)") from exc
     ort.set_default_logger_severity(ort_log_severity())
     return ort
 
@@ -97,7 +97,7 @@ def create_session(model: Union[str, bytes], provider=None,
         return ort.InferenceSession(model, sess_options=so, providers=providers)
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
         reason = ort_reason(exc)
-        raise ModelLoadError(f"ONNX Runtime cannot load {label}: {reason}") from None
+        raise ModelLoadError(f"ONNX Runtime cannot load {label}: {reason}") from exc
 
 
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")

@@ -25,9 +25,9 @@ _PRECISION_NAME = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 def _import_openvino():
     try:
         import openvino as ov
-    except ImportError:
+    except ImportError as exc:
         raise UserError('OpenVINO is not installed: pip install "coat-export[openvino]" '
-                        "(or pip install openvino)") from None
+                        "(or pip install openvino)") from exc
     return ov
 
 
@@ -77,7 +77,7 @@ class OpenVinoRunner(Runner):
                 "PERFORMANCE_HINT": "LATENCY",
             })
         except Exception as exc:  # OpenVINO raises RuntimeError with multi-line C++ context
-            raise ModelLoadError(f"OpenVINO cannot load {name}: {openvino_reason(exc)}") from None
+            raise ModelLoadError(f"OpenVINO cannot load {name}: {openvino_reason(exc)}") from exc
         inp, out = self.compiled.inputs[0], self.compiled.outputs[0]
         # A model's own reduced precision (int8, fp16 weights) wins over the compute precision
         # in what the gates expect; bf16/f16 compute of an fp32 model is named as such.
