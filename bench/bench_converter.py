@@ -56,7 +56,7 @@ def count_macs(model) -> int:
 
 def export_variant(name, directory):
     import mindspore as ms
-    from model import create_model
+    from coat_export.model import create_model
     ms.set_seed(0)
     net = create_model(name)
     net.set_train(False)
@@ -102,7 +102,7 @@ def main():
     args = parser.parse_args()
     import mindspore as ms
     ms.set_context(mode=ms.GRAPH_MODE)
-    import converters
+    from coat_export import converters
 
     variants = [v for v in args.variants.split(",") if v]
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,7 +41,7 @@ def export_mindir(net, image_size, base):
 
 
 def to_onnx(mindir, onnx_path):
-    import converters
+    from coat_export import converters
 
     converters.convert(mindir, onnx_path, opset=17, dynamic_batch=True)
     return onnx_path
@@ -126,7 +126,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import mindspore as ms
-    from model import CoaTConfig, create_model, load_checkpoint_strict
+    from coat_export.model import CoaTConfig, create_model, load_checkpoint_strict
     from coat_export.edge.preprocess import PreprocessConfig
     from coat_export.edge.runners.onnxruntime_runner import available_cores
     from coat_export.edge.validate import validate

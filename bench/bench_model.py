@@ -24,8 +24,8 @@ def main() -> None:
 
     import mindspore as ms
 
-    from model import create_model, variant_config
-    from model.macs import count_macs
+    from coat_export.model import create_model, variant_config
+    from coat_export.model.macs import count_macs
 
     ms.set_context(mode=ms.GRAPH_MODE)
     print("GMACs at 224x224 (ours, counted from the architecture) vs the paper")

@@ -26,8 +26,8 @@ for p in (ROOT, os.path.join(ROOT, "bench")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from converters.api import convert_detailed  # noqa: E402
-from converters.passes import OPTIONAL  # noqa: E402
+from coat_export.converters.api import convert_detailed  # noqa: E402
+from coat_export.converters.passes import OPTIONAL  # noqa: E402
 from coat_export.edge.benchmark import benchmark  # noqa: E402
 from coat_export.edge.parity import seeded_input  # noqa: E402
 from coat_export.edge.runners.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402

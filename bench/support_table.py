@@ -39,9 +39,9 @@ def main():
 
     import mindspore as ms
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
-    from converters import batch as B
-    from converters.handlers import registry
-    from converters.handlers.refused import REFUSED
+    from coat_export.converters import batch as B
+    from coat_export.converters.handlers import registry
+    from coat_export.converters.handlers.refused import REFUSED
     from coverage_nets import CASES
     from coverage_run import OPSETS, run_case
 

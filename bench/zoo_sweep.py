@@ -94,7 +94,7 @@ def _close(actual, ref):
 def _convert_and_check(name, workdir):
     import numpy as np
     import onnxruntime as ort
-    import converters
+    from coat_export import converters
 
     base = os.path.join(workdir, name)
     data = np.load(base + ".npz")
@@ -169,7 +169,7 @@ def _ulp_sensitivity(name, workdir):
     import mindspore as ms
     from mindspore import nn
 
-    import converters
+    from coat_export import converters
 
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
     base = os.path.join(workdir, name)

@@ -1,11 +1,5 @@
 """Session fixtures for the top-level tests."""
-import os
-import sys
-
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import support  # noqa: E402,F401  (puts the repo root on sys.path)
 
 
 @pytest.fixture(scope="session")

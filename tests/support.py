@@ -1,15 +1,13 @@
-"""Shared by the top-level tests: repo root importable, fixture paths, small architectures.
+"""Shared by the tests: repository paths, fixture paths, small architectures (importable as
+`support`: the pytest configuration puts tests/ on sys.path).
 
 (Not named conftest: tests/converters has its own conftest module.)
 """
 import contextlib
 import os
-import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
 # A small CoaT-Lite and a small CoaT (with parallel blocks) at 64x64: breadth in seconds.
 SMALL_LITE = dict(embed_dims=[32, 48, 64, 80], serial_depths=[1, 1, 1, 1], parallel_depth=0,

@@ -52,7 +52,7 @@ def reference_logits(config_path, x, ckpt=None):
     import mindspore as ms
 
     from coat_export.host.config import build_config, resolve_spec
-    from model import create_model, load_checkpoint_strict
+    from coat_export.model import create_model, load_checkpoint_strict
 
     key = (str(config_path), str(ckpt), x.shape, hashlib.sha256(x.tobytes()).hexdigest())
     if key not in _REFERENCES:

@@ -91,7 +91,7 @@ def ms_graph():
 
 @pytest.mark.parametrize("opt", OPTIMIZERS)
 def test_every_mindcv_optimizer_loads_the_weights_mindcv_loads(ms_graph, tmp_path, opt):
-    from model import create_model, load_checkpoint_strict
+    from coat_export.model import create_model, load_checkpoint_strict
 
     for ema in (True, False):
         ckpt = mindcv_train_checkpoint(tmp_path / f"{opt}_{ema}.ckpt", "coat_lite_tiny", opt,
@@ -118,7 +118,7 @@ def test_gradient_accumulation_checkpoint(ms_graph, tmp_path):
     optimizer.<name> (MindCV's load_model_checkpoint then silently loads none of them): the
     raw weights are read from there, the EMA ones as MindCV reads them."""
     import mindspore as ms
-    from model import create_model, load_checkpoint_strict
+    from coat_export.model import create_model, load_checkpoint_strict
 
     ckpt = mindcv_train_checkpoint(tmp_path / "acc.ckpt", "coat_lite_tiny", "adamw", True,
                                    accumulate=2)

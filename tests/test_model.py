@@ -12,7 +12,7 @@ FIXTURE_NETS = ["coat_lite_nano", "coat_nano"]
 
 
 def fixture_config(name):
-    from model import CoaTConfig
+    from coat_export.model import CoaTConfig
 
     arch = json.load(open(fixture_path(f"{name}.json")))["architecture"]
     arch["in_channels"] = arch.pop("in_chans")
@@ -21,7 +21,7 @@ def fixture_config(name):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_parameters_equal_mindcv_manifest(ms_graph, variant):
-    from model import create_model
+    from coat_export.model import create_model
 
     manifest = json.load(open(fixture_path("manifests", f"{variant}.json")))
     net = create_model(variant)
@@ -34,7 +34,7 @@ def test_parameters_equal_mindcv_manifest(ms_graph, variant):
 
 @pytest.mark.parametrize("name", FIXTURE_NETS)
 def test_mindcv_checkpoint_reproduces_mindcv_logits(ms_graph, name):
-    from model import create_model, load_checkpoint_strict
+    from coat_export.model import create_model, load_checkpoint_strict
 
     net = create_model(fixture_config(name))
     net.set_train(False)
@@ -48,7 +48,7 @@ def test_mindcv_checkpoint_reproduces_mindcv_logits(ms_graph, name):
 
 
 def test_wrong_variant_checkpoint_names_first_mismatches(ms_graph):
-    from model import CheckpointError, create_model, load_checkpoint_strict
+    from coat_export.model import CheckpointError, create_model, load_checkpoint_strict
 
     net = create_model(fixture_config("coat_lite_nano"))
     with pytest.raises(CheckpointError) as err:
@@ -61,7 +61,7 @@ def test_wrong_variant_checkpoint_names_first_mismatches(ms_graph):
 def test_wrong_num_classes_is_a_shape_mismatch(ms_graph):
     from dataclasses import replace
 
-    from model import CheckpointError, create_model, load_checkpoint_strict
+    from coat_export.model import CheckpointError, create_model, load_checkpoint_strict
 
     net = create_model(replace(fixture_config("coat_nano"), num_classes=7))
     with pytest.raises(CheckpointError, match=r"head\.weight \[10, 48\] != \[7, 48\]"):
@@ -70,7 +70,7 @@ def test_wrong_num_classes_is_a_shape_mismatch(ms_graph):
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all\n" * 10, "truncated"])
 def test_unreadable_checkpoints(ms_graph, tmp_path, content):
-    from model import CheckpointError, create_model, load_checkpoint_strict
+    from coat_export.model import CheckpointError, create_model, load_checkpoint_strict
 
     if content == "truncated":
         content = open(fixture_path("coat_nano.ckpt"), "rb").read()[:5000]
@@ -83,7 +83,7 @@ def test_unreadable_checkpoints(ms_graph, tmp_path, content):
 def test_training_state_is_filtered_and_float16_cast(ms_graph, tmp_path):
     import mindspore as ms
 
-    from model import create_model, load_checkpoint_strict
+    from coat_export.model import create_model, load_checkpoint_strict
 
     params = ms.load_checkpoint(fixture_path("coat_nano.ckpt"))
     entries = [{"name": n, "data": p} for n, p in params.items()]
@@ -99,7 +99,7 @@ def test_training_state_is_filtered_and_float16_cast(ms_graph, tmp_path):
 
 
 def test_in_channels_is_honoured(ms_graph):
-    from model import CoaTConfig, create_model
+    from coat_export.model import CoaTConfig, create_model
 
     net = create_model(CoaTConfig(**{**SMALL_FULL, "in_channels": 1}))
     net.set_train(False)
@@ -110,7 +110,7 @@ def test_in_channels_is_honoured(ms_graph):
 
 def test_linear_attention_equals_quadratic_order(ms_graph):
     """q @ (softmax(k)^T v) computes MindCV's (q @ softmax(k)^T) @ v."""
-    from model import CoaTConfig, create_model
+    from coat_export.model import CoaTConfig, create_model
 
     net = create_model(CoaTConfig(**SMALL_FULL))
     net.set_train(False)
@@ -142,7 +142,7 @@ def test_linear_attention_equals_quadratic_order(ms_graph):
     (dict(crpe_window={3: 2, 5: 3}), "add up to num_heads"),
 ])
 def test_invalid_architectures_are_explained(bad, message):
-    from model import CoaTConfig
+    from coat_export.model import CoaTConfig
 
     with pytest.raises(ValueError, match=message):
         CoaTConfig(**{**SMALL_FULL, **bad})
@@ -154,8 +154,8 @@ PAPER_GMACS = {"coat_lite_tiny": 1.6, "coat_lite_mini": 2.0, "coat_lite_small": 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_macs_match_the_paper(variant):
-    from model import variant_config
-    from model.macs import count_macs
+    from coat_export.model import variant_config
+    from coat_export.model.macs import count_macs
 
     gmacs = count_macs(variant_config(variant)) / 1e9
     assert abs(gmacs - PAPER_GMACS[variant]) / PAPER_GMACS[variant] < 0.03
@@ -166,7 +166,7 @@ def test_default_cfgs_are_mindcv_eval_preprocessing():
     transform (shared/reference: resize int(224 / 0.9) = 248 bicubic, crop 224, ImageNet
     mean/std); a spec without a config takes its variant's."""
     from coat_export.host.config import resolve_spec
-    from model import DEFAULT_CFGS, VARIANTS
+    from coat_export.model import DEFAULT_CFGS, VARIANTS
 
     assert set(DEFAULT_CFGS) == set(VARIANTS)
     for cfg in DEFAULT_CFGS.values():

@@ -22,7 +22,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_msrun_data_parallel_rank_checkpoints_load(tmp_path):
-    from model import CoaTConfig, create_model, load_checkpoint_strict
+    from coat_export.model import CoaTConfig, create_model, load_checkpoint_strict
     from support import SMALL_LITE
 
     msrun = os.path.join(os.path.dirname(sys.executable), "msrun")

@@ -96,7 +96,7 @@ def test_hostile_checkpoint_is_refused_at_load(case, tmp_path):
 
 def test_sliced_parameter_loads_like_the_whole(tmp_path):
     """MindSpore stores large tensors as consecutive slices under one tag: still accepted."""
-    from model import read_checkpoint
+    from coat_export.model import read_checkpoint
 
     def split(c):
         v = c.value[5]

@@ -15,7 +15,7 @@ MINDCV_YAML = os.path.join(REPO, "tests", "fixtures", "mindcv-configs", "coat_ti
 
 
 def _net():
-    from model import CoaTConfig, create_model
+    from coat_export.model import CoaTConfig, create_model
 
     return create_model(CoaTConfig(**SMALL_LITE))
 
@@ -84,7 +84,7 @@ def _mindcv_ema_weights(path):
     ("adam", True), ("adamw", False), ("momentum", True), ("rmsprop", False), ("lamb", True),
     ("lion", True), ("adan", False), ("nadam_accumulate", False)])
 def test_train_network_checkpoints_load_strictly(ms_graph, tmp_path, optimizer, loss_scale):
-    from model import load_checkpoint_strict
+    from coat_export.model import load_checkpoint_strict
 
     path, raw = _save(tmp_path, optimizer, loss_scale)
     net = _net()
@@ -98,7 +98,7 @@ def test_train_network_checkpoints_load_strictly(ms_graph, tmp_path, optimizer, 
 
 
 def test_ema_weights_as_mindcv_loads_them(ms_graph, tmp_path):
-    from model import CheckpointError, load_checkpoint_strict
+    from coat_export.model import CheckpointError, load_checkpoint_strict
 
     path, raw = _save(tmp_path, "lion", loss_scale=True, ema=True)
     ema = _mindcv_ema_weights(path)
@@ -120,7 +120,7 @@ def test_ema_weights_as_mindcv_loads_them(ms_graph, tmp_path):
 def test_leftovers_and_optimizer_checkpoints_are_refused(ms_graph, tmp_path):
     import mindspore as ms
 
-    from model import CheckpointError, load_checkpoint_strict
+    from coat_export.model import CheckpointError, load_checkpoint_strict
 
     path, raw = _save(tmp_path, "adamw")
     entries = [{"name": n, "data": v} for n, v in ms.load_checkpoint(path).items()]
@@ -160,7 +160,7 @@ def test_export_with_ema_end_to_end(ms_graph, tmp_path):
     ONNX computes what MindCV's EMA network computes, the report and bundle say so."""
     import mindspore as ms
 
-    from model import CoaTConfig, create_model
+    from coat_export.model import CoaTConfig, create_model
 
     path, raw = _save(tmp_path, "lion", loss_scale=True, ema=True)
     arch = {k: v for k, v in SMALL_LITE.items() if k not in ("num_classes", "image_size")}
@@ -210,7 +210,7 @@ def test_safetensors_checkpoint_of_a_train_network(ms_graph, tmp_path):
     read by the safetensors library, strict, EMA selectable; a damaged one is one error."""
     import mindspore as ms
 
-    from model import CheckpointError, load_checkpoint_strict
+    from coat_export.model import CheckpointError, load_checkpoint_strict
 
     net = _net()
     train = _train_network(net, "lion", loss_scale=True, ema=True)
@@ -234,7 +234,7 @@ def test_amp_train_network_checkpoints(ms_graph, tmp_path, level):
     import mindspore as ms
     from mindspore import nn
 
-    from model import load_checkpoint_strict
+    from coat_export.model import load_checkpoint_strict
 
     net = _net()
     train = ms.amp.build_train_network(

@@ -93,7 +93,7 @@ def main(argv=None):
 
     import mindspore as ms
     from mindspore import nn
-    from model import CoaTConfig, create_model
+    from coat_export.model import CoaTConfig, create_model
 
     t0 = time.time()
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")

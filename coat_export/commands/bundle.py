@@ -2,6 +2,7 @@
 and the edge runtime it runs)."""
 import argparse
 
+from ..edge.bundle import VARIANT_KEYS
 from ..edge.defaults import DEFAULT_CROP_PCT, DEFAULT_INTERPOLATION, IMAGENET_MEAN, IMAGENET_STD
 from .arguments import non_negative_int
 
@@ -29,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar=("R", "G", "B"), help="normalisation std (default ImageNet's)")
     p.add_argument("--parity", metavar="JSON", help="parity results of the export (JSON file)")
     p.add_argument("--labels", help="class names, one per line (or JSON list)")
-    p.add_argument("--variants", nargs="+", default=[], choices=("fp16", "dynamic", "static"),
+    p.add_argument("--variants", nargs="+", default=[], choices=tuple(VARIANT_KEYS),
                    help="reduced-precision variants to add, each checked against fp32")
     p.add_argument("--calib_dir", help="calibration images (needed by the static variant)")
     p.add_argument("--no_check", action="store_true", help="do not check the variants")

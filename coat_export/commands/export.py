@@ -5,6 +5,7 @@ Parse -> validate -> run (`host.export_pipeline`) -> report.
 """
 import argparse
 
+from ..edge.bundle import VARIANT_KEYS
 from .arguments import add_model_source_arguments, positive_int
 
 FORMATS = ("mindir", "air", "onnx")
@@ -29,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --format onnx: also write the edge bundle DIR/<model>_bundle/")
     p.add_argument("--labels", help="class names, one per line: recorded in the ONNX file's "
                                     "metadata and the bundle")
-    p.add_argument("--bundle_variants", nargs="+", choices=("fp16", "dynamic", "static"),
+    p.add_argument("--bundle_variants", nargs="+", choices=tuple(VARIANT_KEYS),
                    default=(), help="reduced-precision variants to add to the bundle")
     p.add_argument("--calib_dir", help="calibration images for the 'static' int8 variant")
     p.add_argument("--images", metavar="DIR",

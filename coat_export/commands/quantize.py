@@ -1,11 +1,15 @@
 """`quantize`: fp16 / int8 (dynamic, static) variants of an fp32 ONNX model, checked against it."""
 import argparse
 
+from ..edge.bundle import VARIANT_KEYS
+from ..edge.sources import RUNTIMES
+from ..host.quantize import CALIBRATION_METHODS
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="IN.onnx", help="fp32 ONNX model")
     p.add_argument("output", metavar="OUT.onnx", help="where to write the variant")
-    p.add_argument("--mode", required=True, choices=("fp16", "dynamic", "static"),
+    p.add_argument("--mode", required=True, choices=tuple(VARIANT_KEYS),
                    help="fp16, int8 dynamic, or int8 static (needs --calib_dir)")
     p.add_argument("--calib_dir", help="images for static calibration (searched recursively); "
                                        "also used as check inputs")
@@ -13,9 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="at most this many calibration images (default 128)")
     p.add_argument("--manifest", help="manifest.json with the model's preprocessing "
                                       "(default: the one beside IN.onnx, else MindCV defaults)")
-    p.add_argument("--calibrate", default="minmax", choices=("minmax", "percentile", "entropy"),
+    p.add_argument("--calibrate", default="minmax", choices=CALIBRATION_METHODS,
                    help="static calibration method (default minmax)")
-    p.add_argument("--runtime", choices=("onnxruntime", "openvino"), default="onnxruntime",
+    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime",
                    help="the runtime the variant is for: picks the fastest measured static "
                         "recipe for it and runs the agreement check there (default onnxruntime)")
     weights = p.add_mutually_exclusive_group()

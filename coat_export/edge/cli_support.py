@@ -10,6 +10,7 @@ import sys
 from . import interrupts
 from .errors import UserError
 from .interrupts import Terminated  # noqa: F401  (part of this module's interface)
+from .runners.openvino_runner import OV_PRECISIONS
 from .sources import RUNTIMES
 
 
@@ -47,7 +48,7 @@ def add_runtime_arguments(p: argparse.ArgumentParser, several: bool = True) -> N
                        help="onnxruntime (default) or openvino")
     p.add_argument("--provider", help="ONNX Runtime execution provider (cpu, cuda, ...; "
                                       "default cpu)")
-    p.add_argument("--ov_precision", default="f32", choices=("f32", "bf16", "f16"),
+    p.add_argument("--ov_precision", default="f32", choices=OV_PRECISIONS,
                    help="OpenVINO inference precision (default f32; bf16/f16 are judged by "
                         "the reduced-precision gates)")
     p.add_argument("--threads", type=positive_int,

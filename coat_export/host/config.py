@@ -57,7 +57,7 @@ class ModelSpec:
     ema: Optional[bool] = None
 
     def preprocessing(self, image_size: int) -> Dict[str, Any]:
-        from model import default_cfg
+        from ..model import default_cfg
 
         cfg = default_cfg(self.name)
         for key in ("crop_pct", "interpolation", "mean", "std"):
@@ -170,7 +170,7 @@ def resolve_spec(config_path: Optional[str] = None, model: Optional[str] = None,
 
 def build_config(spec: ModelSpec):
     """The model.CoaTConfig for a spec; UserError for an unknown model or a bad architecture."""
-    from model import CoaTConfig, VARIANTS
+    from ..model import CoaTConfig, VARIANTS
 
     fields = dict(spec.overrides)
     if spec.name in VARIANTS:

@@ -140,7 +140,7 @@ class MindSporeProbe:
     become graph outputs)."""
 
     def __init__(self, built, batch_size: int = 1, dynamic_batch: bool = False):
-        import converters
+        from .. import converters
 
         from . import pipeline
 
@@ -185,7 +185,7 @@ class MindSporeProbe:
     def fresh_provenance(self, opset: int = 17) -> dict:
         """Provenance of a fresh conversion of the temporary MINDIR (candidate had none)."""
         if self._fresh is None:
-            import converters
+            from .. import converters
 
             conv = converters.convert_detailed(self.mindir, opset=opset,
                                                dynamic_batch=self.dynamic_batch)
@@ -208,7 +208,7 @@ class MindSporeProbe:
         import mindspore as ms
         from mindspore import nn
 
-        import converters
+        from .. import converters
 
         with open(self.mindir, "rb") as f:
             data = f.read()
@@ -249,7 +249,7 @@ def locate_first_divergence(onnx_model, probe: MindSporeProbe, x: np.ndarray,
                             provider=None) -> LocalisationResult:
     """Compare every matched intermediate tensor of `onnx_model` with MindSpore's value on
     input `x` and name the first node that departs (see the module docstring)."""
-    import converters
+    from .. import converters
 
     provenance = converters.load_provenance(onnx_model)
     source = "candidate"

@@ -30,7 +30,7 @@ def onnx_batch_info(model) -> Tuple[Optional[int], bool]:
 def topological_order(nodes) -> List:
     """ONNX nodes in dependency order, ties in file order; the converter's sort (a broken
     candidate need not be sorted). Nodes on a cycle follow in file order."""
-    from converters import dependency_order
+    from ..converters import dependency_order
 
     # "" marks an omitted optional input or output: not a tensor
     order = dependency_order([[t for t in n.input if t] for n in nodes],

@@ -57,7 +57,7 @@ def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
     if spec.ckpt_path and not os.path.isfile(spec.ckpt_path):
         raise UserError(f"checkpoint not found: {spec.ckpt_path}")
     ms = _mindspore()
-    from model import CheckpointError, create_model, load_checkpoint_strict
+    from ..model import CheckpointError, create_model, load_checkpoint_strict
 
     with step(f"build {spec.name}"):
         ms.set_seed(seed)
@@ -188,7 +188,7 @@ def export_air(built: BuiltModel, path: str, batch_size: int) -> None:
 def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch: bool = False,
                 opset: int = 17, metadata: Optional[Dict[str, str]] = None):
     """Checkpoint network -> MINDIR (temporary) -> ONNX at `path`. Returns the conversion."""
-    import converters
+    from .. import converters
 
     from ..edge.atomic import scratch_dir
 
@@ -249,7 +249,7 @@ class ExportOptions:
         if self.dynamic_batch and self.batch_size != 1:
             say("note: --dynamic_batch given: --batch_size is ignored")
         if self.format == "onnx":
-            from converters import ConversionError, check_opset
+            from ..converters import ConversionError, check_opset
 
             try:
                 check_opset(self.opset)

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..edge.atomic import (atomic_path, check_writable_file, libraries_temp_in, output_lock,
                            scratch_dir)
+from ..edge.bundle import VARIANT_KEYS
 from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, Tolerance, compare_arrays,
                             tolerance_for)
 from ..edge.cpu import cpu_info, cpu_line
@@ -38,7 +39,7 @@ from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
 __all__ = ["MODES", "QuantizeOptions", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
            "calibration_images"]
 
-MODES = ("fp16", "dynamic", "static")
+MODES = tuple(VARIANT_KEYS)   # a bundle holds one variant per mode
 
 
 @dataclass

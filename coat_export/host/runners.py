@@ -54,7 +54,7 @@ class NetworkRunner(Runner):
 
 def mindir_input_shape(path: str) -> list:
     """The first graph input's shape as recorded in a MINDIR ('batch' where symbolic)."""
-    from converters import ConversionError, mindir_input_shapes
+    from ..converters import ConversionError, mindir_input_shapes
 
     try:
         shapes = mindir_input_shapes(path)

@@ -4,7 +4,7 @@ import numpy as np
 import onnx
 import pytest
 
-import converters
+from coat_export import converters
 from coat_export.edge.options import InputOptions
 from coat_export.host.check import run_check
 from coat_export.host.divergence import MindSporeProbe, locate_first_divergence

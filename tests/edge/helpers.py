@@ -11,8 +11,6 @@ TRAINED = os.path.join(REPO, "tests", "fixtures", "trained")
 HELDOUT = os.path.join(TRAINED, "digits_heldout")
 LABELS = os.path.join(TRAINED, "digits_labels.txt")
 CKPT = os.path.join(TRAINED, "coat_lite_digits.ckpt")
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
 
 def sklearn_images():
@@ -22,14 +20,17 @@ def sklearn_images():
     return [os.path.join(d, "china.jpg"), os.path.join(d, "flower.jpg")]
 
 
-# A sitecustomize that makes `import mindspore` (and onnx, model/, converters/) fail and records the
-# attempt: a subprocess run with it on PYTHONPATH proves the code path never imports them.
+# A sitecustomize that makes `import mindspore` (and onnx, the model, the converter, the host
+# side) fail and records the attempt: a subprocess run with it on PYTHONPATH proves the code path
+# never imports them.
 _BLOCKER = r'''
 import os, sys
 class _Block:
     BLOCKED = ("mindspore", "model", "converters", "onnx", "onnxconverter_common")
+    BLOCKED_PACKAGES = ("coat_export.model", "coat_export.converters")
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in self.BLOCKED:
+        if name.split(".")[0] in self.BLOCKED or any(
+                name == p or name.startswith(p + ".") for p in self.BLOCKED_PACKAGES):
             marker = os.environ.get("COAT_BLOCK_MARKER")
             if marker:
                 with open(marker, "a") as f:
@@ -53,7 +54,7 @@ def run_cli(args, block_mindspore=False, blocker=None, marker=None, timeout=300)
 
 
 def _trained_net(meta):
-    from model import CoaTConfig, create_model, load_checkpoint_strict
+    from coat_export.model import CoaTConfig, create_model, load_checkpoint_strict
 
     arch = dict(meta["architecture"])
     arch["crpe_window"] = {int(k): v for k, v in arch["crpe_window"].items()}
@@ -66,7 +67,7 @@ def _trained_net(meta):
 def converter():
     """converters.convert (the MINDIR->ONNX converter), or None where it cannot be imported."""
     try:
-        import converters
+        from coat_export import converters
     except Exception:
         return None
     return getattr(converters, "convert", None)
