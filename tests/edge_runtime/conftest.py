@@ -14,12 +14,10 @@ import sys
 
 import pytest
 
+from support import HELDOUT, LABELS, REPO, TRAINED  # noqa: F401  (the edge tests use them)
+from support import TRAINED_CONFIG as CONFIG
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-TRAINED = os.path.join(REPO, "tests", "fixtures", "trained")
-HELDOUT = os.path.join(TRAINED, "digits_heldout")
-LABELS = os.path.join(TRAINED, "digits_labels.txt")
-CONFIG = os.path.join(TRAINED, "coat_lite_digits.yaml")
 
 
 def have(module: str) -> bool:

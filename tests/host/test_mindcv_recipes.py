@@ -20,11 +20,11 @@ import sys
 import numpy as np
 import pytest
 
-from support import REPO, pynative_mode
+from support import REPO, fixture_path, pynative_mode
 
 mindcv = pytest.importorskip("mindcv")
 
-RECIPES = os.path.join(REPO, "tests", "fixtures", "mindcv-configs")
+RECIPES = fixture_path("mindcv-configs")
 OPTIMIZERS = ["adamw", "lion", "adan", "nadam", "momentum", "sgd", "rmsprop"]
 
 

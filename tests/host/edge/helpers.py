@@ -5,12 +5,8 @@ import subprocess
 import sys
 
 
-EDGE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(EDGE))
-TRAINED = os.path.join(REPO, "tests", "fixtures", "trained")
-HELDOUT = os.path.join(TRAINED, "digits_heldout")
-LABELS = os.path.join(TRAINED, "digits_labels.txt")
-CKPT = os.path.join(TRAINED, "coat_lite_digits.ckpt")
+from support import HELDOUT, LABELS, REPO, TRAINED  # noqa: F401  (used by the edge tests)
+from support import TRAINED_CKPT as CKPT
 
 
 def sklearn_images():

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from support import REPO
+from support import REPO, fixture_path
 
-SCRIPT = os.path.join(REPO, "tests", "fixtures", "scripts", "msrun_train_dp.py")
+SCRIPT = fixture_path("scripts", "msrun_train_dp.py")
 
 
 def _free_port() -> int:

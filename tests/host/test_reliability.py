@@ -11,8 +11,7 @@ import pytest
 
 from support import REPO, fixture_path
 
-CONFIG = fixture_path("trained", "coat_lite_digits.yaml")
-CKPT = fixture_path("trained", "coat_lite_digits.ckpt")
+from support import TRAINED_CKPT as CKPT, TRAINED_CONFIG as CONFIG
 
 
 def export_cmd(out, *extra, ckpt=CKPT):

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from support import REPO, SMALL_LITE, pynative_mode
+from support import REPO, SMALL_LITE, fixture_path, pynative_mode
 
-MINDCV_YAML = os.path.join(REPO, "tests", "fixtures", "mindcv-configs", "coat_tiny_ascend.yaml")
+MINDCV_YAML = fixture_path("mindcv-configs", "coat_tiny_ascend.yaml")
 
 
 def _net():

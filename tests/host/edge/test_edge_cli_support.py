@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support import REPO
 
 
 def test_an_interrupt_a_library_swallows_still_stops_the_run(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from support import REPO, SMALL_FULL, SMALL_LITE, fixture_path, pynative_mode
+from support import REPO, SMALL_FULL, SMALL_LITE, TRAINED, fixture_path, pynative_mode
 
 
 def run_export(*args, cwd=None):
@@ -309,7 +309,7 @@ def test_exported_onnx_describes_itself(tmp_path):
 
     import onnxruntime as ort
 
-    trained = os.path.join(REPO, "tests", "fixtures", "trained")
+    trained = TRAINED
     labels = os.path.join(trained, "digits_labels.txt")
     r = run_export("-c", os.path.join(trained, "coat_lite_digits.yaml"), "--format", "onnx",
                    "--labels", labels, "--output_dir", tmp_path)

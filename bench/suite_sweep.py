@@ -1,0 +1,601 @@
+"""Sweep MindSpore's official model suites (MindYOLO, MindOCR, MindAudio) through the converter.
+
+    python bench/suite_sweep.py --out suite.json [--suites mindyolo,mindocr,mindaudio]
+                                [--models mindyolo/yolov8n,...] [--timeout 900] [--workdir DIR]
+    python bench/suite_sweep.py --out suite.json --table     # Markdown table of a (partial) run
+
+The suites are not dependencies of this project. Each suite runs in its own side environment
+(the driver starts one worker process per model with that environment's interpreter):
+
+* mindyolo==0.5.0 and mindaudio==0.3.0 next to MindSpore 2.10 (--py210, default: this
+  interpreter; packages installed with `pip install --no-deps --target SITE`, --site210);
+  MindYOLO's networks are defined by the yaml files of its repository (configs/ of tag v0.5.0,
+  --mindyolo_configs), not shipped in the wheel;
+* mindocr==0.5.0 next to MindSpore 2.7.2 (--py27, --site27).
+
+Imports that only the suites' data pipelines, metrics or downloads use (cv2, shapely, lmdb, ...)
+are replaced by inert stub modules in the worker (STUB below; the record lists those that were
+imported), and so is `mindspore.parallel._transformer` (imported by MindOCR's ABINet layers,
+gone from MindSpore 2.7 and 2.10): a network that really needs a stubbed module fails to build,
+and that failure is recorded.
+
+For every model (random weights, eval mode, the suite's documented default input):
+
+1. export two MINDIRs in a subprocess (cached in --workdir, so reruns only redo step 2): one at
+   batch 1 and one with a symbolic batch (`Tensor(shape=[None, ...])`), and MindSpore's own
+   outputs (PyNative, every output, nested tuples flattened) at batch 1 and batch 2;
+2. convert at opsets 13, 17 and 21: `static` (batch-1 MINDIR), `dynamic` (symbolic-batch
+   MINDIR with --dynamic_batch) and `dynpass` (batch-1 MINDIR with --dynamic_batch, i.e. the
+   converter's batch-rewriting pass), and compare every output in ONNX Runtime with
+   MindSpore's: static at batch 1, the dynamic ones at batch 1 and 2, each output within
+   1e-4 * max(1, max|ref|).
+
+A model that cannot be built or exported gets the informative line of its error; a conversion
+the converter refuses gets its message and, for unsupported primitives, their names
+(`unsupported`), which the table aggregates. Each model runs in its own process under a
+timeout; results are appended to --out as soon as a model is done, so a partial run counts.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+OPSETS = (13, 17, 21)
+KINDS = ("static", "dynamic", "dynpass")
+DYN_BATCH = 2
+
+SUITES_ROOT = "/work/suites"
+DEFAULTS = {
+    "py210": sys.executable,
+    "site210": os.path.join(SUITES_ROOT, "site-210"),
+    "py27": os.path.join(SUITES_ROOT, "venv-ms27", "bin", "python"),
+    "site27": os.path.join(SUITES_ROOT, "site-27"),
+    "mindyolo_configs": os.path.join(SUITES_ROOT, "mindyolo-src", "configs"),
+}
+SUITE_ENV = {"mindyolo": "210", "mindaudio": "210", "mindocr": "27"}
+
+# modules imported by the suites' data, metric, visualisation or download code only
+STUB = ("cv2", "pycocotools", "albumentations", "Levenshtein", "sentencepiece", "mir_eval",
+        "moxing", "shapely", "pyclipper", "lanms", "rapidfuzz", "imgaug", "skimage",
+        "matplotlib", "huggingface_hub", "requests", "lmdb", "seqeval", "sklearn",
+        "mindspore.parallel._transformer")
+
+# MindYOLO: one small member of each family first (a partial run then covers every family)
+YOLO_FIRST = ["yolov8/yolov8n", "yolov5/yolov5n", "yolov7/yolov7-tiny", "yolov9/yolov9-t",
+              "yolov10/yolov10n", "yolov11/yolov11-n", "yolox/yolox-nano", "yolov3/yolov3",
+              "yolov4/yolov4", "yolox/yolox-tiny", "yolov8/yolov8s", "yolov5/yolov5s",
+              "yolov5/yolov5n6"]
+OCR_FIRST = ["dbnet_mobilenetv3", "crnn_vgg7", "svtr_tiny", "east_mobilenetv3",
+             "psenet_mobilenetv3", "cls_mobilenet_v3_small_100_model", "dbnet_resnet18",
+             "crnn_resnet34", "rare_resnet34", "visionlan_resnet45", "master_resnet31",
+             "robustscanner_resnet31", "abinet", "svtr_ppocrv3_ch", "dbnet_ppocrv3", "yolov8",
+             "table_master", "layoutxlm_ser"]
+
+# MindAudio: the networks of its models module, with the hyper-parameters of its examples
+# (recipes in the repository's examples/); inputs as (shape without batch, dtype)
+AUDIO = {
+    "ecapatdnn": dict(inputs=[((200, 80), "float32")]),
+    "conv_tasnet": dict(inputs=[((16000,), "float32")]),
+    "tasnet": dict(inputs=[((100, 40), "float32")]),
+    "deepspeech2": dict(inputs=[((1, 161, 200), "float32"), ((), "int32")]),
+    "conformer_encoder": dict(inputs=[((163, 80), "float32"), ((1, 40), "bool"),
+                                      ((40, 40), "bool")]),
+}
+HEAVY = ("x6", "e6e", "e6", "d6", "w6", "yolov7-x", "-x", "x.yaml", "l6", "-e", "-c", "m6",
+         "darknet53", "152", "yolov8x", "yolov5x", "yolov10x", "yolov10l", "yolov8l",
+         "yolov5l", "-l")
+
+
+# ----------------------------------------------------------------------------- worker side
+
+def _install_stubs():
+    """Inert modules for the names in STUB that the environment lacks."""
+    import importlib.abc
+    import importlib.machinery
+    import importlib.util
+    import types
+
+    stubbed = []
+
+    class Any(types.ModuleType):
+        def __getattr__(self, k):
+            if k.startswith("__"):
+                raise AttributeError(k)
+            return Any(f"{self.__name__}.{k}")
+
+        def __call__(self, *a, **k):  # a decorator passes its function through
+            return a[0] if len(a) == 1 and not k and callable(a[0]) else Any(self.__name__)
+
+        def __mro_entries__(self, bases):
+            return (object,)
+
+    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path, target=None):
+            if any(name == s or name.startswith(s + ".") for s in STUB):
+                stubbed.append(name)
+                return importlib.machinery.ModuleSpec(name, self, is_package=True)
+            return None
+
+        def create_module(self, spec):
+            m = Any(spec.name)
+            m.__path__ = []
+            return m
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(Finder())  # last: only what no real finder provides
+    return stubbed
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        return [a for o in out for a in _flatten(o)]
+    return [out]
+
+
+def _random_inputs(specs, batch, seed):
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    arrays = []
+    for shape, dtype in specs:
+        full = (batch,) + tuple(shape)
+        if dtype == "bool":
+            arrays.append(np.ones(full, dtype=bool))
+        elif dtype.startswith("int"):
+            # lengths / sizes: the full length of the first input's last axis
+            arrays.append(np.full(full, specs[0][0][-1], dtype=dtype))
+        else:
+            arrays.append((rng.rand(*full).astype(np.float32) * 2 - 1).astype(dtype))
+    return arrays
+
+
+def _build(suite, name, opts):
+    """(network, input specs, note) for suite/name."""
+    if suite == "mindyolo":
+        from mindyolo.models import create_model
+        from mindyolo.utils.config import Config, load_config
+        cfg, _, _ = load_config(os.path.join(opts["mindyolo_configs"], name + ".yaml"))
+        cfg = Config(cfg)
+        nc = int(cfg.data.nc) if "data" in cfg and "nc" in cfg.data else 80
+        size = int(cfg.get("img_size", 640)) if hasattr(cfg, "get") else 640
+        net = create_model(model_name=cfg.network.model_name, model_cfg=cfg.network,
+                           num_classes=nc)
+        return net, [((3, size, size), "float32")], f"nc={nc}"
+    if suite == "mindocr":
+        from mindocr.models import build_model
+        from mindocr.models._registry import model_entrypoint
+        fn = model_entrypoint(name)
+        cfg = getattr(sys.modules[fn.__module__], "default_cfgs", {}).get(name, {})
+        size = cfg.get("input_size")
+        note = "input_size from default_cfgs"
+        if not size:
+            note = "no input_size in default_cfgs: sweep default"
+            size = (3, 480, 480) if "table" in name else \
+                (3, 32, 100) if name.startswith(("crnn", "rare", "svtr", "abinet")) else \
+                (3, 640, 640)
+        import inspect
+        kw = {"pretrained": False}
+        if "pretrained_backbone" in inspect.signature(fn).parameters:
+            kw["pretrained_backbone"] = False  # its default downloads backbone weights
+        net = build_model(name, **kw)
+        return net, [(tuple(size), "float32")], note
+    if suite == "mindaudio":
+        import mindaudio.models as m
+        spec = AUDIO[name]
+        if name == "ecapatdnn":
+            from mindaudio.models.ecapatdnn import EcapaTDNN
+            net = EcapaTDNN(80, channels=[1024, 1024, 1024, 1024, 3072], lin_neurons=192)
+        elif name == "conv_tasnet":
+            from mindaudio.models.conv_tasnet import ConvTasNet
+            net = ConvTasNet(N=512, L=16, B=128, H=512, P=3, X=8, R=3, C=2, norm_type="gLN",
+                             causal=False, mask_nonlinear="relu")
+        elif name == "tasnet":
+            net = m.TasNet(L=40, N=500, hidden_size=500, num_layers=4, bidirectional=True,
+                           nspk=2)
+        elif name == "deepspeech2":
+            class Conf:
+                sample_rate, window_size = 16000, 0.02
+            net = m.DeepSpeechModel(batch_size=1, labels=list("'ABCDEFGHIJKLMNOPQRSTUVWXYZ _"),
+                                    rnn_hidden_size=1024, nb_layers=5, audio_conf=Conf,
+                                    rnn_type="LSTM", bidirectional=True)
+        elif name == "conformer_encoder":
+            net = m.ConformerEncoder(80, output_size=256, attention_heads=4,
+                                     linear_units=2048, num_blocks=12)
+        else:
+            raise ValueError(f"unknown mindaudio model {name}")
+        return net, spec["inputs"], "hyper-parameters of the examples/ recipe"
+    raise ValueError(f"unknown suite {suite}")
+
+
+def _export(model_id, workdir, opts):
+    import numpy as np
+    import mindspore as ms
+
+    suite, name = model_id.split("/", 1)
+    stubbed = _install_stubs()
+    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
+    ms.set_seed(0)
+    try:
+        ms.set_recursion_limit(2000)
+    except Exception:
+        pass
+    net, specs, note = _build(suite, name, opts)
+    net.set_train(False)
+    base = os.path.join(workdir, model_id.replace("/", "__"))
+    data = {}
+    rec = {"input_specs": [[list(s), d] for s, d in specs], "input_note": note,
+           "mindspore": ms.__version__}
+    for batch in (1, DYN_BATCH):
+        xs = _random_inputs(specs, batch, seed=batch)
+        t = time.perf_counter()
+        try:
+            outs = [o.asnumpy() for o in _flatten(net(*[ms.Tensor(x) for x in xs]))]
+        except Exception as exc:
+            if batch == 1:
+                raise
+            rec[f"forward_b{batch}_error"] = _first_line(exc)
+            continue
+        rec[f"ms_forward_b{batch}_s"] = round(time.perf_counter() - t, 2)
+        for i, x in enumerate(xs):
+            data[f"in{i}_b{batch}"] = x
+        for j, o in enumerate(outs):
+            data[f"out{j}_b{batch}"] = o
+        rec[f"outputs_b{batch}"] = [list(o.shape) for o in outs]
+    t = time.perf_counter()
+    ms.export(net, *[ms.Tensor(x) for x in _random_inputs(specs, 1, 1)],
+              file_name=base + ".static", file_format="MINDIR")
+    rec["export_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    try:
+        sym = [ms.Tensor(shape=[None] + list(s), dtype=getattr(ms, d)) for s, d in specs]
+        ms.export(net, *sym, file_name=base + ".dyn", file_format="MINDIR")
+        rec["export_dyn_s"] = round(time.perf_counter() - t, 2)
+    except Exception as exc:
+        rec["export_dyn_error"] = _first_line(exc)
+    rec["stubbed"] = sorted({s.split(".")[0] if not s.startswith("mindspore") else s
+                             for s in stubbed})
+    np.savez(base + ".npz", **data)
+    return rec
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("-")]
+    return f"{type(exc).__name__}: {(lines[0] if lines else '')[:300]}"
+
+
+def _mindir(base):
+    for p in (base + ".mindir", base + "_graph.mindir"):
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def _compare(actual, ref):
+    import numpy as np
+    if actual.shape != ref.shape:
+        return float("inf"), 0.0
+    if ref.dtype == bool or np.issubdtype(ref.dtype, np.integer):
+        return float(np.sum(actual != ref)), 0.0
+    a, r = actual.astype(np.float64), ref.astype(np.float64)
+    finite = np.isfinite(r)
+    if not np.array_equal(finite, np.isfinite(a)) or not np.array_equal(a[~finite], r[~finite]):
+        return float("inf"), 0.0
+    if not finite.any():
+        return 0.0, 0.0
+    err = float(np.max(np.abs(a[finite] - r[finite])))
+    return err, 1e-4 * max(1.0, float(np.max(np.abs(r[finite]))))
+
+
+def _convert_and_check(model_id, workdir):
+    import numpy as np
+    import onnxruntime as ort
+    from coat_export import converters
+    from coat_export.converters.errors import UnsupportedOpsError
+
+    base = os.path.join(workdir, model_id.replace("/", "__"))
+    data = dict(np.load(base + ".npz"))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sources = {"static": (_mindir(base + ".static"), False),
+               "dynamic": (_mindir(base + ".dyn"), True),
+               "dynpass": (_mindir(base + ".static"), True)}
+    results = {}
+    for opset in OPSETS:
+        for kind in KINDS:
+            mindir, dynamic = sources[kind]
+            key = f"{kind}_{opset}"
+            rec = {}
+            results[key] = rec
+            if mindir is None:
+                rec["status"] = "no_mindir"
+                continue
+            try:
+                t = time.perf_counter()
+                model = converters.convert_to_model(mindir, opset=opset, dynamic_batch=dynamic)
+                rec["convert_s"] = round(time.perf_counter() - t, 3)
+                sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                            providers=["CPUExecutionProvider"])
+                names = [i.name for i in sess.get_inputs()]
+                ok = True
+                for batch in ((1, DYN_BATCH) if dynamic else (1,)):
+                    if f"in0_b{batch}" not in data:
+                        rec[f"b{batch}"] = "no MindSpore reference"
+                        continue
+                    feed = {n: data[f"in{i}_b{batch}"] for i, n in enumerate(names)}
+                    outs = sess.run(None, feed)
+                    refs = [data[f"out{j}_b{batch}"] for j in range(len(data))
+                            if f"out{j}_b{batch}" in data]
+                    if len(outs) != len(refs):
+                        rec[f"b{batch}"] = f"{len(outs)} outputs, MindSpore has {len(refs)}"
+                        ok = False
+                        continue
+                    errs, tols = zip(*(_compare(o, r) for o, r in zip(outs, refs)))
+                    rec[f"max_err_b{batch}"] = list(errs)
+                    rec[f"tol_b{batch}"] = list(tols)
+                    ok = ok and all(e <= t for e, t in zip(errs, tols))
+                rec["status"] = "ok" if ok else "mismatch"
+            except UnsupportedOpsError as exc:
+                rec["status"] = "refused"
+                rec["unsupported"] = list(exc.unsupported)
+                rec["reason"] = str(exc)[:400]
+            except converters.ConversionError as exc:
+                rec["status"] = "refused"
+                rec["reason"] = str(exc)[:400]
+            except Exception as exc:  # a converter bug, or ONNX Runtime rejecting its output
+                rec["status"] = "crash"
+                rec["reason"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return results
+
+
+def _list_suite(suite, opts):
+    _install_stubs()
+    if suite == "mindocr":
+        from mindocr.models import list_models
+        return sorted(list_models())
+    raise ValueError(suite)
+
+
+def worker(args):
+    opts = {k: getattr(args, k) for k in DEFAULTS}
+    if args.phase == "list":
+        out = _list_suite(args.worker, opts)
+    elif args.phase == "export":
+        out = _export(args.worker, args.workdir, opts)
+    else:
+        out = _convert_and_check(args.worker, args.workdir)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+# ----------------------------------------------------------------------------- driver side
+
+def _env_of(suite, args):
+    tag = SUITE_ENV[suite]
+    return getattr(args, "py" + tag), getattr(args, "site" + tag)
+
+
+def _run_phase(target, suite, phase, args):
+    py, site = _env_of(suite, args)
+    cmd = [py, os.path.abspath(__file__), "--worker", target, "--phase", phase,
+           "--workdir", args.workdir] + [f"--{k}={getattr(args, k)}" for k in DEFAULTS]
+    env = dict(os.environ, GLOG_v="3", PYTHONPATH=os.pathsep.join(
+        [site, REPO] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
+                              env=env)
+    except subprocess.TimeoutExpired:
+        return None, f"timeout after {args.timeout} s in {phase}"
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:]), None
+    return None, f"{phase} failed (exit {proc.returncode}): " + _reason(proc.stderr or "")
+
+
+def _reason(stderr: str) -> str:
+    """The exception line (or MindSpore's operator complaint), not the call stack."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    keys = ("Error:", "Exception:", "Unsupported op", "Kernel select failed", "not support")
+    hits = [ln for ln in lines if any(k in ln for k in keys) and not ln.startswith("[WARNING")]
+    if hits:
+        return " | ".join(dict.fromkeys(h[:240] for h in hits[-2:]))
+    return " | ".join(lines[-3:])[-400:]
+
+
+def _models(args):
+    suites = args.suites.split(",")
+    models = []
+    if "mindyolo" in suites:
+        cfgs = sorted(os.path.relpath(p, args.mindyolo_configs)[:-5]
+                      for p in glob.glob(os.path.join(args.mindyolo_configs, "*", "*.yaml")))
+        # network definitions: not hyper-parameter files or the *-base files they extend
+        cfgs = [c for c in cfgs if not os.path.basename(c).startswith("hyp")
+                and not c.endswith("-base")]
+        light = [c for c in cfgs if c not in YOLO_FIRST and not any(h in c for h in HEAVY)]
+        models += [f"mindyolo/{c}" for c in YOLO_FIRST if c in cfgs]
+        models += [f"mindyolo/{c}" for c in light]
+        models += [f"mindyolo/{c}" for c in cfgs if c not in YOLO_FIRST and c not in light]
+    if "mindocr" in suites:
+        names, err = _run_phase("mindocr", "mindocr", "list", args)
+        if err:
+            print(f"mindocr: cannot list models: {err}", flush=True)
+            names = []
+        models += [f"mindocr/{n}" for n in OCR_FIRST if n in names]
+        models += [f"mindocr/{n}" for n in names if n not in OCR_FIRST]
+    if "mindaudio" in suites:
+        models += [f"mindaudio/{n}" for n in AUDIO]
+    return models
+
+
+def _interleave(models):
+    """Round-robin over the suites, so a partial run covers each of them."""
+    by = {}
+    for m in models:
+        by.setdefault(m.split("/")[0], []).append(m)
+    out = []
+    while any(by.values()):
+        for s in list(by):
+            if by[s]:
+                out.append(by[s].pop(0))
+    return out
+
+
+def sweep(args):
+    models = args.models.split(",") if args.models else _interleave(_models(args))
+    os.makedirs(args.workdir, exist_ok=True)
+    results = json.load(open(args.out)) if os.path.exists(args.out) else {}
+    commit = _converter_commit()
+    for model_id in models:
+        suite = model_id.split("/")[0]
+        rec = results.get(model_id, {"suite": suite})
+        if rec.get("conversions") and not args.redo_convert:
+            continue
+        if rec.get("error", "").startswith("export") and not args.redo_export:
+            continue
+        base = os.path.join(args.workdir, model_id.replace("/", "__"))
+        cached = os.path.exists(base + ".npz") and _mindir(base + ".static")
+        if args.redo_export or not cached or "export" not in rec:
+            t = time.perf_counter()
+            exp, err = _run_phase(model_id, suite, "export", args)
+            if err:
+                results[model_id] = {"suite": suite, "error": "export: " + err,
+                                     "export_wall_s": round(time.perf_counter() - t, 1)}
+                _save(args.out, results)
+                print(f"{model_id}: {err}", flush=True)
+                continue
+            rec["export"] = exp
+        conv, err = _run_phase(model_id, suite, "convert", args)
+        if err:
+            rec["error"] = "convert: " + err
+        else:
+            rec.pop("error", None)
+            rec["conversions"] = conv
+        rec["converter_commit"] = commit
+        results[model_id] = rec
+        _save(args.out, results)
+        print(f"{model_id}: {_summary(rec)}", flush=True)
+    print(table(results))
+
+
+def _converter_commit() -> str:
+    def git(*a):
+        return subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout
+    head = git("log", "-1", "--format=%h", "--", "converters").strip() or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "converters").strip() else "")
+
+
+def _save(path, results):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _summary(rec):
+    conv = rec.get("conversions")
+    if not conv:
+        return rec.get("error", "?")
+    return " ".join(f"{k}={v['status']}" for k, v in sorted(conv.items()))
+
+
+MARK = {"ok": "ok", "refused": "no", "mismatch": "MISMATCH", "crash": "CRASH",
+        "no_mindir": "-"}
+
+
+def _worst(r):
+    errs = [e for k, v in r.items() if k.startswith("max_err") for e in v]
+    return max(errs) if errs else None
+
+
+def table(results) -> str:
+    lines = ["| model | MS | input | static 13/17/21 | dynamic 13/17/21 | dynpass 13/17/21 | "
+             "convert s (static 17) | max abs err (static 17, per output) | note |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    blocked = {}   # primitive -> models it blocks
+    tot = {"tried": 0, "exported": 0, "dyn_exported": 0}
+    tot.update({k: 0 for k in KINDS})
+    mismatches = []
+    for model_id in sorted(results):
+        rec = results[model_id]
+        tot["tried"] += 1
+        exp = rec.get("export") or {}
+        conv = rec.get("conversions")
+        inp = " + ".join("x".join(map(str, s)) or "scalar" for s, _ in
+                         exp.get("input_specs", [])) or "-"
+        if not conv:
+            lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | - | - | - | - "
+                         f"| - | {rec.get('error', '')[:200].replace('|', '/')} |")
+            continue
+        tot["exported"] += 1
+        tot["dyn_exported"] += "export_dyn_error" not in exp
+        cells, notes = [], []
+        prims = set()
+        for kind in KINDS:
+            marks = []
+            for opset in OPSETS:
+                r = conv.get(f"{kind}_{opset}", {})
+                marks.append(MARK.get(r.get("status"), "?"))
+                prims.update(r.get("unsupported", []))
+                if r.get("status") == "mismatch":
+                    mismatches.append((model_id, f"{kind}_{opset}", _worst(r)))
+                if r.get("status") not in ("ok", "no_mindir") and r.get("reason"):
+                    notes.append(f"{kind}: {r['reason'][:150]}")
+            if all(m == "ok" for m in marks):
+                tot[kind] += 1
+            cells.append("/".join(marks))
+        for p in prims:
+            blocked.setdefault(p, set()).add(model_id)
+        if "export_dyn_error" in exp:
+            notes.insert(0, f"symbolic-batch export: {exp['export_dyn_error'][:150]}")
+        s17 = conv.get("static_17", {})
+        errs = s17.get("max_err_b1")
+        err_cell = ", ".join(f"{e:.2g}" for e in errs) if errs else "-"
+        note = " ; ".join(dict.fromkeys(notes))[:300].replace("|", "/")
+        lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | {cells[0]} | "
+                     f"{cells[1]} | {cells[2]} | {s17.get('convert_s', '-')} | {err_cell} | "
+                     f"{note} |")
+    n = tot["exported"]
+    lines += ["", f"Totals: {tot['tried']} models tried, {n} built and exported to MINDIR "
+              f"({tot['dyn_exported']} also with a symbolic batch); all three opsets ok: "
+              f"static {tot['static']}/{n}, dynamic (symbolic MINDIR) {tot['dynamic']}/{n}, "
+              f"dynpass (batch-1 MINDIR + --dynamic_batch) {tot['dynpass']}/{n}.", "",
+              "Primitives the converter refuses (models blocked, at any opset/kind):", ""]
+    for p, ms in sorted(blocked.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"- {p}: {len(ms)} ({', '.join(sorted(ms))})")
+    if not blocked:
+        lines.append("- none")
+    lines += ["", "Parity failures (kind_opset, worst max abs err):", ""]
+    lines += [f"- {m} {k}: {e}" for m, k, e in mismatches] or ["- none"]
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="suite_sweep.json")
+    p.add_argument("--workdir", default=os.path.join(SUITES_ROOT, "work"))
+    p.add_argument("--suites", default="mindyolo,mindocr,mindaudio")
+    p.add_argument("--models", default="", help="suite/name,... (mindyolo: config path)")
+    p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    p.add_argument("--redo_convert", action="store_true")
+    p.add_argument("--redo_export", action="store_true")
+    for k, v in DEFAULTS.items():
+        p.add_argument(f"--{k}", default=v)
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--phase", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args)
+    elif args.table:
+        print(table(json.load(open(args.out))))
+    else:
+        sweep(args)
+
+
+if __name__ == "__main__":
+    main()
