@@ -1,4 +1,5 @@
-"""python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
+"""python -m coat_export.converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
+(`python -m converters ...` in a checkout of the repository).
 
 Exit status 0 on success; 2 with one ``error: ...`` line on stderr for anything that went wrong,
 130 after Ctrl-C and 143 after SIGTERM, each with one line (nothing is written then). The
@@ -24,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv=None) -> int:
-    parser = _Parser(prog="python -m converters",
+    parser = _Parser(prog=f"python -m {__package__ or 'converters'}",
                      description="Convert a MindSpore MINDIR file to ONNX.")
     parser.add_argument("mindir", help="input .mindir file")
     parser.add_argument("onnx", help="output .onnx file")
