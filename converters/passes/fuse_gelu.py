@@ -9,6 +9,8 @@ import math
 from ..onnx_graph import ONode, OnnxGraph
 from .pattern import Matcher, close, replace
 
+MIN_OPSET = 20  # Gelu exists from opset 20
+
 
 def _match(m: Matcher, erf: ONode):
     scaled = erf.inputs[0]

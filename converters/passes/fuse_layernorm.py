@@ -8,6 +8,8 @@ import numpy as np
 from ..onnx_graph import ONode, OnnxGraph
 from .pattern import Matcher, replace
 
+MIN_OPSET = 17  # LayerNormalization exists from opset 17
+
 
 def _trailing_axes(axes, rank):
     if not axes:

@@ -18,6 +18,9 @@ from ..onnx_graph import ONode, OnnxGraph
 
 _BIG = 2 ** 62  # Slice ends beyond this mean "to the end"
 
+# passes that must run first (each conv's bias Add sits between it and the Concat until fused)
+REQUIRES = ("fuse_conv_bias",)
+
 
 def _axis1(axis: int, rank: int) -> bool:
     return axis == 1 or (rank is not None and axis == 1 - rank)

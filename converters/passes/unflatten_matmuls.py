@@ -13,6 +13,9 @@ import numpy as np
 
 from ..onnx_graph import ONode, OnnxGraph, TensorInfo
 
+# passes that must run first (it rewrites the Gemms fuse_gemm makes)
+REQUIRES = ("fuse_gemm",)
+
 
 def _flattened_source(og: OnnxGraph, tensor: str):
     """X when `tensor` = Reshape(X, [-1 or rows, K]) with X of rank >= 3 and last dim K."""
