@@ -10,9 +10,11 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import numpy as np
 
 
-class _Frozen(list):
+class FrozenList(list):
     """A node's inputs or outputs once the node is in a graph: read like a list, edited only
     through OnnxGraph's helpers (which keep the indexes right)."""
+
+    __slots__ = ()  # no per-list __dict__: lowering makes two per node
 
     def _refuse(self, *args, **kwargs):
         raise TypeError("a graph node's inputs/outputs are edited through OnnxGraph helpers "
@@ -22,7 +24,7 @@ class _Frozen(list):
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
     def __reduce__(self):  # copy/deepcopy/pickle would rebuild it through append
-        return _Frozen, (list(self),)
+        return FrozenList, (list(self),)
 
 
 @dataclass(eq=False)
@@ -35,14 +37,26 @@ class ONode:
     origin: List[Any] = field(default_factory=list)  # ir.Node(s) this node implements
     domain: str = ""
 
+
+class _LiveNode(ONode):
+    """The class of an ONode while it is in a graph (switched back when it leaves): assigning
+    its inputs/outputs would bypass the indexes. A class switch, not a check in ONode, keeps
+    building nodes as cheap as before."""
+
     def __setattr__(self, key, value):
-        if key in _WIRED and self.__dict__.get("_in_graph"):
+        if key in ("inputs", "outputs"):
             raise AttributeError(f"{key} of a graph node is set through OnnxGraph helpers "
                                  "(set_inputs, set_outputs, ...)")
         object.__setattr__(self, key, value)
 
 
-_WIRED = ("inputs", "outputs")
+
+
+def _release(node: ONode) -> None:
+    """A node leaving the graph is an ordinary, editable ONode again."""
+    d = node.__dict__
+    d["inputs"], d["outputs"] = list(node.inputs), list(node.outputs)
+    node.__class__ = ONode
 
 
 @dataclass
@@ -134,13 +148,18 @@ class OnnxGraph:
     # ---------------------------------------------------------------- indexes
     def _link(self, node: ONode) -> None:
         d = node.__dict__
-        d["inputs"], d["outputs"], d["_in_graph"] = _Frozen(node.inputs), \
-            _Frozen(node.outputs), True
+        inputs, outputs = d["inputs"], d["outputs"]
+        if type(inputs) is not FrozenList:  # lowering hands over frozen lists: no copy
+            inputs = d["inputs"] = FrozenList(inputs)
+        if type(outputs) is not FrozenList:
+            outputs = d["outputs"] = FrozenList(outputs)
+        node.__class__ = _LiveNode
         self._live.add(id(node))
-        self._add_reads(node, node.inputs)
-        for o in node.outputs:
+        self._add_reads(node, inputs)
+        producer = self._producer
+        for o in outputs:
             if o:
-                self._producer[o] = node
+                producer[o] = node
 
     def _unlink(self, node: ONode) -> None:
         self._live.discard(id(node))
@@ -148,13 +167,17 @@ class OnnxGraph:
         for o in node.outputs:
             if o and self._producer.get(o) is node:
                 del self._producer[o]
-        d = node.__dict__  # a removed node is an ordinary object again
-        d["inputs"], d["outputs"], d["_in_graph"] = list(node.inputs), list(node.outputs), False
+        _release(node)
 
     def _add_reads(self, node: ONode, tensors) -> None:
+        users = self._users
         for i in tensors:
             if i:
-                self._users.setdefault(i, []).append(node)
+                readers = users.get(i)
+                if readers is None:  # not setdefault: no list made per call (lowering is hot)
+                    users[i] = [node]
+                else:
+                    readers.append(node)
 
     def _drop_reads(self, node: ONode, tensors) -> None:
         for i in set(tensors):
@@ -171,9 +194,7 @@ class OnnxGraph:
         keep = {id(n) for n in nodes}
         for n in self._nodes:
             if id(n) not in keep:
-                d = n.__dict__
-                d["inputs"], d["outputs"], d["_in_graph"] = list(n.inputs), list(n.outputs), \
-                    False
+                _release(n)
         self._nodes, self._view = list(nodes), None
         self._live, self._users, self._producer = set(), {}, {}
         for n in self._nodes:
@@ -209,7 +230,7 @@ class OnnxGraph:
             node.inputs = list(inputs)
             return
         self._drop_reads(node, node.inputs)
-        node.__dict__["inputs"] = _Frozen(inputs)
+        node.__dict__["inputs"] = FrozenList(inputs)
         self._add_reads(node, node.inputs)
 
     def set_outputs(self, node: ONode, outputs: List[str]) -> None:
@@ -220,7 +241,7 @@ class OnnxGraph:
         for o in node.outputs:
             if o and self._producer.get(o) is node:
                 del self._producer[o]
-        node.__dict__["outputs"] = _Frozen(outputs)
+        node.__dict__["outputs"] = FrozenList(outputs)
         for o in node.outputs:
             if o:
                 self._producer[o] = node
@@ -378,9 +399,8 @@ class OnnxGraph:
         users: Dict[str, List[int]] = {}
         produced: Dict[str, int] = {}
         for n in self._nodes:
-            require(isinstance(n.inputs, _Frozen) and isinstance(n.outputs, _Frozen)
-                    and n.__dict__.get("_in_graph"), f"{n.op_type} node edited behind the "
-                    "graph's back")
+            require(isinstance(n.inputs, FrozenList) and isinstance(n.outputs, FrozenList)
+                    and type(n) is _LiveNode, f"{n.op_type} node edited behind the graph's back")
             for i in n.inputs:
                 if i:
                     users.setdefault(i, []).append(id(n))
