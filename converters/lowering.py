@@ -6,7 +6,7 @@ import numpy as np
 from . import ir
 from .errors import ConversionError, UnsupportedOpsError
 from .handlers import registry
-from .onnx_graph import ONode, OnnxGraph, TensorInfo
+from .onnx_graph import FrozenList, ONode, OnnxGraph, TensorInfo
 
 _MISSING = object()
 INT64_MAX = np.iinfo(np.int64).max
@@ -128,10 +128,11 @@ class NodeContext:
     def make(self, op_type: str, inputs: Sequence[str], outputs: Union[int, List[str]] = 1,
              **attrs) -> Union[str, List[str]]:
         n_out = outputs if isinstance(outputs, int) else len(outputs)
-        outs = [self.graph.fresh(op_type) for _ in range(n_out)] if isinstance(outputs, int) \
-            else list(outputs)
+        # frozen lists the graph adopts as they are (no copy per node on large graphs)
+        outs = FrozenList([self.graph.fresh(op_type) for _ in range(n_out)]
+                          if isinstance(outputs, int) else outputs)
         clean = {k: v for k, v in attrs.items() if v is not None}
-        self.graph.add_node(ONode(op_type, list(inputs), outs, clean, origin=[self.node]))
+        self.graph.add_node(ONode(op_type, FrozenList(inputs), outs, clean, origin=[self.node]))
         return outs[0] if isinstance(outputs, int) and n_out == 1 else outs
 
     def set_output(self, name: str, i: int = 0) -> None:

@@ -5,9 +5,26 @@ IR nodes it came from (`origin`), and the graph remembers which of its tensors h
 value of an IR node output (`tensor_origin`): that is the provenance the writer records.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
+
+
+class FrozenList(list):
+    """A node's inputs or outputs once the node is in a graph: read like a list, edited only
+    through OnnxGraph's helpers (which keep the indexes right)."""
+
+    __slots__ = ()  # no per-list __dict__: lowering makes two per node
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a graph node's inputs/outputs are edited through OnnxGraph helpers "
+                        "(set_inputs, set_outputs, replace_uses, ...)")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self):  # copy/deepcopy/pickle would rebuild it through append
+        return FrozenList, (list(self),)
 
 
 @dataclass(eq=False)
@@ -21,6 +38,27 @@ class ONode:
     domain: str = ""
 
 
+class _LiveNode(ONode):
+    """The class of an ONode while it is in a graph (switched back when it leaves): assigning
+    its inputs/outputs would bypass the indexes. A class switch, not a check in ONode, keeps
+    building nodes as cheap as before."""
+
+    def __setattr__(self, key, value):
+        if key in ("inputs", "outputs"):
+            raise AttributeError(f"{key} of a graph node is set through OnnxGraph helpers "
+                                 "(set_inputs, set_outputs, ...)")
+        object.__setattr__(self, key, value)
+
+
+
+
+def _release(node: ONode) -> None:
+    """A node leaving the graph is an ordinary, editable ONode again."""
+    d = node.__dict__
+    d["inputs"], d["outputs"] = list(node.inputs), list(node.outputs)
+    node.__class__ = ONode
+
+
 @dataclass
 class TensorInfo:
     dtype: Optional[np.dtype]
@@ -29,13 +67,19 @@ class TensorInfo:
 
 class OnnxGraph:
     """Nodes in topological order, initializers, graph inputs/outputs, per-tensor info and
-    provenance. Passes edit it only through the helpers below (add, rewire, rename, remove,
-    replace, bypass, fold), which keep a consumer index and the provenance right; reading
-    `nodes`, `inputs`, `outputs` and `initializers` directly is fine."""
+    provenance. `nodes` is a read-only tuple; passes edit the graph only through the helpers
+    below (add, rewire, rename, remove, replace, bypass, fold), which keep the producer and
+    consumer indexes, the membership set and the provenance right on every edit, so
+    `producer_of`, `users_of` and `node in og` are O(1) and never stale. Reading `inputs`,
+    `outputs`, `initializers` and `info` directly is fine."""
 
     def __init__(self, name: str):
         self.name = name
         self._nodes: List[ONode] = []
+        self._view: Optional[Tuple[ONode, ...]] = ()   # `nodes`, rebuilt after an edit
+        self._live: Set[int] = set()                   # id() of every node in the graph
+        self._users: Dict[str, List[ONode]] = {}       # tensor -> consumers (one per read)
+        self._producer: Dict[str, ONode] = {}          # tensor -> the node writing it
         self.initializers: Dict[str, np.ndarray] = {}
         self.inputs: List[str] = []
         self.outputs: List[str] = []
@@ -44,19 +88,21 @@ class OnnxGraph:
         self.ir_nodes: Dict[str, Any] = {}             # IR node name -> ir.Node
         self.generated = set()                         # names made up by fresh()
         self._counter = 0
-        self._users: Optional[Dict[str, List[ONode]]] = None  # consumer index, built lazily
         self.visiting: Optional[ONode] = None  # the node a pass is looking at (for errors)
 
     # ---------------------------------------------------------------- nodes
     @property
-    def nodes(self) -> List[ONode]:
-        return self._nodes
+    def nodes(self) -> Tuple[ONode, ...]:
+        if self._view is None:
+            self._view = tuple(self._nodes)
+        return self._view
 
-    @nodes.setter
-    def nodes(self, nodes: List[ONode]) -> None:
-        # a wholesale replacement (lowering, tests): the index is rebuilt on next use
-        self._nodes = list(nodes)
-        self._users = None
+    def __contains__(self, node: ONode) -> bool:
+        return id(node) in self._live
+
+    def is_live(self, node: ONode) -> bool:
+        """`node` is in the graph (not removed or replaced); O(1)."""
+        return id(node) in self._live
 
     def fresh(self, hint: str = "t") -> str:
         self._counter += 1
@@ -71,20 +117,23 @@ class OnnxGraph:
         return name
 
     def add_node(self, node: ONode, position: Optional[int] = None) -> ONode:
+        if id(node) in self._live:
+            raise ValueError(f"{node.op_type} node is already in the graph")
         if position is None:
             self._nodes.append(node)
         else:
             self._nodes.insert(position, node)
-        if self._users is not None:
-            for i in node.inputs:
-                if i:
-                    self._users.setdefault(i, []).append(node)
+        self._view = None
+        self._link(node)
         return node
 
     def each(self, *op_types: str):
-        """The nodes (of these op types; all without any) as they are now, one at a time;
-        the current one is `visiting`, so a pass that fails can name the node it was on."""
+        """The nodes (of these op types; all without any) as they are now, one at a time,
+        skipping any an earlier step removed; the current one is `visiting`, so a pass that
+        fails can name the node it was on."""
         for n in [n for n in self._nodes if not op_types or n.op_type in op_types]:
+            if id(n) not in self._live:
+                continue
             self.visiting = n
             yield n
         self.visiting = None
@@ -96,25 +145,68 @@ class OnnxGraph:
         return f"{node.op_type} node {node.name or node.outputs[0]!r}" + \
             (f" (from MindSpore {src})" if src else "")
 
+    # ---------------------------------------------------------------- indexes
+    def _link(self, node: ONode) -> None:
+        d = node.__dict__
+        inputs, outputs = d["inputs"], d["outputs"]
+        if type(inputs) is not FrozenList:  # lowering hands over frozen lists: no copy
+            inputs = d["inputs"] = FrozenList(inputs)
+        if type(outputs) is not FrozenList:
+            outputs = d["outputs"] = FrozenList(outputs)
+        node.__class__ = _LiveNode
+        self._live.add(id(node))
+        self._add_reads(node, inputs)
+        producer = self._producer
+        for o in outputs:
+            if o:
+                producer[o] = node
+
+    def _unlink(self, node: ONode) -> None:
+        self._live.discard(id(node))
+        self._drop_reads(node, node.inputs)
+        for o in node.outputs:
+            if o and self._producer.get(o) is node:
+                del self._producer[o]
+        _release(node)
+
+    def _add_reads(self, node: ONode, tensors) -> None:
+        users = self._users
+        for i in tensors:
+            if i:
+                readers = users.get(i)
+                if readers is None:  # not setdefault: no list made per call (lowering is hot)
+                    users[i] = [node]
+                else:
+                    readers.append(node)
+
+    def _drop_reads(self, node: ONode, tensors) -> None:
+        for i in set(tensors):
+            users = self._users.get(i)
+            if users is not None:
+                users = [u for u in users if u is not node]
+                if users:
+                    self._users[i] = users
+                else:
+                    del self._users[i]
+
+    def _reindex(self, nodes: List[ONode]) -> None:
+        """Make `nodes` the graph's nodes and rebuild every index (wholesale edits)."""
+        keep = {id(n) for n in nodes}
+        for n in self._nodes:
+            if id(n) not in keep:
+                _release(n)
+        self._nodes, self._view = list(nodes), None
+        self._live, self._users, self._producer = set(), {}, {}
+        for n in self._nodes:
+            self._link(n)
+
     # ---------------------------------------------------------------- queries
-    def _index(self) -> Dict[str, List[ONode]]:
-        if self._users is None:
-            users: Dict[str, List[ONode]] = {}
-            for n in self._nodes:
-                for i in n.inputs:
-                    if i:
-                        users.setdefault(i, []).append(n)
-            self._users = users
-        return self._users
-
-    def producers(self) -> Dict[str, ONode]:
-        return {o: n for n in self._nodes for o in n.outputs if o}
-
-    def consumers(self) -> Dict[str, List[ONode]]:
-        return {k: list(v) for k, v in self._index().items() if v}
+    def producer_of(self, tensor: str) -> Optional[ONode]:
+        return self._producer.get(tensor)
 
     def users_of(self, tensor: str) -> List[ONode]:
-        return list(self._index().get(tensor, []))
+        """Consumers of `tensor`, a node once per input that reads it."""
+        return list(self._users.get(tensor, ()))
 
     def const_value(self, name: str) -> Optional[np.ndarray]:
         return self.initializers.get(name)
@@ -133,28 +225,39 @@ class OnnxGraph:
 
     # ---------------------------------------------------------------- edits
     def set_inputs(self, node: ONode, inputs: List[str]) -> None:
-        """Rewire `node` (keeps the consumer index right)."""
-        if self._users is not None:
-            for i in node.inputs:
-                if i and i in self._users:
-                    self._users[i] = [u for u in self._users[i] if u is not node]
-            for i in inputs:
-                if i:
-                    self._users.setdefault(i, []).append(node)
-        node.inputs = list(inputs)
+        """Rewire `node`'s inputs."""
+        if id(node) not in self._live:
+            node.inputs = list(inputs)
+            return
+        self._drop_reads(node, node.inputs)
+        node.__dict__["inputs"] = FrozenList(inputs)
+        self._add_reads(node, node.inputs)
+
+    def set_outputs(self, node: ONode, outputs: List[str]) -> None:
+        """Make `node` write `outputs` (provenance is the caller's business)."""
+        if id(node) not in self._live:
+            node.outputs = list(outputs)
+            return
+        for o in node.outputs:
+            if o and self._producer.get(o) is node:
+                del self._producer[o]
+        node.__dict__["outputs"] = FrozenList(outputs)
+        for o in node.outputs:
+            if o:
+                self._producer[o] = node
 
     def replace_uses(self, old: str, new: str) -> None:
         """Make every consumer (and graph output) of `old` read `new` instead."""
-        for n in {id(u): u for u in self.users_of(old)}.values():
+        for n in {id(u): u for u in self._users.get(old, ())}.values():
             self.set_inputs(n, [new if i == old else i for i in n.inputs])
         if old in self.outputs:
             self.outputs = [new if o == old else o for o in self.outputs]
 
     def rename_tensor(self, old: str, new: str) -> None:
         """Rename a tensor everywhere: producers, consumers, graph I/O, tables, provenance."""
-        for n in self._nodes:
-            if old in n.outputs:
-                n.outputs = [new if o == old else o for o in n.outputs]
+        producer = self._producer.get(old)
+        if producer is not None:
+            self.set_outputs(producer, [new if o == old else o for o in producer.outputs])
         self.replace_uses(old, new)
         self.inputs = [new if i == old else i for i in self.inputs]
         for table in (self.initializers, self.info, self.tensor_origin):
@@ -165,30 +268,29 @@ class OnnxGraph:
         """Many renames at once (naming passes); same guarantees as rename_tensor."""
         r = rename.get
         for n in self._nodes:
-            n.inputs = [r(i, i) for i in n.inputs]
-            n.outputs = [r(o, o) for o in n.outputs]
+            d = n.__dict__
+            d["inputs"] = [r(i, i) for i in n.inputs]
+            d["outputs"] = [r(o, o) for o in n.outputs]
+        self._reindex(self._nodes)
         self.inputs = [r(i, i) for i in self.inputs]
         self.outputs = [r(o, o) for o in self.outputs]
         self.initializers = {r(k, k): v for k, v in self.initializers.items()}
         self.info = {r(k, k): v for k, v in self.info.items()}
         self.tensor_origin = {r(k, k): v for k, v in self.tensor_origin.items()}
-        self._users = None
 
     def remove_nodes(self, nodes) -> None:
         """Drop nodes; provenance of outputs nobody produces any more goes with them."""
-        ids = {id(n) for n in nodes}
-        if not ids:
-            return
-        self._nodes = [n for n in self._nodes if id(n) not in ids]
-        if self._users is not None:
+        nodes = list(nodes)
+        ids = {id(n) for n in nodes if id(n) in self._live}
+        if ids:
+            self._nodes = [n for n in self._nodes if id(n) not in ids]
+            self._view = None
             for n in nodes:
-                for i in n.inputs:
-                    if i and i in self._users:
-                        self._users[i] = [u for u in self._users[i] if id(u) not in ids]
-        produced = {o for n in self._nodes for o in n.outputs}
+                if id(n) in self._live:
+                    self._unlink(n)
         for n in nodes:
             for o in n.outputs:
-                if o not in produced:
+                if o not in self._producer:
                     self.tensor_origin.pop(o, None)
 
     def replace_nodes(self, dead: List[ONode], new, first: bool = False) -> None:
@@ -215,7 +317,7 @@ class OnnxGraph:
         """`node` now computes what `absorbed` (its only consumer) computed: it writes the
         absorbed node's output, with its provenance, and the absorbed node goes."""
         self.tensor_origin.pop(node.outputs[0], None)
-        node.outputs = [absorbed.outputs[0]] + node.outputs[1:]
+        self.set_outputs(node, [absorbed.outputs[0]] + list(node.outputs[1:]))
         node.origin = node.origin + absorbed.origin
         self.remove_nodes([absorbed])
 
@@ -240,11 +342,11 @@ class OnnxGraph:
         if dst in self.outputs:
             if src in self.inputs or src in self.initializers or src in self.outputs:
                 return False
-            producer = next((n for n in self._nodes if src in n.outputs), None)
+            producer = self._producer.get(src)
             if producer is None:
                 return False
             self.remove_nodes([node])
-            producer.outputs = [dst if o == src else o for o in producer.outputs]
+            self.set_outputs(producer, [dst if o == src else o for o in producer.outputs])
             self.replace_uses(src, dst)
             self.move_provenance(src, dst)
             return True
@@ -272,7 +374,7 @@ class OnnxGraph:
                 needed.update(i for i in n.inputs if i)
         removed = len(self._nodes) - len(kept)
         kept.reverse()
-        self.nodes = kept
+        self._reindex(kept)
         for name in list(self.initializers):
             if name not in needed:
                 del self.initializers[name]
@@ -283,21 +385,32 @@ class OnnxGraph:
         return removed
 
     def check(self) -> None:
-        """Invariants (tests call this after every pass): the consumer index matches the
-        nodes, every tensor with provenance is computed by a node or is a graph input, each
-        tensor has one producer."""
-        index = {k: sorted(id(n) for n in v) for k, v in self._index().items() if v}
-        fresh: Dict[str, List[int]] = {}
-        for n in self._nodes:
-            for i in n.inputs:
-                if i:
-                    fresh.setdefault(i, []).append(id(n))
-        assert index == {k: sorted(v) for k, v in fresh.items()}, "stale consumer index"
+        """Invariants (run after every pass under COAT_EXPORT_CHECK_GRAPH=1): the live indexes
+        and membership set equal a rebuild from the nodes, each tensor has one producer, every
+        tensor with provenance is computed by a node or is a graph input."""
+        def require(ok, what):
+            if not ok:  # not `assert`: python -O must not turn the check off
+                raise AssertionError(what)
+
+        ids = [id(n) for n in self._nodes]
+        require(len(set(ids)) == len(ids), "a node is listed twice")
+        require(set(ids) == self._live, "stale membership set")
+        require(self._view is None or list(self._view) == self._nodes, "stale node view")
+        users: Dict[str, List[int]] = {}
         produced: Dict[str, int] = {}
         for n in self._nodes:
+            require(isinstance(n.inputs, FrozenList) and isinstance(n.outputs, FrozenList)
+                    and type(n) is _LiveNode, f"{n.op_type} node edited behind the graph's back")
+            for i in n.inputs:
+                if i:
+                    users.setdefault(i, []).append(id(n))
             for o in n.outputs:
                 if o:
-                    assert o not in produced, f"tensor {o} has two producers"
-                    produced[o] = 1
+                    require(o not in produced, f"tensor {o} has two producers")
+                    produced[o] = id(n)
+        require({k: sorted(id(u) for u in v) for k, v in self._users.items()} ==
+                {k: sorted(v) for k, v in users.items()}, "stale consumer index")
+        require({k: id(v) for k, v in self._producer.items()} == produced,
+                "stale producer index")
         for t in self.tensor_origin:
-            assert t in produced or t in self.inputs, f"provenance of a dead tensor {t}"
+            require(t in produced or t in self.inputs, f"provenance of a dead tensor {t}")

@@ -9,10 +9,12 @@ import math
 from ..onnx_graph import ONode, OnnxGraph
 from .pattern import Matcher, close, replace
 
+MIN_OPSET = 20  # Gelu exists from opset 20
+
 
 def _match(m: Matcher, erf: ONode):
     scaled = erf.inputs[0]
-    pre = m.producer.get(scaled)
+    pre = m.producer(scaled)
     if pre is None or m.only_user(scaled) is not erf:
         return None
     if pre.op_type == "Div" and close(m.scalar(pre.inputs[1]), math.sqrt(2.0)):
@@ -44,7 +46,7 @@ def _match(m: Matcher, erf: ONode):
         if mul2 is None or mul2.op_type != "Mul" or m.other_input(mul2, mul1.outputs[0]) != x:
             return None
         return x, [pre, erf, add, mul1, mul2]
-    half = m.producer.get(other)                     # (x * 0.5) * a
+    half = m.producer(other)                     # (x * 0.5) * a
     if half is not None and half.op_type == "Mul" and m.only_user(other) is mul1 and \
             x in half.inputs and close(m.scalar(m.other_input(half, x)), 0.5):
         return x, [pre, erf, add, half, mul1]

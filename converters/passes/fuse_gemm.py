@@ -2,6 +2,9 @@
 from ..onnx_graph import OnnxGraph
 from .pattern import absorb_add, constant_add_after
 
+# passes that must run first (Dense weights are transposed parameters until folded)
+REQUIRES = ("fold_constants",)
+
 
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)

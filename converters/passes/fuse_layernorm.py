@@ -8,6 +8,8 @@ import numpy as np
 from ..onnx_graph import ONode, OnnxGraph
 from .pattern import Matcher, replace
 
+MIN_OPSET = 17  # LayerNormalization exists from opset 17
+
 
 def _trailing_axes(axes, rank):
     if not axes:
@@ -33,7 +35,7 @@ def _match(m: Matcher, mean1: ONode):
     if sub is None or sub.op_type != "Sub" or sub.inputs != [x, mean1.outputs[0]]:
         return None
     d = sub.outputs[0]
-    users = m.users.get(d, [])
+    users = m.users(d)
     if len(users) != 2 or d in m.outputs:
         return None
     sq = next((u for u in users if (u.op_type == "Mul" and u.inputs == [d, d]) or
@@ -87,8 +89,6 @@ def run(og: OnnxGraph) -> int:
     m = Matcher(og)
     fused = 0
     for mean1 in og.each("ReduceMean"):
-        if not any(mean1 is n for n in og.nodes):
-            continue
         found = _match(m, mean1)
         if found is None:
             continue
@@ -106,6 +106,5 @@ def run(og: OnnxGraph) -> int:
         inputs = [x, s] + ([b] if b else [])
         ln = ONode("LayerNormalization", inputs, [tail], {"axis": axis, "epsilon": eps})
         replace(og, nodes, ln)
-        m = Matcher(og)
         fused += 1
     return fused

@@ -12,6 +12,9 @@ import numpy as np
 
 from ..onnx_graph import ONode, OnnxGraph
 
+# passes that must run first (Dense weights are transposed parameters until folded)
+REQUIRES = ("fold_constants",)
+
 
 def _gemm_key(og: OnnxGraph, n: ONode):
     """(kind, transB, weight dtype, K) for a fusable node; None otherwise."""

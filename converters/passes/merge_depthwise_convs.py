@@ -18,6 +18,9 @@ from ..onnx_graph import ONode, OnnxGraph
 
 _BIG = 2 ** 62  # Slice ends beyond this mean "to the end"
 
+# passes that must run first (each conv's bias Add sits between it and the Concat until fused)
+REQUIRES = ("fuse_conv_bias",)
+
 
 def _axis1(axis: int, rank: int) -> bool:
     return axis == 1 or (rank is not None and axis == 1 - rank)
@@ -100,16 +103,16 @@ def _merge(og: OnnxGraph, concat: ONode, x: str, cuts: List[ONode], convs: List[
     return True
 
 
-def _try(og: OnnxGraph, outputs, producers, concat: ONode) -> bool:
+def _try(og: OnnxGraph, outputs, concat: ONode) -> bool:
     rank = len(og.shape_of(concat.outputs[0]) or ()) or None
     if len(concat.inputs) < 2 or not _axis1(int(concat.attrs.get("axis", 0)), rank):
         return False
-    convs = [producers.get(t) for t in concat.inputs]
+    convs = [og.producer_of(t) for t in concat.inputs]
     if any(c is None or c.op_type != "Conv" or c.outputs[0] in outputs or
            len(og.users_of(c.outputs[0])) != 1 for c in convs) or len(set(map(id, convs))) \
             != len(convs):
         return False
-    sources = [producers.get(c.inputs[0]) for c in convs]
+    sources = [og.producer_of(c.inputs[0]) for c in convs]
     if any(s is None for s in sources):
         return False
     if all(s.op_type == "Slice" for s in sources):
@@ -155,11 +158,8 @@ def _try(og: OnnxGraph, outputs, producers, concat: ONode) -> bool:
 
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
-    # built once: a merge removes only nodes whose outputs fed nothing but the merged concat,
-    # so the entries it leaves stale are never looked up again
-    producers = og.producers()
     merged = 0
     for concat in og.each("Concat"):
-        if _try(og, outputs, producers, concat):
+        if _try(og, outputs, concat):
             merged += 1
     return merged

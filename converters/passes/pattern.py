@@ -1,5 +1,5 @@
 """Small helpers for matching node patterns in an OnnxGraph."""
-from typing import Dict, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -7,18 +7,27 @@ from ..onnx_graph import ONode, OnnxGraph
 
 
 class Matcher:
+    """Pattern queries over the graph's live indexes: they stay right while the pass edits the
+    graph, so one Matcher serves a whole pass."""
+
     def __init__(self, og: OnnxGraph):
         self.og = og
-        self.producer: Dict[str, ONode] = og.producers()
-        # a node reading a tensor twice (x * x) is one user
-        self.users: Dict[str, List[ONode]] = {
-            t: list({id(n): n for n in users}.values()) for t, users in og.consumers().items()}
-        self.outputs = set(og.outputs)
+
+    def producer(self, tensor: str) -> Optional[ONode]:
+        return self.og.producer_of(tensor)
+
+    def users(self, tensor: str) -> List[ONode]:
+        """Consumers of `tensor`; a node reading it twice (x * x) is one user."""
+        return list({id(n): n for n in self.og.users_of(tensor)}.values())
+
+    @property
+    def outputs(self) -> List[str]:
+        return self.og.outputs
 
     def only_user(self, tensor: str) -> Optional[ONode]:
         """The single consumer of an internal tensor (None if shared or a graph output)."""
-        users = self.users.get(tensor, [])
-        if len(users) != 1 or tensor in self.outputs:
+        users = self.users(tensor)
+        if len(users) != 1 or tensor in self.og.outputs:
             return None
         return users[0]
 

@@ -13,10 +13,13 @@ import numpy as np
 
 from ..onnx_graph import ONode, OnnxGraph, TensorInfo
 
+# passes that must run first (it rewrites the Gemms fuse_gemm makes)
+REQUIRES = ("fuse_gemm",)
 
-def _flattened_source(og: OnnxGraph, producers, tensor: str):
+
+def _flattened_source(og: OnnxGraph, tensor: str):
     """X when `tensor` = Reshape(X, [-1 or rows, K]) with X of rank >= 3 and last dim K."""
-    r = producers.get(tensor)
+    r = og.producer_of(tensor)
     if r is None or r.op_type != "Reshape" or len(r.inputs) < 2:
         return None
     target = og.const_value(r.inputs[1])
@@ -30,7 +33,6 @@ def _flattened_source(og: OnnxGraph, producers, tensor: str):
 
 def run(og: OnnxGraph) -> int:
     outputs = set(og.outputs)
-    producers = og.producers()
     changed = 0
     for gemm in og.each("Gemm"):
         a = gemm.attrs
@@ -42,7 +44,7 @@ def run(og: OnnxGraph) -> int:
         if weight is None or weight.ndim != 2 or (len(gemm.inputs) > 2 and gemm.inputs[2]
                                                   and (bias is None or bias.ndim != 1)):
             continue
-        x = _flattened_source(og, producers, gemm.inputs[0])
+        x = _flattened_source(og, gemm.inputs[0])
         users = og.users_of(gemm.outputs[0])
         if x is None or gemm.outputs[0] in outputs or not users or \
                 not all(_reshape_without_zeros(og, u, gemm.outputs[0]) for u in users):

@@ -23,6 +23,16 @@ ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
 from cvt_util import SMALL_FULL, SMALL_LITE, export  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def check_graph_after_each_pass():
+    """og.check() after every pass of every conversion, subprocesses included: a pass or graph
+    helper that leaves an index stale fails here rather than producing a subtly wrong model."""
+    from converters.passes import CHECK_ENV
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CHECK_ENV, "1")
+        yield
+
+
 @pytest.fixture(scope="session")
 def exports_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("mindir")

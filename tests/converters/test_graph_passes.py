@@ -31,8 +31,8 @@ def test_integer_div_folds_toward_zero():
     def build():
         og = _graph((6,), np.int64)
         ca, cb = og.add_initializer(a), og.add_initializer(b)
-        og.nodes.append(ONode("Div", [ca, cb], ["q"]))
-        og.nodes.append(ONode("Add", ["x", "q"], ["y"]))
+        og.add_node(ONode("Div", [ca, cb], ["q"]))
+        og.add_node(ONode("Add", ["x", "q"], ["y"]))
         og.outputs.append("y")
         og.info["y"] = TensorInfo(np.dtype(np.int64), (6,))
         return og
@@ -50,8 +50,8 @@ def test_integer_div_by_zero_not_folded():
     og = _graph((2,), np.int64)
     ca, cb = og.add_initializer(np.array([1, 2], np.int64)), og.add_initializer(
         np.array([0, 1], np.int64))
-    og.nodes.append(ONode("Div", [ca, cb], ["q"]))
-    og.nodes.append(ONode("Add", ["x", "q"], ["y"]))
+    og.add_node(ONode("Div", [ca, cb], ["q"]))
+    og.add_node(ONode("Add", ["x", "q"], ["y"]))
     og.outputs.append("y")
     assert fold_constants.run(og) == 0
 

@@ -3,12 +3,11 @@ MindSpore, and the pass did what it is for."""
 import numpy as np
 import pytest
 
+from converters import passes
 from converters.lowering import lower
 from converters.mindir_reader import read_mindir
 from converters.onnx_writer import build_model
-from converters.passes import (dedup_initializers, drop_noops, fold_constants, fuse_conv_bias,
-                               fuse_gelu, fuse_gemm, fuse_layernorm, fuse_sibling_matmuls,
-                               merge_depthwise_convs, readable_names, unflatten_matmuls)
+from converters.passes import dedup_initializers, readable_names
 from cvt_util import assert_close, ms_forward, ort_forward, validate
 
 
@@ -28,49 +27,56 @@ def parallel(small_coats, images64):
 def _run_single(path, opset, fn, prepare=()):
     og = lower(read_mindir(path), opset)
     for p in prepare:
-        p(og)
+        p.run(og)
     before = _ops(og)
     changed = fn(og)
-    og.check()  # consumer index, single producers, provenance only of live tensors
+    og.check()  # live indexes, single producers, provenance only of live tensors
     og.remove_unused()
     return og, before, _ops(og), changed
 
 
-CASES = {
-    "fold_constants": (17, fold_constants.run, (),
-                       lambda b, a: a.get("Transpose", 0) < b["Transpose"]),
-    "drop_noops": (17, drop_noops.run, (), lambda b, a: True),
-    "fuse_conv_bias": (17, fuse_conv_bias.run, (fold_constants.run,),
-                       lambda b, a: a["Add"] == b["Add"] - b["Conv"]),
-    "fuse_gemm": (17, fuse_gemm.run, (fold_constants.run,),
-                  lambda b, a: a.get("Gemm", 0) > 0 and a["MatMul"] < b["MatMul"]),
-    "fuse_gelu": (20, fuse_gelu.run, (fold_constants.run,),
-                  lambda b, a: a.get("Gelu", 0) == b["Erf"] and "Erf" not in a),
-    "fuse_layernorm": (17, fuse_layernorm.run, (), lambda b, a: True),
-    "merge_depthwise_convs": (17, merge_depthwise_convs.run,
-                              (fold_constants.run, fuse_conv_bias.run),
-                              lambda b, a: a["Conv"] < b["Conv"] and a["Concat"] < b["Concat"]),
-    "unflatten_matmuls": (17, unflatten_matmuls.run, (fold_constants.run, fuse_gemm.run),
-                          lambda b, a: a.get("Gemm", 0) < b["Gemm"] and a["Reshape"] < b["Reshape"]),
-    "fuse_sibling_matmuls": (17, fuse_sibling_matmuls.run, (fold_constants.run,),
-                             lambda b, a: a.get("Split", 0) > b.get("Split", 0)),
-    "dedup_initializers": (17, dedup_initializers.run, (), lambda b, a: True),
-    "readable_names": (17, readable_names.run, (), lambda b, a: True),
+# what each pass is for; what it needs first is declared by the pass (REQUIRES, MIN_OPSET)
+EFFECTS = {
+    "fold_constants": lambda b, a: a.get("Transpose", 0) < b["Transpose"],
+    "drop_noops": lambda b, a: True,
+    "fuse_conv_bias": lambda b, a: a["Add"] == b["Add"] - b["Conv"],
+    "fuse_gemm": lambda b, a: a.get("Gemm", 0) > 0 and a["MatMul"] < b["MatMul"],
+    "fuse_gelu": lambda b, a: a.get("Gelu", 0) == b["Erf"] and "Erf" not in a,
+    "fuse_layernorm": lambda b, a: True,
+    "merge_depthwise_convs": lambda b, a: a["Conv"] < b["Conv"] and a["Concat"] < b["Concat"],
+    "unflatten_matmuls": lambda b, a: a.get("Gemm", 0) < b["Gemm"] and a["Reshape"] < b["Reshape"],
+    "fuse_sibling_matmuls": lambda b, a: a.get("Split", 0) > b.get("Split", 0),
+    "dedup_initializers": lambda b, a: True,
+    "readable_names": lambda b, a: True,
 }
+PASSES = {p.name: p for p in passes.DEFAULT + passes.LAST + list(passes.OPTIONAL.values())
+          + [passes.Pass.of(readable_names)]}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_pass_has_a_case():
+    assert set(EFFECTS) == set(PASSES)
+
+
+@pytest.mark.parametrize("name", sorted(EFFECTS))
 def test_pass_alone_keeps_parity(parallel, name):
     path, x, expected = parallel
-    opset, fn, prepare, effect = CASES[name]
-    og, before, after, changed = _run_single(path, opset, fn, prepare)
-    assert effect(before, after), (before, after)
+    p = PASSES[name]
+    opset = max(17, p.min_opset)
+    prepare = passes.prerequisites(name, opset, tuple(passes.OPTIONAL)) if p.requires else []
+    og, before, after, changed = _run_single(path, opset, p.run, prepare)
+    assert EFFECTS[name](before, after), (before, after)
     if name in ("fold_constants", "fuse_conv_bias", "fuse_gemm", "fuse_gelu", "dedup_initializers",
                 "merge_depthwise_convs", "fuse_sibling_matmuls", "unflatten_matmuls"):
         assert changed > 0
     model = build_model(og, opset)
     validate(model)
     assert_close(ort_forward(model, x), expected, what=name)
+    for r in p.requires:  # each declared prerequisite is real: without it the pass does less
+        og = lower(read_mindir(path), opset)
+        for q in prepare:
+            if q.name != r:
+                q.run(og)
+        assert p.run(og) < changed, f"{name} does as much without {r}"
 
 
 def test_dedup_merges_equal_weights(parallel):
