@@ -119,5 +119,5 @@ def run_passes(og: OnnxGraph, opset: int, optimize: bool = True, skip=(), extra=
             try:
                 og.check()
             except AssertionError as exc:
-                raise AssertionError(f"after pass {p.name}: {exc}") from None
+                raise AssertionError(f"after pass {p.name}: {exc}") from exc
     return stats

@@ -6,7 +6,7 @@ import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-import converters
+from coat_export import converters
 from cvt_util import assert_close, export, ms_forward, ort_forward, validate
 
 OPSETS = [13, 17, 21]

@@ -10,8 +10,8 @@ import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-import converters
-from converters.handlers import unregistered
+from coat_export import converters
+from coat_export.converters.handlers import unregistered
 from cvt_util import export
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -162,7 +162,7 @@ def test_cli_errors(tmp_path, small_mindir):
 def test_external_data_for_big_models(tmp_path, small_coats, images64, monkeypatch):
     """Models over protobuf's 2 GB limit keep weights in OUT.onnx.data (threshold lowered)."""
     import onnx
-    from converters import onnx_writer
+    from coat_export.converters import onnx_writer
     from cvt_util import ms_forward, ort_forward
     net, static, _ = small_coats["lite"]
     monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_THRESHOLD", 1024)
@@ -181,7 +181,7 @@ def test_external_data_for_big_models(tmp_path, small_coats, images64, monkeypat
     assert clean_stale(str(tmp_path)) == 0
     # a conversion that fails its gate leaves the previous model and its data untouched
     before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
-    from converters import api
+    from coat_export.converters import api
 
     def refuse(path):
         raise converters.ConversionError("refused by the test")

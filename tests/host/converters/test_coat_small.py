@@ -3,7 +3,7 @@ static and dynamic MINDIRs, --dynamic_batch from a static MINDIR, batches 1/3/8,
 import numpy as np
 import pytest
 
-import converters
+from coat_export import converters
 from cvt_util import assert_close, ms_forward, ort_forward, session, validate
 
 OPSETS = [13, 17, 21]
@@ -80,7 +80,7 @@ def test_node_names_and_provenance(small_coats):
 def test_intermediate_tensors_match_mindspore(small_coats, images64):
     """The provenance map is good enough to compare an intermediate tensor with MindSpore."""
     import onnx
-    from model import CoaT
+    from coat_export.model import CoaT
     net, static, _ = small_coats["lite"]
     conv = converters.convert_detailed(static)
     # the first patch embedding's LayerNorm output equals MindSpore's patch_embed1(x)

@@ -13,8 +13,8 @@ import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-import converters
-from converters.mindir_reader import load_mind_ir_pb2
+from coat_export import converters
+from coat_export.converters.mindir_reader import load_mind_ir_pb2
 from cvt_util import export, ms_forward, ort_forward
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -179,7 +179,7 @@ def test_cli_normal_permissions_and_creates_directory(tmp_path, tiny_mindirs):
 def test_refused_by_runtime_means_nothing_written(tmp_path, tiny_mindirs, monkeypatch):
     """The gate before writing: a model ONNX Runtime refuses is an error and leaves no file."""
     _, src, _ = tiny_mindirs["conv"]
-    from converters import lowering
+    from coat_export.converters import lowering
     orig_make = lowering.NodeContext.make
 
     def bad_make(self, op_type, inputs, outputs=1, **attrs):

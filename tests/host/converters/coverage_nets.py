@@ -1,5 +1,5 @@
 """Tiny MindSpore networks, one per nn layer / ops function family used by vision and audio
-nets: the converter's op-level coverage (tests/converters/test_coverage.py and
+nets: the converter's op-level coverage (tests/host/converters/test_coverage.py and
 bench/support_table.py). Generated once from a list of (name, expression, layer) entries;
 each class returns a tuple so that one MINDIR can exercise several forms."""
 import numpy as np

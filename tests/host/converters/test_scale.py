@@ -11,7 +11,7 @@ import pytest
 
 from mindspore import nn, ops
 
-from converters.mindir_reader import load_mind_ir_pb2
+from coat_export.converters.mindir_reader import load_mind_ir_pb2
 from cvt_util import export
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

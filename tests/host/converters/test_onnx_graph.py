@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from converters import passes
-from converters.errors import ConversionError
-from converters.onnx_graph import ONode, OnnxGraph, TensorInfo
-from converters.passes.pattern import Matcher
+from coat_export.converters import passes
+from coat_export.converters.errors import ConversionError
+from coat_export.converters.onnx_graph import ONode, OnnxGraph, TensorInfo
+from coat_export.converters.passes.pattern import Matcher
 
 
 def _chain():

@@ -24,10 +24,9 @@ import traceback
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import converters  # noqa: E402
-from converters.mindir_reader import load_mind_ir_pb2  # noqa: E402
+from coat_export import converters  # noqa: E402
+from coat_export.converters.mindir_reader import load_mind_ir_pb2  # noqa: E402
 
 PER_MUTANT_S = 20
 

@@ -3,11 +3,11 @@ MindSpore, and the pass did what it is for."""
 import numpy as np
 import pytest
 
-from converters import passes
-from converters.lowering import lower
-from converters.mindir_reader import read_mindir
-from converters.onnx_writer import build_model
-from converters.passes import dedup_initializers, readable_names
+from coat_export.converters import passes
+from coat_export.converters.lowering import lower
+from coat_export.converters.mindir_reader import read_mindir
+from coat_export.converters.onnx_writer import build_model
+from coat_export.converters.passes import dedup_initializers, readable_names
 from cvt_util import assert_close, ms_forward, ort_forward, validate
 
 

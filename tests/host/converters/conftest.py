@@ -4,14 +4,9 @@ Exports are slow-ish (graph compile), so each network is exported once per sessi
 `tmp_path_factory` and shared between tests.
 """
 import os
-import sys
 
 import numpy as np
 import pytest
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
 
 os.environ.setdefault("GLOG_v", "3")          # MindSpore: errors only
 os.environ.setdefault("MS_SUBMODULE_LOG_v", "{ME:3}")
@@ -27,7 +22,7 @@ from cvt_util import SMALL_FULL, SMALL_LITE, export  # noqa: E402
 def check_graph_after_each_pass():
     """og.check() after every pass of every conversion, subprocesses included: a pass or graph
     helper that leaves an index stale fails here rather than producing a subtly wrong model."""
-    from converters.passes import CHECK_ENV
+    from coat_export.converters.passes import CHECK_ENV
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(CHECK_ENV, "1")
         yield
@@ -39,7 +34,7 @@ def exports_dir(tmp_path_factory):
 
 
 def _small_coat(config):
-    from model import CoaTConfig, create_model
+    from coat_export.model import CoaTConfig, create_model
     ms.set_seed(1234)
     net = create_model(CoaTConfig(**config))
     net.set_train(False)

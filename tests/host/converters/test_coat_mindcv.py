@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-import converters
+from coat_export import converters
 from cvt_util import export, ort_forward, validate
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
@@ -13,7 +13,7 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 @pytest.mark.parametrize("name", ["coat_lite_nano", "coat_nano"])
 def test_mindcv_logits(tmp_path, name):
-    from model import CoaTConfig, create_model, load_checkpoint_strict
+    from coat_export.model import CoaTConfig, create_model, load_checkpoint_strict
     arch = dict(json.load(open(os.path.join(FIXTURES, f"{name}.json")))["architecture"])
     arch["in_channels"] = arch.pop("in_chans")
     net = create_model(CoaTConfig(**arch))

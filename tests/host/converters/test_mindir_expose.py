@@ -6,8 +6,8 @@ import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-import converters
-from converters.mindir_reader import load_mind_ir_pb2
+from coat_export import converters
+from coat_export.converters.mindir_reader import load_mind_ir_pb2
 from cvt_util import export, ms_forward
 
 

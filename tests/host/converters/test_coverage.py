@@ -4,7 +4,7 @@ A conversion may be refused (with a reason) only where this file says why; a mis
 passes. bench/support_table.py turns the same runs into converters/SUPPORT.md."""
 import pytest
 
-from converters.handlers import registry
+from coat_export.converters.handlers import registry
 from coverage_nets import CASES
 from coverage_run import OPSETS, run_case
 
@@ -51,13 +51,13 @@ def test_case_matches_mindspore(name, family, cls, shape, workdir):
 
 
 def test_every_primitive_has_a_batch_rule():
-    from converters import handlers  # noqa: F401
+    from coat_export.converters import handlers  # noqa: F401
     missing = [name for name in registry.supported_ops() if registry.batch_rule(name) is None]
     assert not missing
 
 
 def test_registering_twice_raises():
-    from converters import handlers  # noqa: F401
+    from coat_export.converters import handlers  # noqa: F401
     with pytest.raises(registry.RegistrationError, match="twice"):
         registry.op("ReLU")(lambda ctx: None)
     with pytest.raises(registry.RegistrationError, match="two batch rules"):

@@ -3,9 +3,9 @@ Runtime running the graph before the pass."""
 import numpy as np
 import pytest
 
-from converters.onnx_graph import ONode, OnnxGraph, TensorInfo
-from converters.onnx_writer import build_model
-from converters.passes import (drop_noops, fold_constants, fuse_conv_bias, fuse_sibling_matmuls,
+from coat_export.converters.onnx_graph import ONode, OnnxGraph, TensorInfo
+from coat_export.converters.onnx_writer import build_model
+from coat_export.converters.passes import (drop_noops, fold_constants, fuse_conv_bias, fuse_sibling_matmuls,
                                merge_depthwise_convs, unflatten_matmuls)
 from cvt_util import ort_forward, validate
 
@@ -347,8 +347,8 @@ def test_unflatten_matmuls_leaves_what_it_cannot_prove(case):
 def test_a_failing_pass_names_the_node_it_was_on():
     """A malformed graph that trips a pass is a ConversionError naming the pass, the ONNX node
     and the MindSpore node it came from."""
-    from converters.errors import ConversionError
-    from converters.passes import run_passes
+    from coat_export.converters.errors import ConversionError
+    from coat_export.converters.passes import run_passes
 
     og = _graph((1, 2, 4, 4))
     w = og.add_initializer(np.array(1.0, np.float32))  # a 0-d "weight"
@@ -370,7 +370,7 @@ def test_readable_names_is_linear_in_copies_of_one_scope():
     100,000 never finished). A generous bound: the quadratic form needs minutes here."""
     import time
 
-    from converters.passes import readable_names
+    from coat_export.converters.passes import readable_names
 
     og = _float_graph()
     origin = _Origin("n", "ReLU", "Default/blocks-CellList/0-Block/act-ReLU/ReLU-op1")

@@ -1,6 +1,6 @@
 """Run one coverage case: export a tiny network to MINDIR (batch 2), convert it static and with
 --dynamic_batch at each opset, and compare with MindSpore in ONNX Runtime (static at batch 2,
-dynamic at batch 3). Shared by tests/converters/test_coverage.py and bench/support_table.py."""
+dynamic at batch 3). Shared by tests/host/converters/test_coverage.py and bench/support_table.py."""
 import os
 
 import numpy as np
@@ -8,7 +8,7 @@ import onnxruntime as ort
 
 import mindspore as ms
 
-import converters
+from coat_export import converters
 
 OPSETS = (13, 17, 21)
 STATIC_BATCH, DYNAMIC_BATCH = 2, 3

@@ -9,7 +9,7 @@ import pytest
 
 import mindspore as ms
 
-import converters
+from coat_export import converters
 from cvt_util import export, ms_forward, ort_forward, session, validate
 
 FAST = ["coat_lite_tiny"]
@@ -19,7 +19,7 @@ SLOW = ["coat_lite_mini", "coat_lite_small", "coat_lite_medium", "coat_tiny", "c
 
 @pytest.mark.parametrize("variant", FAST + [pytest.param(v, marks=pytest.mark.slow) for v in SLOW])
 def test_variant_matches_mindspore(tmp_path, variant):
-    from model import create_model
+    from coat_export.model import create_model
     ms.set_seed(42)
     net = create_model(variant)
     net.set_train(False)
