@@ -173,3 +173,17 @@ def test_no_import_cycles():
         if m not in index:
             visit(m)
     assert not cycles, "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_one_namespace_is_installed():
+    """pyproject installs model/ and converters/ as coat_export.model / coat_export.converters
+    and lists every package folder (a new subpackage left out would be missing on install)."""
+    import tomllib
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        setup = tomllib.load(f)["tool"]["setuptools"]
+    assert setup["package-dir"] == {"coat_export.model": "model",
+                                    "coat_export.converters": "converters"}
+    packages = {m for m, p in MODULES.items() if p.endswith("__init__.py")}
+    assert set(setup["packages"]) == packages
+    assert all(p.startswith("coat_export") for p in setup["packages"])

@@ -168,3 +168,26 @@ def test_validate_uses_the_bundles_preprocessing(bundle_copy, tmp_path):
         assert r.returncode == 0, r.stderr
         counts[name] = json.loads(out.read_text())["results"][0]["correct_top1"]
     assert counts["bundle"] == expected and counts["bare"] != expected, (counts, expected)
+
+
+def test_the_install_is_one_namespace():
+    """`pip install coat-export` puts everything under coat_export/: no top-level `model` or
+    `converters` package lands in site-packages (skipped where the package runs from a
+    checkout: an editable install has no site-packages copy to judge)."""
+    import importlib.util
+    from importlib import metadata
+
+    package = os.path.dirname(importlib.util.find_spec("coat_export").origin)
+    site = os.path.dirname(package)
+    if os.path.exists(os.path.join(site, "pyproject.toml")):
+        pytest.skip(f"coat_export runs from the checkout {site}, not from an installed copy")
+    dists = [d for d in metadata.distributions(path=[site])
+             if (d.metadata["Name"] or "").lower() == "coat-export"]
+    files = [str(f).replace("\\", "/") for d in dists for f in (d.files or [])]
+    if not any(f.startswith("coat_export/") for f in files):
+        pytest.skip(f"coat_export runs from {package}, not from an installed copy")
+    tops = {f.split("/")[0] for f in files if f.endswith(".py")}
+    assert tops == {"coat_export"}, tops
+    assert any(f.startswith("coat_export/converters/") for f in files)
+    assert not os.path.exists(os.path.join(site, "model")) and \
+        not os.path.exists(os.path.join(site, "converters"))
