@@ -43,6 +43,9 @@ import subprocess
 import sys
 import time
 
+# the zoo sweep's bookkeeping: the converter's commit, incremental saves, failure lines
+from zoo_sweep import converter_commit, failure_reason, save_results  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 OPSETS = (13, 17, 21)
@@ -397,17 +400,7 @@ def _run_phase(target, suite, phase, args):
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:]), None
-    return None, f"{phase} failed (exit {proc.returncode}): " + _reason(proc.stderr or "")
-
-
-def _reason(stderr: str) -> str:
-    """The exception line (or MindSpore's operator complaint), not the call stack."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    keys = ("Error:", "Exception:", "Unsupported op", "Kernel select failed", "not support")
-    hits = [ln for ln in lines if any(k in ln for k in keys) and not ln.startswith("[WARNING")]
-    if hits:
-        return " | ".join(dict.fromkeys(h[:240] for h in hits[-2:]))
-    return " | ".join(lines[-3:])[-400:]
+    return None, f"{phase} failed (exit {proc.returncode}): " + failure_reason(proc.stderr or "")
 
 
 def _models(args):
@@ -452,7 +445,7 @@ def sweep(args):
     models = args.models.split(",") if args.models else _interleave(_models(args))
     os.makedirs(args.workdir, exist_ok=True)
     results = json.load(open(args.out)) if os.path.exists(args.out) else {}
-    commit = _converter_commit()
+    commit = converter_commit()
     for model_id in models:
         suite = model_id.split("/")[0]
         rec = results.get(model_id, {"suite": suite})
@@ -468,7 +461,7 @@ def sweep(args):
             if err:
                 results[model_id] = {"suite": suite, "error": "export: " + err,
                                      "export_wall_s": round(time.perf_counter() - t, 1)}
-                _save(args.out, results)
+                save_results(args.out, results)
                 print(f"{model_id}: {err}", flush=True)
                 continue
             rec["export"] = exp
@@ -480,23 +473,9 @@ def sweep(args):
             rec["conversions"] = conv
         rec["converter_commit"] = commit
         results[model_id] = rec
-        _save(args.out, results)
+        save_results(args.out, results)
         print(f"{model_id}: {_summary(rec)}", flush=True)
     print(table(results))
-
-
-def _converter_commit() -> str:
-    def git(*a):
-        return subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout
-    head = git("log", "-1", "--format=%h", "--", "converters").strip() or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "converters").strip() else "")
-
-
-def _save(path, results):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def _summary(rec):

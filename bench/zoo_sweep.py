@@ -213,10 +213,10 @@ def _run_phase(name, workdir, phase, timeout):
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:]), None
-    return None, f"{phase} failed (exit {proc.returncode}): " + _reason(proc.stderr or "")
+    return None, f"{phase} failed (exit {proc.returncode}): " + failure_reason(proc.stderr or "")
 
 
-def _reason(stderr: str) -> str:
+def failure_reason(stderr: str) -> str:
     """The informative line of a MindSpore failure: the exception line or the kernel/operator
     complaint, not the C++ call stack that follows it."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
@@ -249,13 +249,13 @@ def sweep(args):
     results = {}
     if os.path.exists(args.out):
         results = json.load(open(args.out))
-    commit = _converter_commit()
+    commit = converter_commit()
     for name in (models if args.models else _order(models)):  # --models: in that order
         rec = results.get(name, {})
         if args.conditioning_only:
             if _mismatched(rec):
                 _measure_conditioning(name, rec, args)
-                _save(args.out, results)
+                save_results(args.out, results)
                 print(f"{name}: {rec['ulp_sensitivity']}", flush=True)
             continue
         stale = rec.get("converter_commit") != commit
@@ -271,7 +271,7 @@ def sweep(args):
             exp, err = _run_phase(name, args.workdir, "export", args.timeout)
             if err:
                 results[name] = {"error": "export: " + err}
-                _save(args.out, results)
+                save_results(args.out, results)
                 print(f"{name}: {err}", flush=True)
                 continue
             rec["export"] = exp
@@ -288,7 +288,7 @@ def sweep(args):
         results[name] = rec
         if args.discard_ok and _all_ok(rec):
             _discard_mindir(args.workdir, name)
-        _save(args.out, results)
+        save_results(args.out, results)
         print(f"{name}: {_summary(rec)}", flush=True)
     print(table(results))
 
@@ -302,7 +302,7 @@ def _measure_conditioning(name, rec, args):
     rec["ulp_sensitivity"] = sens or {"error": err}
 
 
-def _converter_commit() -> str:
+def converter_commit() -> str:
     """The last commit that changed converters/ ('+dirty' with local changes)."""
     def git(*a):
         return subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout
@@ -310,7 +310,7 @@ def _converter_commit() -> str:
     return head + ("+dirty" if git("status", "--porcelain", "converters").strip() else "")
 
 
-def _save(path, results):
+def save_results(path, results):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(results, f, indent=1, sort_keys=True)
@@ -355,7 +355,7 @@ def ill_conditioned(rec) -> bool:
 def table(results) -> str:
     lines = ["| model | static 13/17/21 | dynamic 13/17/21 | convert s (static 17) | converter | "
              "note |", "| --- | --- | --- | --- | --- | --- |"]
-    current = _converter_commit()
+    current = converter_commit()
     by_current = 0
     totals = {"static": 0, "dynamic": 0, "exported": 0, "export_failed": 0, "ill": 0}
     times = []
