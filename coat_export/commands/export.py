@@ -1,7 +1,7 @@
 """`export`: checkpoint -> MINDIR / AIR / ONNX, each verified against the source network.
 
 The flags are a fixed contract shared with the MindCV-style `export.py` at the repo root.
-Parse -> validate -> run (`host.export_pipeline`) -> report.
+Parse -> validate -> run (`host.pipeline.export_verified`) -> report.
 """
 import argparse
 
