@@ -819,3 +819,32 @@ CASES += [
     ("tensor_scatter_max_min", "gather", TensorScatterMaxMin, (2, 4, 6, 8)),
 ]
 
+
+def _grid_samples(x, mode):
+    """Every padding mode and align_corners setting; the grid (N, 6, 8, 2) reaches past the
+    border (|g| up to 1.3) so that the padding modes differ."""
+    grid = ops.tanh(x[:, :2].transpose(0, 2, 3, 1)) * 1.3
+    return (ops.grid_sample(x, grid, mode, "zeros", False),
+            ops.grid_sample(x, grid, mode, "zeros", True),
+            ops.grid_sample(x, grid, mode, "border", False),
+            ops.grid_sample(x, grid, mode, "border", True),
+            ops.grid_sample(x, grid, mode, "reflection", False),
+            ops.grid_sample(x, grid, mode, "reflection", True))
+
+
+class GridSampleBilinear(nn.Cell):
+    """SVTR's spatial transformer: GridSampler2D, bilinear."""
+
+    def construct(self, x):
+        return _grid_samples(x, "bilinear")
+
+
+class GridSampleNearest(nn.Cell):
+    def construct(self, x):
+        return _grid_samples(x, "nearest")
+
+
+CASES += [
+    ("grid_sample_bilinear", "resize", GridSampleBilinear, (2, 4, 6, 8)),
+    ("grid_sample_nearest", "resize", GridSampleNearest, (2, 4, 6, 8)),
+]
