@@ -262,8 +262,13 @@ def check_supported(graph: ir.Graph, opset: int) -> None:
             entry[0] += 1
     if missing:
         from .handlers.refused import REFUSED
+        reasons = dict(REFUSED)
+        for name in missing:
+            first = registry.opsets(name)
+            if first and first[0] > opset:  # a handler exists from a later opset on
+                reasons[name] = f"needs opset >= {first[0]}"
         raise UnsupportedOpsError({k: (c, ex) for k, (c, ex) in missing.items()}, opset,
-                                  reasons=REFUSED)
+                                  reasons=reasons)
 
 
 def lower(graph: ir.Graph, opset: int) -> OnnxGraph:

@@ -138,6 +138,55 @@ def scatter_nd(ctx):
     ctx.set_output(ctx.make("ScatterND", [base, idx, ctx.tensor(1)]))
 
 
+_SCATTER_REFUSE = B.refuse("scatters by run-time index; the analysis cannot prove samples "
+                           "stay apart")
+
+
+def _tensor_scatter(ctx, reduction=None, negate=False):
+    """MindSpore TensorScatter*(x, indices [..., N], updates [..., x.shape[N:]]): ONNX ScatterND,
+    whose shapes follow the same rule. ONNX leaves the result of duplicate indices unspecified
+    for a plain update (MindSpore does too); the reductions accumulate them."""
+    dtype = ctx.out_dtype()
+    updates = ctx.tensor(2, dtype)
+    if negate:
+        updates = ctx.make("Neg", [updates])
+    attrs = {"reduction": reduction} if reduction else {}
+    ctx.set_output(ctx.make("ScatterND", [ctx.tensor(0, dtype), ctx.cast(ctx.tensor(1), np.int64),
+                                          updates], **attrs))
+
+
+@op("TensorScatterUpdate", batch=_SCATTER_REFUSE)
+def tensor_scatter_update(ctx):
+    _tensor_scatter(ctx)
+
+
+# ScatterND's reduction attribute: add/mul from opset 16, max/min from opset 18. Below those the
+# primitives have no handler and the unsupported-primitive report names the opset they need.
+@op("TensorScatterAdd", since=16, batch=_SCATTER_REFUSE)
+def tensor_scatter_add(ctx):
+    _tensor_scatter(ctx, "add")
+
+
+@op("TensorScatterSub", since=16, batch=_SCATTER_REFUSE)
+def tensor_scatter_sub(ctx):
+    _tensor_scatter(ctx, "add", negate=True)
+
+
+@op("TensorScatterMul", since=16, batch=_SCATTER_REFUSE)
+def tensor_scatter_mul(ctx):
+    _tensor_scatter(ctx, "mul")
+
+
+@op("TensorScatterMax", since=18, batch=_SCATTER_REFUSE)
+def tensor_scatter_max(ctx):
+    _tensor_scatter(ctx, "max")
+
+
+@op("TensorScatterMin", since=18, batch=_SCATTER_REFUSE)
+def tensor_scatter_min(ctx):
+    _tensor_scatter(ctx, "min")
+
+
 @op("GatherNd",
     batch=B.refuse("gathers by run-time index tuples, which may cross samples"))
 def gather_nd(ctx):

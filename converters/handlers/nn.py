@@ -41,6 +41,16 @@ def same_pads(in_size, kernel, stride, dilation):
     return pads_begin + pads_end
 
 
+def same_conv_padding(in_size, kernel, stride, dilation):
+    """Conv attributes for 'same': explicit pads when the spatial size is static, else ONNX's
+    auto_pad SAME_UPPER, which computes the same pads at run time (output ceil(in/stride), the
+    odd extra pad at the end). MindSpore records unknown spatial dimensions after e.g. Pad or
+    MaxPool in a MINDIR exported with only the batch symbolic."""
+    if in_size is not None and all(i is not None for i in in_size):
+        return {"pads": same_pads(in_size, kernel, stride, dilation)}
+    return {"auto_pad": "SAME_UPPER"}
+
+
 @op("Conv2D", batch=B.PER_SAMPLE)
 def conv2d(ctx):
     if str(ctx.node.attrs.get("format", "NCHW")) not in ("NCHW", "0"):
@@ -53,13 +63,18 @@ def conv2d(ctx):
     mode = pad_mode_of(ctx.node.attrs.get("pad_mode", "valid"))
     if mode == "pad":
         top, bottom, left, right = [int(p) for p in ctx.node.attrs.get("pad", (0, 0, 0, 0))]
-        pads = [top, left, bottom, right]
+        padding = {"pads": [top, left, bottom, right]}
     elif mode == "same":
-        pads = same_pads(ctx.in_shape(0)[2:], kernel, stride, dilation)
+        padding = same_conv_padding(_spatial(ctx), kernel, stride, dilation)
     else:
-        pads = [0, 0, 0, 0]
+        padding = {"pads": [0, 0, 0, 0]}
     ctx.set_output(ctx.make("Conv", [ctx.tensor(0), ctx.tensor(1)], kernel_shape=kernel,
-                            strides=stride, dilations=dilation, group=group, pads=pads))
+                            strides=stride, dilations=dilation, group=group, **padding))
+
+
+def _spatial(ctx):
+    shape = ctx.in_shape(0)
+    return None if shape is None else shape[2:]
 
 
 def _conv_ext(ctx, padding):
@@ -70,16 +85,16 @@ def _conv_ext(ctx, padding):
     groups = int(ctx.const(6, default=1))
     if isinstance(padding, str) or ctx.node.op_type == "Conv2DPadding":
         mode = padding if isinstance(padding, str) else pad_mode_of(padding)
-        pads = same_pads(ctx.in_shape(0)[2:], w_shape[2:], stride, dilation) if mode == "same" \
-            else [0] * (2 * spatial)
+        padding = same_conv_padding(_spatial(ctx), w_shape[2:], stride, dilation) \
+            if mode == "same" else {"pads": [0] * (2 * spatial)}
     else:
         p = pair(padding, spatial)
-        pads = p + p
+        padding = {"pads": p + p}
     inputs = [ctx.tensor(0), ctx.tensor(1)]
     if ctx.arg(2, default=None) is not None:
         inputs.append(ctx.tensor(2))
     ctx.set_output(ctx.make("Conv", inputs, kernel_shape=list(w_shape[2:]), strides=stride,
-                            dilations=dilation, group=groups, pads=pads))
+                            dilations=dilation, group=groups, **padding))
 
 
 @op("Conv2DExt", "Conv2DPadding", "Conv1DExt", "Conv1DPadding", batch=B.PER_SAMPLE)

@@ -71,3 +71,43 @@ def upsample(ctx):
         _resize(ctx, out[2:], True, align, not align)  # torch-style half-pixel when not aligned
     else:
         _resize(ctx, out[2:], False, False, False)
+
+
+_GRID_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}  # MindSpore InterpolationMode
+_GRID_PADDING = {0: "zeros", 1: "border", 2: "reflection"}  # MindSpore GridSamplerPaddingMode
+_GRID_MODES_20 = {"bilinear": "linear", "nearest": "nearest", "bicubic": "cubic"}
+
+
+def _enum(value, table, what, where):
+    name = table.get(int(value)) if isinstance(value, (int, np.integer)) else str(value).lower()
+    if name not in table.values():
+        raise ConversionError(f"{where}: {what} {value!r}")
+    return name
+
+
+def _grid_sampler_rule(node, st):
+    """x (N, C, H, W) and grid (N, Ho, Wo, 2) are sampled sample by sample: both must carry the
+    batch on axis 0 (ONNX GridSample does not broadcast a constant grid)."""
+    x, grid = node.inputs[0], node.inputs[1]
+    if st.of(x) != 0 or st.of(grid) != 0:
+        raise B.Refuse(f"{B.where(node)} needs the batch on axis 0 of both the input and the "
+                       f"grid (they have it on {st.of(x)}, {st.of(grid)})")
+    B.set_outputs(node, st, 0)
+
+
+@op("GridSampler2D", since=16, batch=_grid_sampler_rule)
+def grid_sampler_2d(ctx):
+    """ONNX GridSample (opset 16; opset 20 renamed bilinear/bicubic to linear/cubic). Below
+    opset 16 there is no handler, and the unsupported-primitive report names opset 16."""
+    where = ctx.where()
+    mode = _enum(ctx.const(2, "interpolation_mode", 0), _GRID_MODES, "interpolation mode", where)
+    padding = _enum(ctx.const(3, "padding_mode", 0), _GRID_PADDING, "padding mode", where)
+    align = int(bool(ctx.const(4, "align_corners", False)))
+    if mode == "bicubic":
+        # MindSpore's CPU backend has no bicubic grid sampling, so nothing could be checked
+        raise ConversionError(f"{where}: bicubic grid sampling is not verified against MindSpore")
+    if ctx.opset >= 20:
+        mode = _GRID_MODES_20[mode]
+    dtype = ctx.out_dtype()
+    ctx.set_output(ctx.make("GridSample", [ctx.tensor(0, dtype), ctx.tensor(1, dtype)],
+                            mode=mode, padding_mode=padding, align_corners=align))

@@ -776,3 +776,75 @@ class AdaptiveUneven(nn.Cell):
 
 
 CASES += [("adaptive_pool_uneven", "pool", AdaptiveUneven, (2, 4, 6, 8))]
+
+
+
+def _updates(*shape):
+    # constant updates: slicing x for them would make --dynamic_batch refuse the slice first
+    return ms.Tensor(np.random.RandomState(1).randn(*shape).astype(np.float32))
+
+
+class TensorScatterUpdate(nn.Cell):
+    """YOLOv5/v7 heads: rows of a tensor replaced in place by index tuples (full and partial)."""
+
+    def construct(self, x):
+        rows = ms.Tensor(np.array([[1]], np.int32))
+        pairs = ms.Tensor(np.array([[0, 3], [1, 1], [1, 2]], np.int64))
+        return (ops.tensor_scatter_update(x, rows, _updates(1, 4, 6, 8)),
+                ops.tensor_scatter_update(ops.tanh(x), pairs, _updates(3, 6, 8)))
+
+
+class TensorScatterAddSubMul(nn.Cell):
+    """ScatterND with a reduction (opset 16); the duplicate index accumulates."""
+
+    def construct(self, x):
+        idx = ms.Tensor(np.array([[0, 1], [1, 2], [0, 1]], np.int32))
+        u = _updates(3, 6, 8)
+        return (ops.tensor_scatter_add(x, idx, u), ops.tensor_scatter_sub(x, idx, u),
+                ops.tensor_scatter_mul(x, idx, u))
+
+
+class TensorScatterMaxMin(nn.Cell):
+    """ScatterND reduction max/min (opset 18), with a duplicate index."""
+
+    def construct(self, x):
+        idx = ms.Tensor(np.array([[0, 1, 2], [1, 2, 0], [0, 1, 2]], np.int32))
+        u = _updates(3, 8)
+        return (ops.tensor_scatter_max(x, idx, u), ops.tensor_scatter_min(x, idx, u))
+
+
+CASES += [
+    ("tensor_scatter_update", "gather", TensorScatterUpdate, (2, 4, 6, 8)),
+    ("tensor_scatter_add_sub_mul", "gather", TensorScatterAddSubMul, (2, 4, 6, 8)),
+    ("tensor_scatter_max_min", "gather", TensorScatterMaxMin, (2, 4, 6, 8)),
+]
+
+
+def _grid_samples(x, mode):
+    """Every padding mode and align_corners setting; the grid (N, 6, 8, 2) reaches past the
+    border (|g| up to 1.3) so that the padding modes differ."""
+    grid = ops.tanh(x[:, :2].transpose(0, 2, 3, 1)) * 1.3
+    return (ops.grid_sample(x, grid, mode, "zeros", False),
+            ops.grid_sample(x, grid, mode, "zeros", True),
+            ops.grid_sample(x, grid, mode, "border", False),
+            ops.grid_sample(x, grid, mode, "border", True),
+            ops.grid_sample(x, grid, mode, "reflection", False),
+            ops.grid_sample(x, grid, mode, "reflection", True))
+
+
+class GridSampleBilinear(nn.Cell):
+    """SVTR's spatial transformer: GridSampler2D, bilinear."""
+
+    def construct(self, x):
+        return _grid_samples(x, "bilinear")
+
+
+class GridSampleNearest(nn.Cell):
+    def construct(self, x):
+        return _grid_samples(x, "nearest")
+
+
+CASES += [
+    ("grid_sample_bilinear", "resize", GridSampleBilinear, (2, 4, 6, 8)),
+    ("grid_sample_nearest", "resize", GridSampleNearest, (2, 4, 6, 8)),
+]

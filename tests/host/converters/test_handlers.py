@@ -167,3 +167,33 @@ def test_families_cover_their_primitives(family):
             "resize": {"ResizeBilinearV2", "ResizeNearestNeighborV2"},
             "matmul": {"MatMul", "BatchMatMul", "BiasAdd"}}[name]
     assert must <= ops_seen, f"{name}: missing {must - ops_seen}"
+
+
+class SameConvAfterPool(nn.Cell):
+    """pad_mode='same', stride 2, on a tensor whose spatial size the MINDIR leaves unknown (after
+    MaxPool and Pad with only the batch symbolic) and on the input (static H, W)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(3, 4, 3, stride=2, pad_mode="same", has_bias=True)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.second = nn.Conv2d(4, 5, 3, stride=2, pad_mode="same", dilation=2)
+        self.third = nn.Conv2d(4, 5, 4, stride=2, pad_mode="same")
+
+    def construct(self, x):
+        y = self.pool(self.first(x))
+        return (self.second(y), self.third(ops.pad(y, (1, 0, 1, 0))))
+
+
+@pytest.mark.parametrize("opset", [13, 21])
+def test_same_conv_with_symbolic_batch(tmp_path, opset):
+    net = SameConvAfterPool()
+    path = export(net, tmp_path / "same", (1, 3, 30, 30), dynamic_batch=True)
+    model = converters.convert_to_model(path, opset=opset, dynamic_batch=True)
+    validate(model)
+    # explicit pads where the MINDIR records H and W, run-time SAME_UPPER where it does not
+    conv_attrs = [{a.name for a in n.attribute} for n in model.graph.node if n.op_type == "Conv"]
+    assert any("auto_pad" in a for a in conv_attrs) and any("pads" in a for a in conv_attrs)
+    for batch in (1, 3):
+        x = np.random.RandomState(batch).randn(batch, 3, 30, 30).astype(np.float32)
+        assert_close(ort_forward(model, x), ms_forward(net, x), what=f"batch {batch}")
