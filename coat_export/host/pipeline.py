@@ -114,20 +114,25 @@ def verification_inputs(built: BuiltModel, batch_size: int, dynamic_batch: bool,
     return {b: seeded_input((b, *built.input_shape), seed) for b in batches}
 
 
-def verify_export(built: BuiltModel, candidate, inputs: Dict[int, np.ndarray]
-                  ) -> Dict[int, np.ndarray]:
-    """Compare a runner of the exported file with the source network, one call per batch size
-    (whole batches: a dynamic-batch file must take every one of them). Prints the figures;
-    VerificationError when one departs. Returns the source network's outputs (reused by
-    `export --check`)."""
-    from .runners import NetworkRunner
+def verify_export(built: BuiltModel, path: str, name: str, options: "ExportOptions"):
+    """Run the exported file at `path` (reported as `name`) in its runtime and compare it with
+    the source network, one call per batch size (whole batches: a dynamic-batch file must take
+    every one of them). Prints the figures; VerificationError when one departs. Returns the
+    inputs and the network's outputs as an edge.parity.ComputedReference (export --check
+    reuses them: nothing is computed twice)."""
+    from ..edge.parity import CheckInputs, ComputedReference
+    from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
+    from .runners import MindirRunner, NetworkRunner
 
+    inputs = verification_inputs(built, options.batch_size, options.dynamic_batch, options.seed)
+    opener = MindirRunner if options.format == "mindir" else OnnxRuntimeRunner
+    candidate = opener(path, name=name)
     source = NetworkRunner(built)
     with step("reference: the source network on the verification inputs"):
         reference = {b: source(x) for b, x in inputs.items()}
     runtime = {"mindspore": "MindSpore (GraphCell)", "onnxruntime": "ONNX Runtime"}
     batches = ", ".join(map(str, inputs))
-    results = []
+    results: List[Comparison] = []
     with step(f"verify: {runtime.get(candidate.runtime, candidate.runtime)} runs the new file "
               f"at batch{'es' if len(inputs) > 1 else ''} {batches}; compare with the source "
               "network"):
@@ -144,19 +149,20 @@ def verify_export(built: BuiltModel, candidate, inputs: Dict[int, np.ndarray]
                                                          f"[batch={b}]",
                                           output_name="logits",
                                           tolerance=tolerance_for("fp32")))
-        report_verification(results)
-    return reference
-
-
-def report_verification(results: List[Comparison]) -> None:
-    for r in results:
-        verdict = "ok" if r.passed else "FAILED: " + "; ".join(r.failures)
-        say(f"     {r.candidate} vs {r.reference}: max_abs_diff={r.max_abs_diff:.2e} "
-            f"cosine={r.cosine:.8f} top1={r.top1_agreement:.2f} -> {verdict}")
-    failed = [r for r in results if not r.passed]
-    if failed:
-        raise VerificationError(f"{failed[0].candidate} does not match the source network "
-                                f"({'; '.join(failed[0].failures)}); the file was removed")
+        for r in results:
+            verdict = "ok" if r.passed else "FAILED: " + "; ".join(r.failures)
+            say(f"     {r.candidate} vs {r.reference}: max_abs_diff={r.max_abs_diff:.2e} "
+                f"cosine={r.cosine:.8f} top1={r.top1_agreement:.2f} -> {verdict}")
+        failed = [r for r in results if not r.passed]
+        if failed:
+            raise VerificationError(f"{failed[0].candidate} does not match the source "
+                                    f"network ({'; '.join(failed[0].failures)}); the file was "
+                                    "removed")
+    x = np.concatenate(list(inputs.values()))
+    desc = {"random": int(len(x)), "seed": int(options.seed), "count": int(len(x)),
+            "shape": [int(d) for d in x.shape[1:]],
+            "note": f"the export's verification inputs (batches {list(inputs)})"}
+    return ComputedReference(CheckInputs(x, desc), np.concatenate(list(reference.values())))
 
 
 # ----------------------------------------------------------------------------- AIR
@@ -291,36 +297,22 @@ def export_verified(built, spec, options: ExportOptions, out_dir: str) -> Export
 
     o = options
     final = os.path.join(out_dir, f"{built.name}.{o.format}")
-    inputs = verification_inputs(built, o.batch_size, o.dynamic_batch, o.seed)
-    reference = None
+    verified = None
     # the file is written under its final name in a private folder (companions such as ONNX
     # external data keep the names the model records), verified there, then moved into place
     with output_lock(final), atomic_model_path(final) as tmp:
         if o.format == "mindir":
-            from .runners import MindirRunner
-
             with step(f"compile and export MINDIR ({_batch_kind(o.batch_size, o.dynamic_batch)})"):
                 export_mindir(built, tmp, o.batch_size, o.dynamic_batch)
-            reference = verify_export(built, MindirRunner(tmp, name=final), inputs)
         elif o.format == "onnx":
-            from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
-
             export_onnx(built, tmp, o.batch_size, o.dynamic_batch, o.opset,
-                                 metadata=onnx_metadata(built, spec, o))
-            reference = verify_export(built, OnnxRuntimeRunner(tmp, name=final), inputs)
+                        metadata=onnx_metadata(built, spec, o))
         else:
             with step("compile and export AIR"):
                 export_air(built, tmp, o.batch_size)
-    if reference is None:
-        return ExportedFile(final, None)
-    from ..edge.parity import CheckInputs, ComputedReference
-
-    x = np.concatenate(list(inputs.values()))
-    desc = {"random": int(len(x)), "seed": int(o.seed), "count": int(len(x)),
-            "shape": [int(d) for d in x.shape[1:]],
-            "note": f"the export's verification inputs (batches {list(inputs)})"}
-    return ExportedFile(final, ComputedReference(CheckInputs(x, desc),
-                                                 np.concatenate(list(reference.values()))))
+        if o.format != "air":
+            verified = verify_export(built, tmp, final, o)
+    return ExportedFile(final, verified)
 
 
 def onnx_metadata(built, spec, options: ExportOptions) -> dict:
