@@ -1,9 +1,8 @@
 """`quantize`: fp16 / int8 (dynamic, static) variants of an fp32 ONNX model, checked against it."""
 import argparse
 
-from ..edge.bundle import VARIANT_KEYS
+from ..edge.bundle import CALIBRATION_METHODS, VARIANT_KEYS
 from ..edge.sources import RUNTIMES
-from ..host.quantize import CALIBRATION_METHODS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

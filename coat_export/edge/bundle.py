@@ -37,6 +37,9 @@ RUNTIME_DIR = "coat_edge"
 PREDICT_SCRIPT = "predict.py"
 # quantize modes -> variant keys in the manifest
 VARIANT_KEYS = {"fp16": "fp16", "dynamic": "int8_dynamic", "static": "int8_static"}
+# how the static int8 variant is calibrated (its manifest `method` names the one used); kept
+# here, in the base layer, so the CLI offers them without importing the host side
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 MAX_MANIFEST_BYTES = 16 << 20
 # A manifest is untrusted: its shape is bounded before anything reads it.
 MAX_VARIANTS = 16

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..edge.atomic import (atomic_path, check_writable_file, libraries_temp_in, output_lock,
                            scratch_dir)
-from ..edge.bundle import VARIANT_KEYS
+from ..edge.bundle import CALIBRATION_METHODS, VARIANT_KEYS
 from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, Tolerance, compare_arrays,
                             tolerance_for)
 from ..edge.cpu import cpu_info, cpu_line
@@ -221,9 +221,6 @@ def _dynamic(src: str, dst: str, per_channel: Optional[bool],
     return (f"int8 dynamic: MatMul/Gemm weights {_weight_bits(reduce_range)} "
             f"({'per-channel' if per_channel else 'per-tensor'}), "
             "activations quantized at run time")
-
-
-CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
 # Static INT8 recipes by the runtime the model is for, chosen by bench/bench_runtimes.py
