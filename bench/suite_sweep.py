@@ -13,6 +13,9 @@ The suites are not dependencies of this project. Each suite runs in its own side
   --mindyolo_configs), not shipped in the wheel;
 * mindocr==0.5.0 next to MindSpore 2.7.2 (--py27, --site27).
 
+These, the sources and the MINDIR cache live under $COAT_SUITES_DIR (default
+~/.cache/coat-export-suites): site-210/, site-27/, venv-ms27/, mindyolo-src/, work/.
+
 Imports that only the suites' data pipelines, metrics or downloads use (cv2, shapely, lmdb, ...)
 are replaced by inert stub modules in the worker (STUB below; the record lists those that were
 imported), and so is `mindspore.parallel._transformer` (imported by MindOCR's ABINet layers,
@@ -39,6 +42,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -52,7 +56,9 @@ OPSETS = (13, 17, 21)
 KINDS = ("static", "dynamic", "dynpass")
 DYN_BATCH = 2
 
-SUITES_ROOT = "/work/suites"
+# side environments, suite sources and MINDIR caches (large): outside the repository
+SUITES_ROOT = (os.environ.get("COAT_SUITES_DIR")
+               or os.path.expanduser("~/.cache/coat-export-suites"))
 DEFAULTS = {
     "py210": sys.executable,
     "site210": os.path.join(SUITES_ROOT, "site-210"),
@@ -537,7 +543,10 @@ def table(results) -> str:
         s17 = conv.get("static_17", {})
         errs = s17.get("max_err_b1")
         err_cell = ", ".join(f"{e:.2g}" for e in errs) if errs else "-"
-        note = " ; ".join(dict.fromkeys(notes))[:300].replace("|", "/").replace("\n", " ")
+        # the cache folder's path says nothing about the model: file names only
+        note = re.sub(r"(?:/[^\s/:']+)+/([^\s/:']+\.mindir)", r"\1",
+                      " ; ".join(dict.fromkeys(notes)))
+        note = note[:300].replace("|", "/").replace("\n", " ")
         lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | {cells[0]} | "
                      f"{cells[1]} | {cells[2]} | {s17.get('convert_s', '-')} | {err_cell} | "
                      f"{note} |")
