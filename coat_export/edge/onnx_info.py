@@ -87,6 +87,16 @@ class OnnxSummary:
     def opset(self):
         return self.opsets.get("") or self.opsets.get("ai.onnx")
 
+    @property
+    def precision(self) -> str:
+        """See precision_of."""
+        return precision_of(self)
+
+    @property
+    def toolkit_metadata(self) -> Dict[str, object]:
+        """See read_toolkit_metadata."""
+        return read_toolkit_metadata(self)
+
 
 def summarize(data: bytes) -> OnnxSummary:
     """Opsets, op types, Cast targets and initializer element types of an ONNX model."""

@@ -59,6 +59,7 @@ def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = Non
     if num_samples is not None and num_samples < 0:
         raise UserError(f"--num_samples must be >= 0, got {num_samples}")
     desc: dict = {"seed": int(seed)}
+    want = default_num_samples(precisions)   # what the gates need, images included
     image_batch = None
     if images:
         paths = list_images(images, recursive=True)
@@ -76,7 +77,6 @@ def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = Non
         desc["image_dir"] = images
         desc["preprocessing"] = cfg.to_dict()
     if num_samples is None:
-        want = default_num_samples(precisions)
         have = 0 if image_batch is None else len(image_batch)
         if have and want == DEFAULT_NUM_SAMPLES:
             num_samples = 0            # fp32 with images: the images alone

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Union
 
 from .bundle import Bundle, is_bundle, open_bundle, read_regular_file
 from .errors import UserError
-from .onnx_info import precision_of, read_toolkit_metadata, summarize
+from .onnx_info import summarize
 
 __all__ = ["model_format", "OnnxModel", "resolve_onnx", "check_external_data", "RUNTIMES",
            "installed_runtimes", "open_onnx_runner", "open_onnx_runners"]
@@ -59,7 +59,7 @@ def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
             raise UserError(f"{name} refers to external data ({summary.external[0].location!r}"
                             "); a bundle's models are self-contained: the bundle is damaged "
                             "or hostile")
-        precision = rec.get("precision") or precision_of(summary)
+        precision = rec.get("precision") or summary.precision
         opset = (bundle.manifest.get("onnx") or {}).get("opset")
         return OnnxModel(name, data, precision, opset, bundle, rec["key"])
     if variant:
@@ -71,8 +71,8 @@ def resolve_onnx(path: str, variant: Optional[str] = None) -> OnnxModel:
     summary = _summary(data, path)
     check_external_data(path, summary.external)
     # Keep the path (not the bytes) for the runtime: a model with external data needs it.
-    return OnnxModel(path, path, precision_of(summary), summary.opset,
-                     metadata=read_toolkit_metadata(summary))
+    return OnnxModel(path, path, summary.precision, summary.opset,
+                     metadata=summary.toolkit_metadata)
 
 
 def _summary(data: bytes, name: str):

@@ -55,9 +55,11 @@ import numpy as np
 from ..edge.atomic import make_scratch
 from ..edge.compare import ArrayStats, array_stats
 from ..edge.errors import UserError, first_line
+from ..edge.progress import say, step
 from .onnx_intermediates import onnx_intermediates, topological_order
 
 __all__ = ["NodeTolerance", "Divergence", "LocalisationResult", "MindSporeProbe", "TensorState",
+           "Localiser",
            "locate_first_divergence", "DEFAULT_NODE_RTOL", "DEFAULT_NODE_ATOL"]
 
 DEFAULT_NODE_RTOL = 1e-3
@@ -357,3 +359,68 @@ def _region(node, producer, status: Dict[str, TensorState]) -> Tuple[List[str], 
             elif state is TensorState.OK and t in producer and t not in matched_inputs:
                 matched_inputs.append(t)
     return region, matched_inputs
+
+
+class Localiser:
+    """The first-divergence search for a check's failing candidates: which ones are searched
+    (fp32 ONNX in ONNX Runtime), on which sample (the one that differs most), and the MindSpore
+    probes they share (one per batch mode, closed with the localiser). Called as
+    `localise(candidate, inputs, reference_outputs, candidate_outputs)`; None for a candidate
+    it does not search (a MINDIR file), or when tolerance is None (no search asked)."""
+
+    def __init__(self, built, tolerance: Optional[NodeTolerance], provider=None):
+        self.built, self.tolerance, self.provider = built, tolerance, provider
+        self.probes: Dict[Tuple[int, bool], MindSporeProbe] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        for p in self.probes.values():
+            p.close()
+        self.probes.clear()
+
+    def __call__(self, cand, x: np.ndarray, reference: np.ndarray,
+                 out: np.ndarray) -> Optional[LocalisationResult]:
+        if self.tolerance is None or cand.format != "onnx":
+            return None
+        if cand.runtime != "onnxruntime":
+            return LocalisationResult(None, "", 0, 0, note=f"per-node localisation runs in "
+                                      f"ONNX Runtime; see the onnxruntime row of {cand.name}")
+        if cand.precision != "fp32":
+            return LocalisationResult(None, "", 0, 0, note=f"{cand.precision} candidate: "
+                                      "per-node localisation needs fp32 (reduced precision "
+                                      "departs at every node)")
+        import onnx
+
+        per_sample = np.abs(reference.astype(np.float64) - out.astype(np.float64))
+        per_sample = per_sample.reshape(len(x), -1).max(axis=1)
+        worst = int(np.nanargmax(np.where(np.isfinite(per_sample), per_sample, np.inf)))
+        batch = cand.fixed_batch or 1
+        start = min(worst, len(x) - 1) if batch == 1 else (worst // batch) * batch
+        sub = x[start:start + batch]
+        if len(sub) < batch:
+            sub = np.concatenate([sub, np.repeat(sub[-1:], batch - len(sub), axis=0)])
+        key = (batch, cand.fixed_batch is None)
+        with step(f"locate the first diverging node of {cand.name}"):
+            try:
+                if key not in self.probes:
+                    self.probes[key] = MindSporeProbe(self.built, batch_size=batch,
+                                                      dynamic_batch=cand.fixed_batch is None)
+                loc = locate_first_divergence(onnx.load(cand.name), self.probes[key], sub,
+                                              tolerance=self.tolerance,
+                                              provider=self.provider)
+            except UserError:
+                raise
+            except Exception as exc:  # localisation is a diagnosis: never hide the verdict
+                return LocalisationResult(None, "", 0, 0, note=f"localisation failed: "
+                                                                 f"{first_line(exc, limit=300)}")
+        loc.sample_index = start
+        if loc.divergence is not None:
+            say(f"     first divergence: {loc.divergence.describe()}")
+        elif loc.note:
+            say(f"     localisation: {loc.note}")
+        return loc
