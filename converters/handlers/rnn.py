@@ -37,6 +37,8 @@ def _is_zeros(x, depth: int = 0) -> bool:
     if x.data is not None:
         return not np.any(x.data)
     node = x.producer
+    if node is not None and node.op_type == "Zeros":
+        return True
     if node is None or depth > 8 or node.op_type not in _SHAPE_ONLY or not node.inputs:
         return False
     return _is_zeros(node.inputs[0], depth + 1)
