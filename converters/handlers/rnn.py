@@ -74,6 +74,16 @@ def lstm_batch(node, st: B.BatchState) -> None:
     B.set_outputs(node, st, 1, node.outputs[:3])
 
 
+def _refuse_workspace_reads(ctx):
+    """Outputs 3 and 4 are the CPU kernel's workspace (reserve, state): nothing ONNX has."""
+    spare = {id(v) for v in ctx.node.outputs[3:]}
+    graph = ctx.lowering.ir_graph
+    readers = [v for n in graph.nodes for v in ir.iter_values(n.inputs)] + list(graph.outputs)
+    if any(id(v) in spare for v in readers):
+        raise ConversionError(f"{ctx.where()}: its workspace outputs (reserve, state) are read; "
+                              "ONNX LSTM has no such outputs")
+
+
 @op("LSTM", batch=lstm_batch)
 def lstm(ctx):
     node = ctx.node
@@ -86,6 +96,7 @@ def lstm(ctx):
         raise ConversionError(f"{ctx.where()}: proj_size={proj} is not supported")
     if len(node.inputs) > 4 and node.inputs[4] is not None:
         raise ConversionError(f"{ctx.where()}: a seq_lengths input is not supported")
+    _refuse_workspace_reads(ctx)
     gates = 4 * hidden
     n_ih, n_hh = dirs * gates * in_size, dirs * gates * hidden
     n_b = dirs * gates if has_bias else 0

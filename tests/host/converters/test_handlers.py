@@ -241,3 +241,21 @@ def test_multi_layer_lstm_primitive_is_refused(tmp_path):
     path = export(LstmPrimitiveTwoLayers(), tmp_path / "lstm2", (5, 2, 4))
     with pytest.raises(converters.ConversionError, match="multi-layer fused LSTM"):
         converters.convert_to_model(path, opset=17)
+
+
+class LstmWorkspaceRead(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.w = ms.Parameter(ms.Tensor(np.ones((12 * (4 + 3 + 1), 1, 1), np.float32)), name="w")
+        self.lstm = ops.LSTM(4, 3, 1, True, False, 0.0)
+
+    def construct(self, x):
+        h = ops.zeros((1, 2, 3), ms.float32)
+        out = self.lstm(x, h, h, self.w)
+        return out[0], out[3]
+
+
+def test_lstm_workspace_read_is_refused(tmp_path):
+    path = export(LstmWorkspaceRead(), tmp_path / "lstmws", (5, 2, 4))
+    with pytest.raises(converters.ConversionError, match="workspace outputs"):
+        converters.convert_to_model(path, opset=17)
