@@ -126,6 +126,11 @@ def fill(ctx):
     """Constant-shaped fills: materialised as initializers when the shape is known."""
     shape = ctx.out_shape()
     if shape is None or any(d is None for d in shape):
+        if ctx.node.op_type in ("Zeros", "Ones") and ctx.node.inputs:
+            # a symbolic-batch MINDIR: e.g. nn.LSTM's zero initial state (L*D, N, H)
+            ctx.set_output(ctx.make("ConstantOfShape", [ctx.ints(ctx.arg(0))], value=np.array(
+                [0 if ctx.node.op_type == "Zeros" else 1], dtype=ctx.out_dtype())))
+            return
         raise ConversionError(f"{ctx.where()}: fill of a run-time shape")
     if ctx.node.op_type == "Zeros":
         value = 0

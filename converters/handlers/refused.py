@@ -19,7 +19,6 @@ REFUSED = {
     "Cdist": "not implemented (pairwise distances: decomposable, not written yet)",
     "ResizeBicubic": "MindSpore's cubic kernel and ONNX Resize(cubic) differ at the borders; "
                      "not verified",
-    "LSTM": "the fused MindSpore LSTM is not implemented (nn.GRU lowers to supported ops)",
     "NanToNum": "not implemented",
     "Fmin": "NaN handling differs from ONNX Min",
     "Fmax": "NaN handling differs from ONNX Max",

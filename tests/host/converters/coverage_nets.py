@@ -848,3 +848,70 @@ CASES += [
     ("grid_sample_bilinear", "resize", GridSampleBilinear, (2, 4, 6, 8)),
     ("grid_sample_nearest", "resize", GridSampleNearest, (2, 4, 6, 8)),
 ]
+
+
+class _Lstm(nn.Cell):
+    """nn.LSTM on (N, T=4, 5) -> hidden 3; time-major nets transpose the batch-first case
+    input themselves. With `states`, h0/c0 are computed from x (batch on axis 1)."""
+
+    def __init__(self, batch_first, bidirectional, num_layers, has_bias, states):
+        super().__init__()
+        self.m = nn.LSTM(5, 3, num_layers=num_layers, has_bias=has_bias,
+                         batch_first=batch_first, bidirectional=bidirectional)
+        self.batch_first, self.states = batch_first, states
+        self.k = num_layers * (2 if bidirectional else 1)
+
+    def construct(self, x):
+        x = x[:, :, 0, :5]
+        if not self.batch_first:
+            x = x.transpose(1, 0, 2)
+        if not self.states:
+            y, (h, c) = self.m(x)
+            return (y, h, c)
+        s = ops.tanh(x[:, 0] if self.batch_first else x[0])[:, :3]
+        h0 = ops.stack([s * (0.5 + i) for i in range(self.k)], 0)
+        y, (h, c) = self.m(x, (h0, ops.sin(h0)))
+        return (y, h, c)
+
+
+class Lstm(_Lstm):
+    def __init__(self):
+        super().__init__(False, False, 1, True, False)
+
+
+class LstmBidirectional2Layers(_Lstm):
+    """DeepSpeech2/TasNet-like: stacked bidirectional, batch_first, initial states given."""
+
+    def __init__(self):
+        super().__init__(True, True, 2, True, True)
+
+
+class Lstm2LayersNoBias(_Lstm):
+    def __init__(self):
+        super().__init__(False, False, 2, False, True)
+
+
+class LstmPrimitiveBidirectional(nn.Cell):
+    """ops.LSTM itself, one bidirectional layer: every direction's W_ih, then W_hh, then the
+    biases in its flat weight."""
+
+    def __init__(self):
+        super().__init__()
+        n = 2 * 12 * (5 + 3 + 1)
+        w = np.random.RandomState(2).randn(n, 1, 1).astype(np.float32) * 0.5
+        self.w = ms.Parameter(ms.Tensor(w), name="w")
+        self.lstm = ops.LSTM(5, 3, 1, True, True, 0.0)
+
+    def construct(self, x):
+        x = x[:, :, 0, :5].transpose(1, 0, 2)
+        h0 = ops.stack([ops.tanh(x[0, :, :3]), ops.tanh(x[1, :, :3])], 0)
+        y, h, c, _, _ = self.lstm(x, h0, ops.cos(h0), self.w)
+        return (y, h, c)
+
+
+CASES += [
+    ("lstm", "rnn", Lstm, (2, 4, 6, 8)),
+    ("lstm_bidirectional_2layers", "rnn", LstmBidirectional2Layers, (2, 4, 6, 8)),
+    ("lstm_2layers_no_bias", "rnn", Lstm2LayersNoBias, (2, 4, 6, 8)),
+    ("lstm_primitive_bidirectional", "rnn", LstmPrimitiveBidirectional, (2, 4, 6, 8)),
+]

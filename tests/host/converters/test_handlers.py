@@ -197,3 +197,65 @@ def test_same_conv_with_symbolic_batch(tmp_path, opset):
     for batch in (1, 3):
         x = np.random.RandomState(batch).randn(batch, 3, 30, 30).astype(np.float32)
         assert_close(ort_forward(model, x), ms_forward(net, x), what=f"batch {batch}")
+
+
+class LstmStack(nn.Cell):
+    """nn.LSTM without an initial state: its zeros (L*D, N, H) have a run-time shape in a
+    symbolic-batch MINDIR; the conversion leaves ONNX LSTM's default zero state instead."""
+
+    def __init__(self):
+        super().__init__()
+        self.m = nn.LSTM(6, 4, num_layers=2, batch_first=True, bidirectional=True)
+
+    def construct(self, x):
+        y, (h, c) = self.m(x)
+        return (y, h, c)
+
+
+@pytest.mark.parametrize("opset", [13, 21])
+def test_lstm_with_symbolic_batch(tmp_path, opset):
+    net = LstmStack()
+    path = export(net, tmp_path / "lstm", (1, 5, 6), dynamic_batch=True)
+    model = converters.convert_to_model(path, opset=opset, dynamic_batch=True)
+    validate(model)
+    lstms = [n for n in model.graph.node if n.op_type == "LSTM"]
+    assert len(lstms) == 4 and all(len(n.input) <= 4 for n in lstms)  # no initial_h / initial_c
+    for batch in (1, 3):
+        x = np.random.RandomState(batch).randn(batch, 5, 6).astype(np.float32)
+        assert_close(ort_forward(model, x), ms_forward(net, x), what=f"batch {batch}")
+
+
+class LstmPrimitiveTwoLayers(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        n = 12 * (4 + 4 + 1) * 2
+        self.w = ms.Parameter(ms.Tensor(np.ones((n, 1, 1), np.float32)), name="w")
+        self.lstm = ops.LSTM(4, 3, 2, True, False, 0.0)
+
+    def construct(self, x):
+        h = ops.zeros((2, x.shape[1], 3), ms.float32)
+        return self.lstm(x, h, h, self.w)[0]
+
+
+def test_multi_layer_lstm_primitive_is_refused(tmp_path):
+    path = export(LstmPrimitiveTwoLayers(), tmp_path / "lstm2", (5, 2, 4))
+    with pytest.raises(converters.ConversionError, match="multi-layer fused LSTM"):
+        converters.convert_to_model(path, opset=17)
+
+
+class LstmWorkspaceRead(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.w = ms.Parameter(ms.Tensor(np.ones((12 * (4 + 3 + 1), 1, 1), np.float32)), name="w")
+        self.lstm = ops.LSTM(4, 3, 1, True, False, 0.0)
+
+    def construct(self, x):
+        h = ops.zeros((1, 2, 3), ms.float32)
+        out = self.lstm(x, h, h, self.w)
+        return out[0], out[3]
+
+
+def test_lstm_workspace_read_is_refused(tmp_path):
+    path = export(LstmWorkspaceRead(), tmp_path / "lstmws", (5, 2, 4))
+    with pytest.raises(converters.ConversionError, match="workspace outputs"):
+        converters.convert_to_model(path, opset=17)
