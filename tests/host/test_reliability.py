@@ -291,7 +291,7 @@ def test_export_with_external_data_keeps_its_weights(tmp_path):
     from coat_export.edge.atomic import clean_stale
 
     out = tmp_path / "out"
-    script = ("import sys\nimport converters.onnx_writer as w\nw.EXTERNAL_DATA_THRESHOLD = 1024\n"
+    script = ("import sys\nimport coat_export.converters.onnx_writer as w\nw.EXTERNAL_DATA_THRESHOLD = 1024\n"
               "from coat_export.cli import main\nsys.exit(main(['export', *sys.argv[1:]]))\n")
     proc = run([sys.executable, "-c", script, *export_cmd(out)[2:]])
     assert proc.returncode == 0, proc.stderr

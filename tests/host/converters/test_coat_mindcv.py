@@ -7,8 +7,8 @@ import pytest
 
 from coat_export import converters
 from cvt_util import export, ort_forward, validate
+from support import FIXTURES
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 
 
 @pytest.mark.parametrize("name", ["coat_lite_nano", "coat_nano"])

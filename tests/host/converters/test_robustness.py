@@ -131,7 +131,7 @@ def test_nothing_written_on_error(tmp_path, small_mindir):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "converters", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "coat_export.converters", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -197,7 +197,7 @@ def test_cli_sigterm_and_ctrl_c_are_one_line_and_leave_nothing(tmp_path, small_m
     exit 143 (SIGTERM) or 130 (Ctrl-C), and the directory is left empty."""
     script = (
         "import os, signal, sys\n"
-        "import converters.api as api, converters.__main__ as cli\n"
+        "import coat_export.converters.api as api, coat_export.converters.__main__ as cli\n"
         "write = api.write_model\n"
         "def verify(tmp):\n"
         "    assert os.path.exists(tmp)\n"

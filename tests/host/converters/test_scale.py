@@ -78,7 +78,7 @@ def test_twenty_thousand_nodes_convert_in_seconds(long_chain, tmp_path):
 
     out = tmp_path / "chain.onnx"
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "converters", long_chain, str(out)], cwd=REPO,
+    r = subprocess.run([sys.executable, "-m", "coat_export.converters", long_chain, str(out)], cwd=REPO,
                        capture_output=True, text=True, timeout=300)
     seconds = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr

@@ -168,7 +168,7 @@ def test_cli_normal_permissions_and_creates_directory(tmp_path, tiny_mindirs):
     out = tmp_path / "a" / "b" / "m.onnx"
     old = os.umask(0o022)
     try:
-        proc = subprocess.run([sys.executable, "-m", "converters", src, str(out)], cwd=REPO,
+        proc = subprocess.run([sys.executable, "-m", "coat_export.converters", src, str(out)], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
     finally:
         os.umask(old)
