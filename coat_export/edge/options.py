@@ -12,15 +12,10 @@ from .compare import Tolerance, tolerance_for
 __all__ = ["RuntimeOptions", "GateOptions", "InputOptions"]
 
 
-def _from_args(cls, args, **renames):
-    """cls(**values) from an argparse namespace: each field from the attribute of its name
-    (or of renames[field]), absent ones keep their defaults."""
-    given = {}
-    for f in fields(cls):
-        attr = renames.get(f.name, f.name)
-        if hasattr(args, attr):
-            given[f.name] = getattr(args, attr)
-    return cls(**given)
+def _from_args(cls, args):
+    """cls(**values) from an argparse namespace: each field from the attribute of its name,
+    absent ones keep their defaults."""
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
 
 
 @dataclass(frozen=True)
@@ -46,12 +41,6 @@ class RuntimeOptions:
                    provider=getattr(args, "provider", None),
                    threads=getattr(args, "threads", None),
                    ov_precision=getattr(args, "ov_precision", None) or "f32")
-
-    @property
-    def open_kwargs(self) -> dict:
-        """What a runner takes besides its runtime."""
-        return {"provider": self.provider, "threads": self.threads,
-                "ov_precision": self.ov_precision}
 
 
 @dataclass(frozen=True)
