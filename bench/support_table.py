@@ -27,6 +27,8 @@ def _cell(status: str) -> str:
         return "ok"
     if status.startswith("MISMATCH"):
         return "MISMATCH"
+    if status.startswith("NO KERNEL"):
+        return "no kernel (" + status.split("(", 1)[1].split(")", 1)[0] + ")"
     if "unsupported MindSpore operator" in status:
         return "no handler"
     return "refused"

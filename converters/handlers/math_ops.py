@@ -204,7 +204,10 @@ def l2_normalize(ctx):
 
 @op("LpNorm", batch=B.reduce(1, "axis", 3, "keep_dims"))
 def lp_norm(ctx):
-    """(sum |x|^p over axes)^(1/p); p = 1 and 2 map to ReduceL1 / ReduceL2."""
+    """(sum |x|^p over axes)^(1/p); p = 1 is ReduceSum(|x|), p = 2 ReduceL2.
+
+    Not ReduceL1: OpenVINO (2026.4) ignores ReduceL1's axes attribute (opsets 13-17) and
+    reduces every axis; ReduceSum has taken its axes as an input since opset 13."""
     x = ctx.tensor(0)
     rank = ctx.in_rank(0)
     axes = sorted({a % rank for a in _axes_arg(ctx, 1, "axis", ())}) or list(range(rank))
@@ -212,7 +215,7 @@ def lp_norm(ctx):
     keep = bool(ctx.const(3, "keep_dims", False))
     eps = float(ctx.const(4, "epsilon", 1e-12))
     if p == 1:
-        y = ctx.reduce("ReduceL1", x, axes, keep)
+        y = ctx.reduce("ReduceSum", ctx.make("Abs", [x]), axes, keep)
     elif p == 2:
         y = ctx.reduce("ReduceL2", x, axes, keep)
     else:

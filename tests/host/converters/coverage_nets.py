@@ -528,6 +528,14 @@ class IsnanIsinf(nn.Cell):
         return (ops.isnan(x / x), ops.isinf(x / ops.relu(x)),)
 
 
+class IsnanIsinfLog(nn.Cell):
+    """NaN (log of negatives), -inf (log 0) and +inf (exp overflow) without a division."""
+
+    def construct(self, x):
+        return (ops.isnan(ops.log(x)), ops.isinf(ops.log(ops.relu(x))),
+                ops.isinf(ops.exp(x * 100.0)))
+
+
 class Arith(nn.Cell):
     def construct(self, x):
         return (x + 1.5, x - x * 0.5, x * 2.0, x / (ops.abs(x) + 0.5), ops.pow(ops.abs(x), 1.7), ops.maximum(x, 0.2), ops.minimum(x, 0.3),)
@@ -704,6 +712,7 @@ CASES = [
     ('compare_scalar', 'compare', CompareScalar, (2, 4, 6, 8)),
     ('logic', 'compare', Logic, (2, 4, 6, 8)),
     ('isnan_isinf', 'compare', IsnanIsinf, (2, 4, 6, 8)),
+    ('isnan_isinf_log', 'compare', IsnanIsinfLog, (2, 4, 6, 8)),
     ('arith', 'math', Arith, (2, 4, 6, 8)),
     ('floor_div_mod', 'math', FloorDivMod, (2, 4, 6, 8)),
     ('int_floor_div_mod', 'math', IntFloorDivMod, (2, 4, 6, 8)),

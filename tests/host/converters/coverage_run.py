@@ -1,6 +1,9 @@
 """Run one coverage case: export a tiny network to MINDIR (batch 2), convert it static and with
---dynamic_batch at each opset, and compare with MindSpore in ONNX Runtime (static at batch 2,
-dynamic at batch 3). Shared by tests/host/converters/test_coverage.py and bench/support_table.py."""
+--dynamic_batch at each opset, and compare with MindSpore in ONNX Runtime and in OpenVINO (static
+at batch 2, dynamic at batch 3): what the lowering emits must have a kernel, at the right types,
+in both runtimes users deploy with. Shared by tests/host/converters/test_coverage.py and
+bench/support_table.py."""
+import importlib.util
 import os
 
 import numpy as np
@@ -12,6 +15,8 @@ from coat_export import converters
 
 OPSETS = (13, 17, 21)
 STATIC_BATCH, DYNAMIC_BATCH = 2, 3
+# the runtimes every converted case runs in (OpenVINO is part of the test install)
+RUNTIMES = ("onnxruntime",) + (("openvino",) if importlib.util.find_spec("openvino") else ())
 
 
 def tolerance(ref: np.ndarray) -> float:
@@ -53,9 +58,38 @@ def _ort(model, x):
     return s.run(None, {s.get_inputs()[0].name: x})
 
 
+def _openvino(model, x):
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(model.SerializeToString()), "CPU",
+                                  {"INFERENCE_PRECISION_HINT": "f32"})   # not bf16 by default
+    result = compiled.create_infer_request().infer({0: x})
+    return [result[o] for o in compiled.outputs]
+
+
+def _runtime_status(model, x, expected, runtimes=RUNTIMES):
+    """"ok" when every runtime runs the model and matches `expected`; else the first failure:
+    "MISMATCH[ (runtime)]: <what>" or "NO KERNEL (runtime): <the runtime's reason>"."""
+    from coat_export.edge.runners.openvino_runner import openvino_reason
+
+    for runtime in runtimes:
+        run = _ort if runtime == "onnxruntime" else _openvino
+        try:
+            actual = run(model, x)
+        except Exception as exc:   # a load or run failure: an op/type without a kernel
+            reason = openvino_reason(exc) if runtime == "openvino" else str(exc).splitlines()[0]
+            return f"NO KERNEL ({runtime}): {reason[:300]}"
+        bad = compare(actual, expected)
+        if bad is not None:
+            return "MISMATCH" + ("" if runtime == "onnxruntime" else f" ({runtime})") + ": " + bad
+    return "ok"
+
+
 def run_case(name, cls, shape, workdir, opsets=OPSETS, seed=0):
     """{"primitives": [...], "static": {opset: status}, "dynamic": {opset: status}} where a
-    status is "ok", "refused: <reason>" or "MISMATCH: <what>"."""
+    status is "ok", "refused: <reason>", "MISMATCH[ (runtime)]: <what>" or
+    "NO KERNEL (runtime): <reason>" (see _runtime_status)."""
     ms.set_seed(seed)
     net = cls()
     net.set_train(False)
@@ -76,11 +110,8 @@ def run_case(name, cls, shape, workdir, opsets=OPSETS, seed=0):
             except converters.ConversionError as exc:
                 result[kind][opset] = "refused: " + str(exc).replace(path + ": ", "")
                 continue
-            if dynamic:
-                if ref3 is None:
-                    ref3 = _forward(net, x3)
-                bad = compare(_ort(model, x3), ref3)
-            else:
-                bad = compare(_ort(model, x2), ref2)
-            result[kind][opset] = "ok" if bad is None else "MISMATCH: " + bad
+            if dynamic and ref3 is None:
+                ref3 = _forward(net, x3)
+            result[kind][opset] = (_runtime_status(model, x3, ref3) if dynamic
+                                   else _runtime_status(model, x2, ref2))
     return result
