@@ -48,7 +48,8 @@ def main(argv=None):
     from coat_export.edge.cpu import cpu_info, cpu_line
     from coat_export.edge.parity import seeded_input
     from coat_export.edge.preprocess import PreprocessConfig
-    from coat_export.edge.sources import OnnxModel, open_onnx_runner
+    from coat_export.edge.runtimes import open_onnx_runner
+    from coat_export.edge.sources import OnnxModel
     from coat_export.host.quantize import QuantizeOptions, quantize_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

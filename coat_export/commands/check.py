@@ -17,7 +17,7 @@ from dataclasses import replace
 from .arguments import (add_gate_arguments, add_localisation_arguments,
                         add_model_source_arguments, add_runtime_arguments, names_network,
                         non_negative_int)
-from .reporting import report_result
+from .reporting import report_result, save_reference
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +57,8 @@ def _edge_check(args) -> int:
                                make_inputs)
     from ..edge.bundle import is_bundle, open_bundle
     from ..edge.progress import step
-    from ..edge.sources import open_onnx_runner, resolve_onnx
+    from ..edge.runtimes import open_onnx_runner
+    from ..edge.sources import resolve_onnx
     from ..edge.options import GateOptions, InputOptions, RuntimeOptions
     from ..host.open_models import open_runners
 
@@ -118,7 +119,9 @@ def _edge_check(args) -> int:
     if not args.reference:
         fp32 = [reference] if "onnxruntime" in runtime.runtimes else []
         _add_recorded(result, bundle, fp32 + candidates, runtime.runtimes)
-    return report_result(result, args.report, args.save_reference)
+    if args.save_reference:
+        save_reference(result, args.save_reference)
+    return report_result(result, args.report)
 
 
 def _add_recorded(result, bundle, runners, runtimes) -> None:
@@ -164,7 +167,9 @@ def _recorded_check(args) -> int:
                              checkpoint=ref.meta.get("checkpoint"),
                              inputs_desc=ref.description(), gates=GateOptions.from_args(args))
     result.weights = ref.meta.get("weights")
-    return report_result(result, args.report, args.save_reference)
+    if args.save_reference:
+        save_reference(result, args.save_reference)
+    return report_result(result, args.report)
 
 
 def run(args) -> int:
@@ -191,16 +196,18 @@ def run(args) -> int:
     require_host("checking against the MindSpore network (or give --reference REF.onnx)",
                  "mindspore", "onnx")
     from ..edge.options import GateOptions, InputOptions, RuntimeOptions
-    from ..host import pipeline
     from ..host.check import run_check
+    from ..host.config import build_model
 
     spec = model_spec(args)
     for f in args.files:
         if model_format(f) == "bundle":
             raise UserError(f"{f} is a bundle directory: check it on its own (check {f}), "
                             "or give its .onnx files")
-    built = pipeline.build_model(spec, seed=args.seed)
+    built = build_model(spec, seed=args.seed)
     result = run_check(built, spec, args.files, InputOptions.from_args(args),
                        GateOptions.from_args(args), RuntimeOptions.from_args(args),
                        node_tolerance(args))
-    return report_result(result, args.report, args.save_reference)
+    if args.save_reference:
+        save_reference(result, args.save_reference)
+    return report_result(result, args.report)

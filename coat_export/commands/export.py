@@ -1,7 +1,8 @@
 """`export`: checkpoint -> MINDIR / AIR / ONNX, each verified against the source network.
 
 The flags are a fixed contract shared with the MindCV-style `export.py` at the repo root.
-Parse -> validate -> run (`host.pipeline.export_verified`) -> report.
+Parse (`host.export_options`) -> validate -> run (`host.config.build_model`,
+`host.pipeline.export_verified`, `host.check.run_check`, `host.bundle_writer`) -> report.
 """
 import argparse
 
@@ -46,18 +47,19 @@ def run(args) -> int:
     import os
 
     from ..edge.atomic import output_dir
-    from ..host import pipeline
     from ..host.bundle_writer import bundle_export
     from ..host.check import run_check
+    from ..host.config import build_model
+    from ..host.export_options import ExportOptions
+    from ..host.pipeline import export_verified
     from .reporting import report_result
 
-    spec = model_spec(args)   # unknown model / bad architecture: fail before any work
-    options = pipeline.ExportOptions.from_args(args)
-    options.validate()
+    options = ExportOptions.from_args(args)
+    options.validate()           # flags that do not go together: before any work
     with output_dir(args.output_dir) as out_dir:
-        # build, export and verify; then --check and --bundle
-        built = pipeline.build_model(spec, seed=options.seed)
-        exported = pipeline.export_verified(built, spec, options, out_dir)
+        spec = model_spec(args)  # unknown model / bad architecture: before building
+        built = build_model(spec, seed=options.seed)
+        exported = export_verified(built, spec, options, out_dir)
         print(exported.path)
         parity = None
         if options.check:

@@ -2,7 +2,7 @@
 import argparse
 
 from ..edge.bundle import CALIBRATION_METHODS, VARIANT_KEYS
-from ..edge.sources import RUNTIMES
+from ..edge.runtimes import RUNTIMES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -20,13 +20,11 @@ def save_reference(result, path: str) -> None:
     say(f"reference: {len(result.inputs_array)} inputs and {source}'s outputs -> {path}")
 
 
-def report_result(result, report_path=None, save_reference_path=None) -> int:
+def report_result(result, report_path=None) -> int:
     """Print the Markdown table, write the JSON report; 0 when every comparison passed."""
     from ..edge.progress import say
     from ..edge.report import build_report, to_markdown, write_report
 
-    if save_reference_path:
-        save_reference(result, save_reference_path)
     report = build_report(result)
     print(to_markdown(report), end="", flush=True)
     if report_path:

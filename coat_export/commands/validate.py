@@ -60,8 +60,8 @@ def run(args) -> int:
         from .arguments import model_spec, require_host
 
         require_host("validating the MindSpore network", "mindspore")
-        from ..host.pipeline import build_model
-        from ..host.runners import NetworkRunner
+        from ..host.config import build_model
+        from ..host.runners.network_runner import NetworkRunner
 
         spec = model_spec(args)
         models = open_runners(args.files, runtime)

@@ -11,7 +11,7 @@ from . import interrupts
 from .errors import UserError
 from .interrupts import Terminated  # noqa: F401  (part of this module's interface)
 from .runners.openvino_runner import OV_PRECISIONS
-from .sources import RUNTIMES
+from .runtimes import RUNTIMES
 
 
 def _number(text: str, kind, minimum, what: str):

@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 
 from .errors import UserError
 from .progress import step
-from .sources import installed_runtimes
+from .runtimes import installed_runtimes
 
 __all__ = ["Choice", "installed_runtimes", "choose_variant"]
 
@@ -43,7 +43,8 @@ def choose_variant(bundle_dir: str, runtimes: Optional[Sequence[str]] = None,
     from .benchmark import benchmark
     from .bundle import open_bundle
     from .parity import CHECK_CHUNK, FailedCandidate, compare_runners, make_inputs
-    from .sources import open_onnx_runner, open_onnx_runners, resolve_onnx
+    from .runtimes import open_onnx_runner, open_onnx_runners
+    from .sources import resolve_onnx
 
     bundle = open_bundle(bundle_dir)
     runtimes = list(runtimes or installed_runtimes())

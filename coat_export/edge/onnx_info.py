@@ -4,11 +4,14 @@ The edge runtime must tell an int8 or fp16 model from an fp32 one (the comparato
 by its own gates) and report the opset, without the `onnx` package (not installed on edge
 boxes). ONNX files are protobuf `ModelProto` messages; this walks the few fields it needs --
 opset imports, node op types, `Cast` targets, initializer element types -- by offsets into
-the bytes, never copying weights. Malformed input raises ValueError.
+the bytes, never copying weights. Malformed input raises ValueError (`summarize_file`: a
+one-line UserError naming the file). `check_external_data` holds a bare file's external
+tensors to its folder and their declared sizes before any runtime opens it.
 """
 from typing import Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
-__all__ = ["OnnxSummary", "ExternalTensor", "summarize", "precision_of", "INT8_OPS"]
+__all__ = ["OnnxSummary", "ExternalTensor", "summarize", "summarize_file", "check_external_data",
+           "precision_of", "INT8_OPS"]
 
 INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
                       "ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
@@ -259,3 +262,44 @@ def read_toolkit_metadata(summary: OnnxSummary) -> Dict[str, object]:
         else:
             out[name] = value
     return out
+
+
+def summarize_file(data: bytes, name: str) -> "OnnxSummary":
+    """`summarize` for a file reported as `name`: UserError when it is not readable ONNX."""
+    from .errors import UserError
+
+    try:
+        return summarize(data)
+    except ValueError as exc:
+        raise UserError(f"{name} is not a readable ONNX file ({exc})") from exc
+
+
+def check_external_data(model_path: str, tensors) -> None:
+    """Every external tensor of a bare .onnx names a regular file inside the model's folder
+    that holds the declared bytes -- checked before a runtime opens anything: a path
+    outside would be read, a FIFO would block the runtime, a short file is a corrupt model."""
+    import os
+    import stat
+
+    from .errors import UserError
+
+    root = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+    for t in tensors:
+        where = f"{model_path}: tensor {t.tensor[:80]!r} keeps its data in {t.location[:120]!r}"
+        parts = t.location.replace("\\", "/").split("/")
+        if not t.location or os.path.isabs(t.location) or ".." in parts or "\0" in t.location \
+                or (len(t.location) > 1 and t.location[1] == ":"):
+            raise UserError(f"{where}, outside the model's folder; refused")
+        real = os.path.realpath(os.path.join(root, *parts))
+        if os.path.commonpath([root, real]) != root:
+            raise UserError(f"{where}, which leads outside the model's folder; refused")
+        try:
+            st = os.stat(real)
+        except OSError as exc:
+            raise UserError(f"{where}, which is missing: copy it beside the model") from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{where}, which is not a regular file; refused")
+        end = t.offset + (t.length or 0)
+        if t.offset > st.st_size or end > st.st_size:
+            raise UserError(f"{where} at bytes {t.offset}..{end}, but the file has "
+                            f"{st.st_size} bytes (truncated or not this model's data)")

@@ -21,7 +21,8 @@ from .errors import UserError
 from .preprocess import PreprocessConfig, preprocess_batch
 from .cli_support import (OneLineParser, VersionAction, add_runtime_arguments, positive_int,
                           run_guarded)
-from .sources import OnnxModel, open_onnx_runner, resolve_onnx
+from .runtimes import open_onnx_runner
+from .sources import OnnxModel, resolve_onnx
 from .third_party import quiet_third_party
 from .topk import softmax, topk
 
@@ -221,7 +222,7 @@ def run(args, model: Optional[str] = None) -> int:
 
 
 def _selftest(args, model: str) -> int:
-    from .device_choice import installed_runtimes
+    from .runtimes import installed_runtimes
     from .report import build_report, to_json, to_markdown
     from .progress import say
     from .selftest import run_selftest, verdict_line

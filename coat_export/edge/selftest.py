@@ -33,7 +33,8 @@ def run_selftest(bundle_dir: str, runtimes: Sequence[str], provider=None,
                  variants: Optional[Sequence[str]] = None, runners=None) -> CheckResult:
     """Every variant (or `variants`) in every runtime against the recorded outputs; `runners`:
     ones the caller already opened (check BUNDLE), instead of opening them again."""
-    from .sources import open_onnx_runners, resolve_onnx
+    from .runtimes import open_onnx_runners
+    from .sources import resolve_onnx
 
     bundle = open_bundle(bundle_dir)
     reference = recorded_reference(bundle)

@@ -256,6 +256,7 @@ def write_bundle(onnx_path: str, output_dir: str, source: BundleSource,
     ensure_writable_dir(os.path.dirname(out), "the bundle's parent directory")
     with output_lock(out), atomic_dir(out) as tmp:
         _copy_model(onnx_path, os.path.join(tmp, MODEL_FILE))
+        ref_record = _write_reference(tmp, reference, pre, checkpoint, weights)
         variant_recs = {"fp32": {"file": MODEL_FILE, "precision": "fp32"}}
         if modes:
             from .quantize import QuantizeOptions, quantize_model
@@ -271,7 +272,6 @@ def write_bundle(onnx_path: str, output_dir: str, source: BundleSource,
                                      "check": result.check.to_dict() if result.check else None,
                                      "check_inputs": result.check_inputs or None,
                                      "validated_on": result.validated_on}
-        ref_record = _write_reference(tmp, reference, pre, checkpoint, weights)
         if labels is not None:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
                 f.write("\n".join(labels) + "\n")
@@ -351,7 +351,7 @@ def _benchmark(bundle_dir: str, variants: dict, runs: int) -> dict:
     which one to deploy, measured where the bundle was made (the edge box may differ)."""
     from ..edge.benchmark import benchmark
     from ..edge.cpu import cpu_line
-    from ..edge.sources import installed_runtimes
+    from ..edge.runtimes import installed_runtimes
     from ..edge.runners.onnxruntime_runner import available_cores
     from ..edge.options import RuntimeOptions
     from .open_models import open_runners
@@ -407,7 +407,7 @@ def _jsonable(obj):
 
 
 def bundle_export(built, spec, options, onnx_path: str, parity: Optional[dict]) -> str:
-    """The edge bundle of a verified ONNX export (options: pipeline.ExportOptions), beside it:
+    """The edge bundle of a verified ONNX export (options: host.export_options.ExportOptions), beside it:
     <model>_bundle/."""
     bundle_dir = os.path.join(os.path.dirname(onnx_path), f"{built.name}_bundle")
     reference = mindspore_reference(built, spec, options.seed,
@@ -430,7 +430,6 @@ def mindspore_reference(built, spec, seed: int, folders: Tuple[Tuple[str, Option
     from ..edge.parity import seeded_input
     from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
     from ..edge.versions import library_versions
-    from .runners import NetworkRunner
 
     shape = built.input_shape
     n = reference_sample_count(shape)
@@ -447,7 +446,7 @@ def mindspore_reference(built, spec, seed: int, folders: Tuple[Tuple[str, Option
                 names += [f"{label}/{os.path.relpath(paths[i], folder)}" for i in kept]
     x = np.concatenate(parts).astype(np.float32)
     with step(f"reference: MindSpore {built.name} on {len(x)} input(s) for reference.npz"):
-        out = NetworkRunner(built)(x)
+        out = built.runner(x)
     meta = {"source": "mindspore", "mindspore_version": library_versions(("mindspore",))
             ["mindspore"], "random": int(n), "seed": int(seed), "images": names}
     return x, out, meta

@@ -1,6 +1,6 @@
 """Parity check on the host: exported files against the MindSpore network they came from.
 
-The reference is the network built from the config and checkpoint (`runners.NetworkRunner`);
+The reference is the network built from the config and checkpoint (`BuiltModel.runner`);
 every file is a candidate runner (`open_models.open_runners`: ONNX in each runtime asked for,
 MINDIR in GraphCell); `edge.parity` compares, `edge.report` formats. A failing fp32 ONNX
 candidate is handed to `divergence.Localiser` to find its first diverging node.
@@ -30,13 +30,12 @@ def run_check(built, spec, files: Sequence[str], wanted: InputOptions = InputOpt
     """Compare every file with the MindSpore network `built` on the same inputs; a failing
     fp32 ONNX file is searched for its first diverging node unless node_tolerance is None."""
     from .open_models import open_runners
-    from .runners import NetworkRunner
 
     if not files:
         raise UserError("no files to check")
     # Open every file first: usage errors (missing file, wrong model) before any slow work.
     candidates = open_runners(files, runtime, keep_failed=True)
-    reference = NetworkRunner(built)
+    reference = built.runner
     for c in candidates:
         if not isinstance(c, FailedCandidate):
             check_shapes(reference, c)

@@ -1,15 +1,18 @@
-"""Model specs from yaml configs (ours or MindCV's training yaml) and command-line flags.
+"""The source network: its spec from a yaml config (ours or MindCV's training yaml) and
+command-line flags, its `model.CoaTConfig`, and the network built from them with its
+checkpoint loaded strictly (`build_model`).
 
-No MindSpore here: a spec is plain data. `model.CoaTConfig` is built from it by the
-pipeline. Precedence: built-in variant < config file < command-line flags.
+A spec is plain data (precedence: built-in variant < config file < command-line flags); only
+`build_model` imports MindSpore.
 """
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from ..edge.errors import UserError
-from ..edge.progress import say
+from ..edge.progress import say, step
 
 DEFAULT_MODEL = "coat_lite_tiny"  # the seed recipe's model
 
@@ -186,3 +189,81 @@ def build_config(spec: ModelSpec):
         return CoaTConfig(**fields)
     except (TypeError, ValueError) as exc:
         raise UserError(f"invalid architecture for '{spec.name}' ({spec.source}): {exc}") from exc
+
+
+# ----------------------------------------------------------------------------- the network
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class BuiltModel:
+    """The network built from a spec, what its checkpoint gave, and its runner."""
+
+    name: str
+    config: object  # model.CoaTConfig
+    network: object  # model.CoaT, in inference mode
+    ckpt_path: Optional[str]
+    load_info: Dict[str, object] = field(default_factory=dict)
+    _runner: object = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def runner(self):
+        """The network as a runner (the reference of verification, check and bundles), made
+        once and shared by them."""
+        if self._runner is None:
+            from .runners.network_runner import NetworkRunner
+
+            self._runner = NetworkRunner(self)
+        return self._runner
+
+    @property
+    def weights(self) -> Optional[str]:
+        """'raw' or 'ema' (which checkpoint entries are the network); None: random weights."""
+        return self.load_info.get("weights") if self.ckpt_path else None
+
+    @property
+    def input_shape(self):
+        c = self.config
+        return (c.in_channels, c.image_size, c.image_size)
+
+
+def build_model(spec: ModelSpec, seed: int = 0) -> BuiltModel:
+    """Build the network and load its checkpoint strictly (or seeded random weights)."""
+    if not _NAME_RE.match(spec.name):
+        raise UserError(f"model name '{spec.name}' must use only letters, digits, '_', '.', '-'")
+    config = build_config(spec)
+    if spec.ckpt_path and not os.path.isfile(spec.ckpt_path):
+        raise UserError(f"checkpoint not found: {spec.ckpt_path}")
+    from ..model import CheckpointError, create_model, load_checkpoint_strict
+
+    from .mindspore_import import import_mindspore
+
+    ms = import_mindspore()
+    with step(f"build {spec.name}"):
+        ms.set_seed(seed)
+        net = create_model(config)
+        net.set_train(False)
+    info: Dict[str, object] = {}
+    if spec.ckpt_path:
+        with step(f"load checkpoint {spec.ckpt_path}"):
+            try:
+                info = load_checkpoint_strict(net, spec.ckpt_path, ema=bool(spec.ema))
+            except CheckpointError as exc:
+                raise UserError(str(exc)) from exc
+        if info["weights"] == "ema":
+            say("note: the network is the checkpoint's EMA weights (ema.*), as MindCV's "
+                "validate.py loads them for ema: True")
+        elif info["has_ema"]:
+            say("note: the checkpoint also holds EMA weights (ema.*); the raw weights are "
+                "used: --ema (or ema: True in the yaml) selects the EMA ones, which MindCV "
+                "validates")
+        if info.get("raw_weights_saved_as") and info["weights"] == "raw":
+            say(f"note: the raw weights were saved as {info['raw_weights_saved_as']} (MindSpore "
+                "names them so under gradient accumulation); read from there")
+        if info.get("dropped_summary"):
+            say(f"note: dropped training state: {info['dropped_summary']}")
+    else:
+        say(f"warning: no --ckpt_path: {spec.name} has RANDOM weights (seed {seed}); the export "
+            "is only good for testing the pipeline")
+    return BuiltModel(spec.name, config, net, spec.ckpt_path, info)

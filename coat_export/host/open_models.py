@@ -1,7 +1,7 @@
 """Open the models a command is given as runners, in every runtime asked for.
 
 The one place that knows both sides: ONNX files and bundles open through the edge runtime
-(`edge.sources`), `.mindir` files through MindSpore (`host.runners`, imported only when a
+(`edge.sources`, `edge.runtimes`), `.mindir` files through MindSpore (`host.runners.mindir_runner`, imported only when a
 MINDIR is given, with a one-line error naming the install when MindSpore is missing).
 """
 from typing import List, Optional, Sequence
@@ -9,7 +9,8 @@ from typing import List, Optional, Sequence
 from ..edge.errors import ModelLoadError, UserError
 from ..edge.options import RuntimeOptions
 from ..edge.parity import FailedCandidate
-from ..edge.sources import RUNTIMES, model_format, open_onnx_runners, resolve_onnx
+from ..edge.runtimes import RUNTIMES, open_onnx_runners
+from ..edge.sources import model_format, resolve_onnx
 
 __all__ = ["open_runners", "check_runtimes"]
 
@@ -34,12 +35,13 @@ def open_runners(files: Sequence[str], runtime: RuntimeOptions = RuntimeOptions(
     runners = []
     for f, fmt in zip(files, formats):
         if fmt != "mindir":
-            runners += open_onnx_runners(resolve_onnx(f, variant), runtimes, provider=provider,
+            model = resolve_onnx(f, variant)
+            runners += open_onnx_runners(model, runtimes, provider=provider,
                                          threads=threads, share=share,
                                          ov_precision=ov_precision, keep_failed=keep_failed,
                                          failed_name=f)
             continue
-        from .runners import MindirRunner
+        from .runners.mindir_runner import MindirRunner
 
         try:
             runners.append(MindirRunner(f, threads=threads))

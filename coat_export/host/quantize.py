@@ -35,6 +35,8 @@ from ..edge.cpu import cpu_info, cpu_line
 from ..edge.errors import UserError, VerificationError, first_line
 from ..edge.parity import seeded_input
 from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
+from ..edge.runtimes import open_onnx_runner
+from ..edge.sources import OnnxModel
 
 __all__ = ["MODES", "QuantizeOptions", "QuantizeResult", "quantize_model", "ImageCalibrationReader",
            "calibration_images"]
@@ -118,7 +120,7 @@ def _graph_input(path: str):
     """The model's input, read by ONNX Runtime -- after the file and its external data were
     checked as every command checks a bare .onnx (resolve_onnx): a FIFO or a path outside
     the model's folder never reaches a runtime or onnx.load."""
-    from ..edge.sources import open_onnx_runner, resolve_onnx
+    from ..edge.sources import resolve_onnx
 
     if os.path.isdir(path):
         raise UserError(f"{path} is a directory; quantize takes an .onnx file")
@@ -265,12 +267,6 @@ def _static(src: str, dst: str, reader, runtime: str, per_channel: Optional[bool
             f"({'per-channel' if per_channel else 'per-tensor'})")
 
 
-def _runner(path: str, runtime: str):
-    from ..edge.sources import OnnxModel, open_onnx_runner
-
-    return open_onnx_runner(OnnxModel(path, path, "fp32"), runtime)
-
-
 def _check_inputs(inp, preprocess, calib: Optional[np.ndarray], samples: int, seed: int):
     """The calibration images (up to `samples`), topped up with seeded random inputs to
     `samples`: agreement gates on a handful of inputs move by whole points per sample."""
@@ -392,8 +388,10 @@ def quantize_model(input_path: str, output_path: str, options: QuantizeOptions) 
             precision = "fp16" if mode == "fp16" else "int8"
             # the shared batching policy pads a fixed-batch graph's last chunk
             # judged in the runtime the variant is for
-            ref = _runner(input_path, runtime)(data, max_batch=16)
-            cand = _runner(tmp_out, runtime)(data, max_batch=16)
+            ref = open_onnx_runner(OnnxModel(input_path, input_path, "fp32"),
+                                   runtime)(data, max_batch=16)
+            cand = open_onnx_runner(OnnxModel(tmp_out, tmp_out, "fp32"),
+                                    runtime)(data, max_batch=16)
             result.check = compare_arrays(ref, cand, reference_name="fp32",
                                           candidate_name=f"{mode}",
                                           tolerance=tolerance or tolerance_for(precision),

@@ -161,9 +161,10 @@ def test_air_decision_on_ascend_exports_air(monkeypatch, tmp_path):
     import mindspore as ms
 
     from coat_export.host import pipeline
-    from coat_export.host.config import ModelSpec
+    from coat_export.host.config import ModelSpec, build_model
+    from coat_export.host.export_options import check_air_supported
 
-    pipeline.check_air_supported("Ascend")  # no error
+    check_air_supported("Ascend")  # no error
     calls = []
 
     def fake_export(net, x, file_name, file_format):
@@ -171,7 +172,7 @@ def test_air_decision_on_ascend_exports_air(monkeypatch, tmp_path):
         open(file_name + ".air", "wb").write(b"air")
 
     monkeypatch.setattr(ms, "export", fake_export)
-    built = pipeline.build_model(ModelSpec("small", overrides=dict(SMALL_LITE)))
+    built = build_model(ModelSpec("small", overrides=dict(SMALL_LITE)))
     pipeline.export_air(built, str(tmp_path / "small.air"), batch_size=4)
     assert calls == [((4, 3, 64, 64), "AIR")]
 

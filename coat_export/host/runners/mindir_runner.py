@@ -1,60 +1,18 @@
-"""The MindSpore runners: the source network (the reference) and MINDIR files (GraphCell).
-
-Same protocol as the edge runners (`coat_export.edge.runners.base.Runner`), so export
-verification, `check`, `validate` and `bench` treat every model alike. MindSpore is imported
-here, when a runner is made.
-"""
+"""A .mindir file run by MindSpore's GraphCell: the MINDIR backend of the runner protocol."""
 import os
 from typing import Optional
 
 import numpy as np
 
-from ..edge.errors import ModelLoadError, UserError, first_line
-from ..edge.runners.base import ModelIO, Runner
+from ...edge.errors import ModelLoadError, UserError, first_line
+from ...edge.runners.base import ModelIO, Runner
 
-__all__ = ["NetworkRunner", "MindirRunner", "mindir_input_shape", "import_mindspore"]
-
-REFERENCE_NAME = "mindspore"
-NETWORK_CHUNK = 16   # samples per call of the source network (bounded memory)
-
-
-def import_mindspore():
-    """MindSpore in graph mode (what export traces), or one line naming the install."""
-    try:
-        import mindspore as ms
-    except ImportError as exc:
-        raise UserError('this command needs MindSpore (the host toolchain): '
-                        'pip install "coat-export[export]"') from exc
-    if ms.get_context("mode") != ms.GRAPH_MODE:
-        ms.set_context(mode=ms.GRAPH_MODE)
-    return ms
-
-
-class NetworkRunner(Runner):
-    """The MindSpore network built from the config and checkpoint: dynamic batch, run in
-    chunks of NETWORK_CHUNK samples."""
-
-    runtime = "mindspore"
-    runtime_label = "MindSpore"
-    format = "mindspore"   # validate rows: the contract calls the network "mindspore"
-
-    def __init__(self, built, name: str = REFERENCE_NAME):
-        c = built.config
-        super().__init__(name, ModelIO("x", ["batch", c.in_channels, c.image_size, c.image_size]),
-                         ModelIO("logits", ["batch", c.num_classes]))
-        self.built = built
-        self._ms = import_mindspore()
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        return self.built.network(self._ms.Tensor(x)).asnumpy()
-
-    def __call__(self, x: np.ndarray, max_batch: Optional[int] = None) -> np.ndarray:
-        return super().__call__(x, max_batch or NETWORK_CHUNK)
+__all__ = ["MindirRunner", "mindir_input_shape"]
 
 
 def mindir_input_shape(path: str) -> list:
     """The first graph input's shape as recorded in a MINDIR ('batch' where symbolic)."""
-    from ..converters import ConversionError, mindir_input_shapes
+    from ...converters import ConversionError, mindir_input_shapes
 
     try:
         shapes = mindir_input_shapes(path)
@@ -76,8 +34,11 @@ class MindirRunner(Runner):
     def __init__(self, path: str, threads: Optional[int] = None, name: Optional[str] = None):
         if not os.path.isfile(path):
             raise UserError(f"model not found: {path}")
-        ms = import_mindspore()
         from mindspore import nn
+
+        from ..mindspore_import import import_mindspore
+
+        ms = import_mindspore()
 
         if threads:
             try:

@@ -13,13 +13,12 @@ class Exported:
     """A built network (weights as the CLI builds them from `config`) and its exports."""
 
     def __init__(self, config, directory):
-        from coat_export.host import pipeline
-        from coat_export.host.config import resolve_spec
+        from coat_export.host.config import build_model, resolve_spec
 
         self.config = config
         self.dir = directory
         self.spec = resolve_spec(config)
-        self.built = pipeline.build_model(self.spec, seed=0)
+        self.built = build_model(self.spec, seed=0)
         self._files = {}
 
     def file(self, fmt, batch=1, dynamic=False):

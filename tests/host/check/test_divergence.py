@@ -157,7 +157,7 @@ def test_value_overwritten_in_place_is_not_compared(tmp_path):
 
     from mindspore import nn
 
-    from coat_export.host.pipeline import BuiltModel
+    from coat_export.host.config import BuiltModel
 
     class Residual(nn.Cell):
         def __init__(self):

@@ -8,7 +8,7 @@ import pytest
 from coat_export.edge.onnx_info import precision_of, summarize
 from coat_export.edge.options import InputOptions, RuntimeOptions
 from coat_export.host.check import run_check
-from coat_export.host.runners import NetworkRunner
+from coat_export.host.runners.network_runner import NetworkRunner
 
 
 def detect_onnx_precision(model):

@@ -1,0 +1,16 @@
+"""MindSpore imported once, the same way, by every host module that needs it."""
+from ..edge.errors import UserError
+
+__all__ = ["import_mindspore"]
+
+
+def import_mindspore():
+    """MindSpore in graph mode (what export traces), or one line naming the install."""
+    try:
+        import mindspore as ms
+    except ImportError as exc:
+        raise UserError('this command needs MindSpore (the host toolchain): '
+                        'pip install "coat-export[export]"') from exc
+    if ms.get_context("mode") != ms.GRAPH_MODE:
+        ms.set_context(mode=ms.GRAPH_MODE)
+    return ms
