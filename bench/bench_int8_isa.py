@@ -46,7 +46,7 @@ def held_out():
 def main(argv=None):
     from coat_export.edge.compare import AGREEMENT_SAMPLES, compare_arrays, tolerance_for
     from coat_export.edge.cpu import cpu_info, cpu_line
-    from coat_export.edge.parity import seeded_input
+    from coat_export.edge.check_inputs import seeded_input
     from coat_export.edge.preprocess import PreprocessConfig
     from coat_export.edge.runtimes import open_onnx_runner
     from coat_export.edge.sources import OnnxModel

@@ -29,7 +29,7 @@ for p in (ROOT, os.path.join(ROOT, "bench")):
 from coat_export.converters.api import convert_detailed  # noqa: E402
 from coat_export.converters.passes import OPTIONAL  # noqa: E402
 from coat_export.edge.benchmark import benchmark  # noqa: E402
-from coat_export.edge.parity import seeded_input  # noqa: E402
+from coat_export.edge.check_inputs import seeded_input  # noqa: E402
 from coat_export.edge.runners.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402
 from coat_export.edge.runners.openvino_runner import OpenVinoRunner  # noqa: E402
 from int8_recipes import RECIPES, build_variant, pre_process  # noqa: E402

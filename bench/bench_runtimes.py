@@ -227,7 +227,7 @@ def latency(runners, batch: int, runs: int, warmup: int):
 
 def _ort_profile(path, batch, threads, runs):
     import onnxruntime as ort
-    from coat_export.edge.parity import seeded_input
+    from coat_export.edge.check_inputs import seeded_input
 
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
@@ -269,7 +269,7 @@ def _ort_profile(path, batch, threads, runs):
 
 def _ov_profile(path, batch, threads, runs, precision="f32"):
     import openvino as ov
-    from coat_export.edge.parity import seeded_input
+    from coat_export.edge.check_inputs import seeded_input
 
     core = ov.Core()
     c = core.compile_model(core.read_model(path), "CPU", {

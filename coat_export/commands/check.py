@@ -53,8 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _edge_check(args) -> int:
     """--reference REF.onnx FILE..., or one bundle: no MindSpore."""
     from ..edge.errors import UserError
-    from ..edge.parity import (CHECK_CHUNK, FailedCandidate, check_shapes, compare_runners,
-                               make_inputs)
+    from ..edge.check_inputs import make_inputs
+    from ..edge.parity import CHECK_CHUNK, FailedCandidate, check_shapes, compare_runners
     from ..edge.bundle import is_bundle, open_bundle
     from ..edge.progress import step
     from ..edge.runtimes import open_onnx_runner

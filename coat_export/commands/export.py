@@ -1,8 +1,9 @@
 """`export`: checkpoint -> MINDIR / AIR / ONNX, each verified against the source network.
 
 The flags are a fixed contract shared with the MindCV-style `export.py` at the repo root.
-Parse (`host.export_options`) -> validate -> run (`host.config.build_model`,
-`host.pipeline.export_verified`, `host.check.run_check`, `host.bundle_writer`) -> report.
+Parse (`host.export_options`) -> validate -> run, one stage module each
+(`host.config.build_model`, `host.pipeline.export_verified`, `host.check.run_check`,
+`host.bundle_reference`, `host.bundle_writer`) -> report (`commands.reporting`).
 """
 import argparse
 
@@ -47,6 +48,7 @@ def run(args) -> int:
     import os
 
     from ..edge.atomic import output_dir
+    from ..host.bundle_reference import mindspore_reference
     from ..host.bundle_writer import bundle_export
     from ..host.check import run_check
     from ..host.config import build_model
@@ -72,5 +74,8 @@ def run(args) -> int:
             with open(parity_path, encoding="utf-8") as f:
                 parity = json.load(f)
         if options.bundle:
-            print(bundle_export(built, spec, options, exported.path, parity))
+            reference = mindspore_reference(built, spec, options.seed,
+                                            (("images", options.images),
+                                             ("calibration", options.bundle.calib_dir)))
+            print(bundle_export(built, spec, options, exported.path, parity, reference))
     return 0

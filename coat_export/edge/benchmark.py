@@ -48,7 +48,7 @@ def benchmark(backends: Sequence, batch_size: int = 1, runs: int = 30, warmup: i
     runs: timed rounds (each round runs every model once); with min_seconds > 0, rounds
     continue until that much time has passed as well.
     """
-    from .parity import seeded_input
+    from .check_inputs import seeded_input
 
     if batch_size < 1 or runs < 1 or warmup < 0:
         raise UserError("batch_size and runs must be >= 1, warmup >= 0")

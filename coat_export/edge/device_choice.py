@@ -42,7 +42,8 @@ def choose_variant(bundle_dir: str, runtimes: Optional[Sequence[str]] = None,
                    ov_precision: str = "f32", runs: int = 10) -> Choice:
     from .benchmark import benchmark
     from .bundle import open_bundle
-    from .parity import CHECK_CHUNK, FailedCandidate, compare_runners, make_inputs
+    from .check_inputs import make_inputs
+    from .parity import CHECK_CHUNK, FailedCandidate, compare_runners
     from .runtimes import open_onnx_runner, open_onnx_runners
     from .sources import resolve_onnx
 

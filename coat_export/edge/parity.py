@@ -1,99 +1,30 @@
 """Parity: candidate runners against a reference runner on the same inputs.
 
 Computing only (Polygraphy style): `compare_runners` returns a `CheckResult`; `report` turns
-it into JSON and Markdown. The reference is any runner: the MindSpore network on the host
+it into JSON and Markdown. Inputs come from `check_inputs`. The reference is any runner: the MindSpore network on the host
 (`coat_export.host.check`), or an fp32 ONNX model on the edge (`check --reference`). Every
 candidate is one model in one runtime, judged by the gates of its own precision, with the
 user's overrides (`options.GateOptions`).
 """
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .compare import AGREEMENT_SAMPLES, Comparison, compare_arrays
+from .compare import Comparison, compare_arrays
 from .errors import UserError, first_line
-from .options import GateOptions, InputOptions
+from .check_inputs import CheckInputs
+from .options import GateOptions
 from .cpu import cpu_info, cpu_line
 from .progress import step
 from .versions import library_versions
 
-__all__ = ["DEFAULT_NUM_SAMPLES", "CHECK_CHUNK", "default_num_samples", "CheckInputs", "seeded_input",
-           "make_inputs", "ComputedReference", "CandidateResult", "CheckResult", "FailedCandidate", "compare_runners"]
+__all__ = ["CHECK_CHUNK", "ComputedReference", "CandidateResult", "CheckResult",
+           "FailedCandidate", "check_shapes", "compare_runners"]
 
-DEFAULT_NUM_SAMPLES = 4   # fp32 only: every element is compared, a few inputs suffice
 # samples per runtime call in a check: memory stays bounded however many inputs are judged
 # (64 seeded ones for agreement gates, hundreds of images)
 CHECK_CHUNK = 16
-
-
-def default_num_samples(precisions: Sequence[str]) -> int:
-    """Seeded random inputs when none are asked for: a few for fp32 (element-wise bounds),
-    AGREEMENT_SAMPLES when any candidate is judged by agreement (fp16, bf16, int8)."""
-    reduced = any(p != "fp32" for p in precisions)
-    return AGREEMENT_SAMPLES if reduced else DEFAULT_NUM_SAMPLES
-
-
-def seeded_input(shape: Sequence[int], seed: int = 0) -> np.ndarray:
-    """A deterministic input in the range of normalised images (the one test input)."""
-    return np.random.default_rng(seed).standard_normal(tuple(shape)).astype(np.float32)
-
-
-@dataclass
-class CheckInputs:
-    array: np.ndarray            # (N, C, S, S) float32, what every runner is fed
-    description: dict            # for the report: random count + seed, images, preprocessing
-
-
-def make_inputs(sample_shape: Sequence[int], preprocessing: Optional[dict] = None,
-                wanted: InputOptions = InputOptions(),
-                precisions: Sequence[str] = ("fp32",)) -> CheckInputs:
-    """Seeded random tensors and/or the images under `wanted.images` (searched recursively), through
-    MindCV's eval transform at the model's own image size. Without num_samples: the images,
-    topped up with random ones to default_num_samples(precisions) (agreement gates need
-    samples); without images that many random ones."""
-    from .preprocess import PreprocessConfig, list_images, preprocess_batch
-
-    images, num_samples, seed = wanted.images, wanted.num_samples, wanted.seed
-    if num_samples is not None and num_samples < 0:
-        raise UserError(f"--num_samples must be >= 0, got {num_samples}")
-    desc: dict = {"seed": int(seed)}
-    want = default_num_samples(precisions)   # what the gates need, images included
-    image_batch = None
-    if images:
-        paths = list_images(images, recursive=True)
-        if not paths:
-            raise UserError(f"no image files under {images} (extensions: .jpg, .png, ...)")
-        try:
-            cfg = PreprocessConfig.from_dict(dict(preprocessing or {},
-                                                  image_size=sample_shape[-1]))
-        except (ValueError, TypeError) as exc:
-            raise UserError(f"preprocessing: {exc}") from exc
-        with step(f"preprocess {len(paths)} image(s) from {images} at {cfg.image_size}x"
-                  f"{cfg.image_size}"):
-            image_batch = preprocess_batch(paths, cfg)  # ImageDecodeError: one line, exit 2
-        desc["images"] = [os.path.relpath(p, images) for p in paths]
-        desc["image_dir"] = images
-        desc["preprocessing"] = cfg.to_dict()
-    if num_samples is None:
-        have = 0 if image_batch is None else len(image_batch)
-        if have and want == DEFAULT_NUM_SAMPLES:
-            num_samples = 0            # fp32 with images: the images alone
-        else:
-            num_samples = max(0, want - have)
-    desc["random"] = int(num_samples)
-    parts = []
-    if num_samples:
-        parts.append(seeded_input((num_samples, *sample_shape), seed))
-    if image_batch is not None:
-        parts.append(image_batch)
-    if not parts:
-        raise UserError("no inputs: give --num_samples N (N >= 1) and/or --images DIR")
-    x = np.concatenate(parts).astype(np.float32)
-    desc["count"] = int(len(x))
-    desc["shape"] = [int(d) for d in x.shape[1:]]
-    return CheckInputs(x, desc)
 
 
 @dataclass

@@ -14,7 +14,6 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
-import numpy as np
 
 from ..edge.atomic import atomic_dir, ensure_writable_dir, output_lock
 from ..edge.bundle import (FORMAT, FORMAT_VERSION, LABELS_FILE, MANIFEST_NAME, MODEL_FILE,
@@ -24,7 +23,7 @@ from ..edge.errors import UserError, first_line
 from ..edge.progress import step
 from ..edge.versions import __version__, library_versions
 
-__all__ = ["write_bundle", "BundleSource", "BundleOptions", "bundle_export", "mindspore_reference",
+__all__ = ["write_bundle", "BundleSource", "BundleOptions", "bundle_export",
            "onnx_io", "runtime_files", "PREDICT_PY"]
 
 EDGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "edge")
@@ -309,25 +308,13 @@ def write_bundle(onnx_path: str, output_dir: str, source: BundleSource,
     return manifest
 
 
-# what reference.npz may take: the recorded inputs of a 224 model are 0.6 MB each
-REFERENCE_BUDGET_BYTES = 8 << 20
-
-
-def reference_sample_count(sample_shape) -> int:
-    """Seeded samples recorded in a bundle: AGREEMENT_SAMPLES where they fit the budget."""
-    from ..edge.compare import AGREEMENT_SAMPLES
-    from ..edge.reference import samples_within
-
-    size = 4 * int(np.prod(sample_shape))
-    return samples_within(size, REFERENCE_BUDGET_BYTES, 4, AGREEMENT_SAMPLES)
-
-
 def _write_reference(tmp: str, reference, pre, checkpoint, weights) -> dict:
     """reference.npz in the bundle directory being written; its manifest record."""
     from ..edge.reference import REFERENCE_FILE, reference_bytes
+    from .bundle_reference import reference_sample_count
 
     if reference is None:
-        from ..edge.parity import seeded_input
+        from ..edge.check_inputs import seeded_input
         from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
 
         runner = OnnxRuntimeRunner(os.path.join(tmp, MODEL_FILE))
@@ -406,13 +393,12 @@ def _jsonable(obj):
 # ----------------------------------------------------------------------------- from a network
 
 
-def bundle_export(built, spec, options, onnx_path: str, parity: Optional[dict]) -> str:
-    """The edge bundle of a verified ONNX export (options: host.export_options.ExportOptions), beside it:
-    <model>_bundle/."""
+def bundle_export(built, spec, options, onnx_path: str, parity: Optional[dict],
+                  reference) -> str:
+    """The edge bundle of a verified ONNX export (options: host.export_options.ExportOptions),
+    beside it: <model>_bundle/. reference: what reference.npz records
+    (host.bundle_reference.mindspore_reference)."""
     bundle_dir = os.path.join(os.path.dirname(onnx_path), f"{built.name}_bundle")
-    reference = mindspore_reference(built, spec, options.seed,
-                                    (("images", options.images),
-                                     ("calibration", options.bundle.calib_dir)))
     source = BundleSource(built.name, built.config.to_dict(),
                           spec.preprocessing(built.config.image_size), opset=options.opset,
                           checkpoint_path=spec.ckpt_path, weights=built.weights)
@@ -420,33 +406,3 @@ def bundle_export(built, spec, options, onnx_path: str, parity: Optional[dict]) 
         write_bundle(onnx_path, bundle_dir, source, options.bundle, parity=parity,
                      reference=reference)
     return bundle_dir
-
-
-def mindspore_reference(built, spec, seed: int, folders: Tuple[Tuple[str, Optional[str]], ...]):
-    """(inputs, outputs, meta) for a bundle's reference.npz: seeded inputs and the real images
-    in `folders` ((label, directory) pairs), through the model's preprocessing, with the
-    MindSpore network's outputs on them."""
-    from ..edge.compare import AGREEMENT_SAMPLES
-    from ..edge.parity import seeded_input
-    from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
-    from ..edge.versions import library_versions
-
-    shape = built.input_shape
-    n = reference_sample_count(shape)
-    parts, names = [seeded_input((n, *shape), seed)], []
-    cfg = PreprocessConfig.from_dict(spec.preprocessing(built.config.image_size))
-    for label, folder in folders:
-        if not folder or shape[0] != 3:
-            continue
-        paths = list_images(folder, recursive=True)[:AGREEMENT_SAMPLES]
-        if paths:
-            batch, kept, _ = preprocess_batch(paths, cfg, skip_errors=True)
-            if len(kept):
-                parts.append(batch)
-                names += [f"{label}/{os.path.relpath(paths[i], folder)}" for i in kept]
-    x = np.concatenate(parts).astype(np.float32)
-    with step(f"reference: MindSpore {built.name} on {len(x)} input(s) for reference.npz"):
-        out = built.runner(x)
-    meta = {"source": "mindspore", "mindspore_version": library_versions(("mindspore",))
-            ["mindspore"], "random": int(n), "seed": int(seed), "images": names}
-    return x, out, meta

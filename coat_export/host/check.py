@@ -15,8 +15,9 @@ from typing import Optional, Sequence
 
 from ..edge.errors import UserError
 from ..edge.options import GateOptions, InputOptions, RuntimeOptions
+from ..edge.check_inputs import make_inputs
 from ..edge.parity import (CheckResult, ComputedReference, FailedCandidate, check_shapes,
-                           compare_runners, make_inputs)
+                           compare_runners)
 from ..edge.progress import step
 from .divergence import Localiser, NodeTolerance
 
@@ -36,12 +37,13 @@ def run_check(built, spec, files: Sequence[str], wanted: InputOptions = InputOpt
     # Open every file first: usage errors (missing file, wrong model) before any slow work.
     candidates = open_runners(files, runtime, keep_failed=True)
     reference = built.runner
+    inputs = None if computed else make_inputs(
+        built.input_shape, spec.preprocessing(built.config.image_size), wanted,
+        precisions=[c.precision for c in candidates])     # unreadable images: before shapes
     for c in candidates:
         if not isinstance(c, FailedCandidate):
             check_shapes(reference, c)
     if computed is None:
-        inputs = make_inputs(built.input_shape, spec.preprocessing(built.config.image_size),
-                             wanted, precisions=[c.precision for c in candidates])
         with step(f"reference: MindSpore {built.name} on {len(inputs.array)} input(s)"):
             computed = ComputedReference(inputs, reference(inputs.array))
     x, reference_out = computed.inputs.array, computed.outputs

@@ -1,8 +1,9 @@
 """Open the models a command is given as runners, in every runtime asked for.
 
 The one place that knows both sides: ONNX files and bundles open through the edge runtime
-(`edge.sources`, `edge.runtimes`), `.mindir` files through MindSpore (`host.runners.mindir_runner`, imported only when a
-MINDIR is given, with a one-line error naming the install when MindSpore is missing).
+(`edge.sources`, `edge.runtimes`), `.mindir` files through MindSpore
+(`host.runners.mindir_runner`, imported only when a MINDIR is given, with a one-line error
+naming the install when MindSpore is missing).
 """
 from typing import List, Optional, Sequence
 

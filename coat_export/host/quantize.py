@@ -33,7 +33,7 @@ from ..edge.compare import (AGREEMENT_SAMPLES, Comparison, Tolerance, compare_ar
                             tolerance_for)
 from ..edge.cpu import cpu_info, cpu_line
 from ..edge.errors import UserError, VerificationError, first_line
-from ..edge.parity import seeded_input
+from ..edge.check_inputs import seeded_input
 from ..edge.preprocess import PreprocessConfig, list_images, preprocess_batch
 from ..edge.runtimes import open_onnx_runner
 from ..edge.sources import OnnxModel

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..edge.compare import Comparison, compare_arrays, tolerance_for
 from ..edge.errors import UserError, VerificationError, first_line
-from ..edge.parity import seeded_input
+from ..edge.check_inputs import seeded_input
 from ..edge.progress import say, step
 
 __all__ = ["verify_export", "verification_inputs", "DYNAMIC_CHECK_BATCHES"]
@@ -33,7 +33,8 @@ def verify_export(built, path: str, name: str, options):
     every one of them). Prints the figures; VerificationError when one departs. Returns the
     inputs and the network's outputs as an edge.parity.ComputedReference (export --check
     reuses them: nothing is computed twice)."""
-    from ..edge.parity import CheckInputs, ComputedReference
+    from ..edge.check_inputs import CheckInputs
+    from ..edge.parity import ComputedReference
     from ..edge.runners.onnxruntime_runner import OnnxRuntimeRunner
     from .runners.mindir_runner import MindirRunner
 

@@ -8,7 +8,7 @@ from coat_export import converters
 from coat_export.edge.options import InputOptions
 from coat_export.host.check import run_check
 from coat_export.host.divergence import MindSporeProbe, locate_first_divergence
-from coat_export.edge.parity import seeded_input as sample_input
+from coat_export.edge.check_inputs import seeded_input as sample_input
 from coat_export.edge.report import build_report, to_markdown
 
 from .helpers import corrupt
