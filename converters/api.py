@@ -126,7 +126,7 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
     timings["build"] = time.perf_counter() - t
     if check and _is_small(model):
         t = time.perf_counter()
-        verify(model)
+        verify(model, static_batch or 1)
         timings["check"] = time.perf_counter() - t
     onnx_to_ir = {k: (v["node"], v["output"]) for k, v in provenance_of(og).items()}
     provenance = Provenance(onnx_to_ir, {v: k for k, v in onnx_to_ir.items()})
@@ -158,7 +158,8 @@ def convert(mindir_path: str, onnx_path: str, opset: int = DEFAULT_OPSET,
             **{str(k): str(v) for k, v in metadata.items()}))
     t = time.perf_counter()
     path = write_model(conv.model, onnx_path,
-                       verify=None if _is_small(conv.model) else verify, make_dirs=make_dirs)
+                       verify=None if _is_small(conv.model) else
+                       (lambda path: verify(path, conv.static_batch or 1)), make_dirs=make_dirs)
     conv.timings["write"] = time.perf_counter() - t
     conv.timings["total"] += conv.timings["write"]
     counts: Dict[str, int] = {}

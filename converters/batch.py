@@ -112,13 +112,31 @@ def elementwise(node, st: BatchState) -> None:
                 raise Refuse(f"{where(node)} combines batch tensors with batch on different "
                              f"axes ({axis}, {a})")
             axis = a
-    for v in ir.iter_values(node.inputs):
-        if not st.carries(v) and v.shape:
+    for i, v in enumerate(node.inputs):
+        if isinstance(v, ir.Value) and not st.carries(v) and v.shape:
             k = axis - (out_rank - len(v.shape))
             if k >= 0 and v.shape[k] != 1:
-                raise Refuse(f"{where(node)} combines a batch tensor with a constant of size "
-                             f"{v.shape[k]} along the batch axis")
+                uniform = _first_slice_if_uniform(v, k)
+                if uniform is None:
+                    raise Refuse(f"{where(node)} combines a batch tensor with a constant of "
+                                 f"size {v.shape[k]} along the batch axis")
+                node.inputs[i] = uniform
     set_outputs(node, st, axis)
+
+
+def _first_slice_if_uniform(v: ir.Value, k: int) -> Optional[ir.Value]:
+    """A constant whose slices along axis k are all equal (e.g. a zero initial state, or a bias
+    MindSpore folded into one row per sample) as its first slice: broadcasting restores it at
+    any batch size. None when the slices differ or it is computed at run time."""
+    if v.data is None or np.ndim(v.data) != len(v.shape):
+        return None
+    first = np.take(v.data, [0], axis=k)
+    same = np.array_equal(v.data, np.broadcast_to(first, v.data.shape),
+                          equal_nan=v.data.dtype.kind in "fc")
+    if not same:
+        return None
+    shape = tuple(1 if i == k else d for i, d in enumerate(v.shape))
+    return ir.Value(f"{v.name}/one_sample", v.dtype, shape, "constant", data=first)
 
 
 def per_sample(node, st: BatchState) -> None:

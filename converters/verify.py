@@ -32,9 +32,10 @@ def check_onnx(model: Union[onnx.ModelProto, str]) -> None:
                               f"{_first_line(exc)}") from exc
 
 
-def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
+def check_runtime(model: Union[onnx.ModelProto, str], symbolic_size: int = 1) -> None:
     """ONNX Runtime must load the model and run it once (graph optimisations off: loading,
-    kernel selection and the shapes met at run time are tested, not ONNX Runtime's rewrites)."""
+    kernel selection and the shapes met at run time are tested, not ONNX Runtime's rewrites);
+    symbolic dimensions are fed at `symbolic_size`."""
     # ONNX Runtime's telemetry (a device id under ~/.cache) is off unless the user keeps it
     from coat_export.edge.third_party import disable_runtime_telemetry
 
@@ -56,7 +57,7 @@ def check_runtime(model: Union[onnx.ModelProto, str]) -> None:
     except Exception as exc:
         raise ConversionError(f"ONNX Runtime refuses the converted model: "
                               f"{_first_line(exc)}") from exc
-    check_runs(session)
+    check_runs(session, symbolic_size)
 
 
 MAX_GATE_THREADS = 8
@@ -69,13 +70,14 @@ _NUMPY_TYPES = {"float": np.float32, "float16": np.float16, "double": np.float64
                 "int8": np.int8, "uint8": np.uint8, "bool": np.bool_}
 
 
-def seeded_feeds(session, seed: int = 0) -> dict:
-    """One input per graph input: symbolic dims 1, floats N(0, 1), integers and booleans
-    zero (an index valid for any table); None when an input's type has no numpy feed."""
+def seeded_feeds(session, seed: int = 0, symbolic_size: int = 1) -> dict:
+    """One input per graph input: symbolic dims `symbolic_size`, floats N(0, 1), integers and
+    booleans zero (an index valid for any table); None when an input's type has no numpy
+    feed."""
     rng = np.random.default_rng(seed)
     feeds, total = {}, 0
     for inp in session.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in (inp.shape or [])]
+        shape = [d if isinstance(d, int) and d > 0 else symbolic_size for d in (inp.shape or [])]
         total += int(np.prod(shape, dtype=np.float64))
         if total > MAX_FEED_ELEMENTS:
             raise ConversionError(f"the converted model's inputs declare more than "
@@ -91,9 +93,9 @@ def seeded_feeds(session, seed: int = 0) -> dict:
     return feeds
 
 
-def check_runs(session) -> None:
+def check_runs(session, symbolic_size: int = 1) -> None:
     """The model runs once on seeded inputs (see the module doc)."""
-    feeds = seeded_feeds(session)
+    feeds = seeded_feeds(session, symbolic_size=symbolic_size)
     if feeds is None:
         return
     try:
@@ -108,6 +110,9 @@ def check_runs(session) -> None:
                               f"{_first_line(exc)}") from exc
 
 
-def verify(model: Union[onnx.ModelProto, str]) -> None:
+def verify(model: Union[onnx.ModelProto, str], symbolic_size: int = 1) -> None:
+    """The checker, a load and one seeded run; a symbolic batch is fed at `symbolic_size`
+    (the MINDIR's own batch: a graph may hold data valid only there, e.g. boxes that name
+    image 1)."""
     check_onnx(model)
-    check_runtime(model)
+    check_runtime(model, symbolic_size)

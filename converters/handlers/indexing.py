@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import batch as B
+from .. import ir
 from ..errors import ConversionError
 from ..mindir_proto import TYPE_IDS
 from .elementwise import _operand
@@ -16,6 +17,136 @@ def cumsum(ctx):
     reverse = int(bool(ctx.const(3, "reverse", False)))
     ctx.set_output(ctx.make("CumSum", [ctx.tensor(0), ctx.initializer(np.array(axis, np.int64))],
                             exclusive=exclusive, reverse=reverse))
+
+
+def _flip(ctx, x, axis):
+    """x reversed along `axis` (Slice with step -1)."""
+    return ctx.make("Slice", [x, ctx.initializer(np.array([-1], np.int64)),
+                              ctx.initializer(np.array([np.iinfo(np.int64).min], np.int64)),
+                              ctx.initializer(np.array([axis], np.int64)),
+                              ctx.initializer(np.array([-1], np.int64))])
+
+
+def _shift_in_ones(ctx, x, axis, rank, n, k):
+    """x moved k places along `axis` (length n), ones shifted in at the front."""
+    kept = ctx.make("Slice", [x, ctx.initializer(np.array([0], np.int64)),
+                              ctx.initializer(np.array([n - k], np.int64)),
+                              ctx.initializer(np.array([axis], np.int64))])
+    pads = np.zeros(2 * rank, np.int64)
+    pads[axis] = k
+    return ctx.make("Pad", [kept, ctx.initializer(pads), ctx.scalar_like(1)], mode="constant")
+
+
+@op("CumProd", batch=B.along(1, "axis", 0))
+def cumprod(ctx):
+    """Cumulative product, exact in signs, zeros and infinities: ONNX has no CumProd (and a
+    Log/CumSum/Exp rewrite loses signs and zeros), so a log-depth prefix scan of Muls
+    (Hillis-Steele): ceil(log2 n) steps, each multiplying by the running product shifted 2^k
+    places with ones shifted in. Exclusive shifts once first; reverse flips around it."""
+    rank = ctx.in_rank(0)
+    axis = int(ctx.const(1, "axis")) % rank
+    exclusive = bool(ctx.const(2, "exclusive", False))
+    reverse = bool(ctx.const(3, "reverse", False))
+    n = ctx.in_shape(0)[axis]
+    if n is None:
+        raise ConversionError(f"{ctx.where()}: a cumulative product along a run-time length")
+    y = ctx.tensor(0)
+    if reverse:
+        y = _flip(ctx, y, axis)
+    if exclusive and n:
+        y = _shift_in_ones(ctx, y, axis, rank, n, 1)
+    k = 1
+    while k < n:
+        y = ctx.make("Mul", [y, _shift_in_ones(ctx, y, axis, rank, n, k)])
+        k *= 2
+    if reverse:
+        y = _flip(ctx, y, axis)
+    ctx.set_output(y)
+
+
+def _index_add_rule(node, st):
+    """x and the added values carry the batch on the same axis, which is not the indexed one;
+    the indices carry none."""
+    x, indices, y = node.inputs[:3]
+    axis = int(B.arg(node, None, "axis", 0)) % x.rank
+    if st.carries(indices):
+        raise B.Refuse(f"{B.where(node)} indexes by a batch tensor")
+    if st.of(x) is None or st.of(x) != st.of(y) or st.of(x) == axis:
+        raise B.Refuse(f"{B.where(node)} needs the batch on the same axis of the input and "
+                       f"the added values, apart from the indexed axis {axis}")
+    B.set_outputs(node, st, st.of(x))
+
+
+def _check_in_place(ctx):
+    """MindSpore's IndexAdd writes into its input (a side effect): a functional graph computes
+    the same only when every other reader of that input runs before the write -- those this
+    node waits for. Another reader (e.g. a second index_add on the same tensor) sees the
+    updated tensor in MindSpore, which ONNX cannot express."""
+    x, graph = ctx.node.inputs[0], ctx.lowering.ir_graph
+    if not isinstance(x, ir.Value):
+        return
+    ancestors, stack = set(), [v for v in ir.iter_values(ctx.node.inputs[1:])]
+    while stack:
+        n = stack.pop().producer
+        if n is not None and id(n) not in ancestors:
+            ancestors.add(id(n))
+            stack.extend(ir.iter_values(n.inputs))
+    later = [n for n in graph.nodes if n is not ctx.node and id(n) not in ancestors
+             and any(v is x for v in ir.iter_values(n.inputs))]
+    if later or any(v is x for v in graph.outputs):
+        what = f"{later[0].op_type} node '{later[0].name}'" if later else "a graph output"
+        raise ConversionError(f"{ctx.where()} updates its input in place (a MindSpore side "
+                              f"effect) and {what} reads that input too, seeing the update "
+                              "in MindSpore: one functional ONNX graph cannot reproduce it; "
+                              "give index_add a tensor nothing else reads")
+
+
+@op("IndexAdd", since=16, batch=_index_add_rule)
+def index_add(ctx):
+    """x with y added at `indices` along `axis`, repeated indices accumulating: ONNX
+    ScatterElements(reduction='add') (opset 16) with the indices broadcast to y's shape.
+    Refused where MindSpore's in-place update is visible elsewhere (_check_in_place)."""
+    _check_in_place(ctx)
+    rank = ctx.in_rank(0)
+    axis = int(ctx.const(None, "axis")) % rank
+    y = ctx.tensor(2)
+    shape = np.ones(rank, np.int64)
+    shape[axis] = -1
+    idx = ctx.make("Reshape", [ctx.cast(ctx.tensor(1), np.int64), ctx.initializer(shape)])
+    idx = ctx.make("Expand", [idx, ctx.make("Shape", [y])])
+    ctx.set_output(ctx.make("ScatterElements", [ctx.tensor(0), idx, y], axis=axis,
+                            reduction="add"))
+
+
+def _masked_select_rule(node, st):
+    """A data-dependent 1-D result: no batch axis to follow (its length is known only at run
+    time, at any batch size). The input and the mask broadcast as element-wise operands do:
+    batch axes right-aligned alike, a constant operand of size 1 there."""
+    pair = node.inputs[:2]
+    rank = max(v.rank for v in pair)
+    axes = {st.of(v) + rank - v.rank for v in pair if st.carries(v)}
+    if len(axes) != 1:
+        raise B.Refuse(f"{B.where(node)} combines a mask and an input whose batch axes differ")
+    axis = axes.pop()
+    for v in pair:
+        k = axis - (rank - v.rank)
+        if not st.carries(v) and v.shape and k >= 0 and v.shape[k] != 1:
+            raise B.Refuse(f"{B.where(node)} combines a batch tensor with a constant of size "
+                           f"{v.shape[k]} along the batch axis")
+
+
+@op("MaskedSelect", batch=_masked_select_rule)
+def masked_select(ctx):
+    """The elements of x where mask holds, both broadcast to one shape, flattened in order:
+    ONNX Compress along the flattened tensor."""
+    x, mask = ctx.tensor(0), ctx.tensor(1)
+    if ctx.in_shape(0) != ctx.in_shape(1):
+        x = ctx.make("Expand", [x, ctx.make("Shape", [mask])])
+        mask = ctx.make("Expand", [mask, ctx.make("Shape", [x])])
+    # flattened here, not by Compress: OpenVINO's Compress without an axis needs a static rank
+    minus1 = ctx.initializer(np.array([-1], np.int64))
+    ctx.set_output(ctx.make("Compress", [ctx.make("Reshape", [x, minus1]),
+                                         ctx.make("Reshape", [mask, minus1])], axis=0))
 
 
 def _topk(ctx, x, k, axis, largest, sorted_):

@@ -6,7 +6,6 @@ for it is written and checked against MindSpore's own output.
 """
 REFUSED = {
     "Erfinv": "ONNX has no inverse error function",
-    "CumProd": "ONNX has no cumulative product (a Log/CumSum/Exp rewrite loses signs and zeros)",
     "Cummax": "ONNX has no cumulative maximum",
     "Cummin": "ONNX has no cumulative minimum",
     "Roll": "MindSpore's CPU backend cannot run it, so no conversion could be checked",
@@ -17,8 +16,6 @@ REFUSED = {
     "Im2Col": "unfold to patches is not implemented (no single ONNX operator)",
     "ExtractImagePatches": "not implemented (no single ONNX operator)",
     "Cdist": "not implemented (pairwise distances: decomposable, not written yet)",
-    "ResizeBicubic": "MindSpore's cubic kernel and ONNX Resize(cubic) differ at the borders; "
-                     "not verified",
     "NanToNum": "not implemented",
     "Fmin": "NaN handling differs from ONNX Min",
     "Fmax": "NaN handling differs from ONNX Max",

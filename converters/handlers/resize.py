@@ -1,4 +1,5 @@
-"""Image resizing: bilinear / nearest with align_corners and half_pixel_centers."""
+"""Resampling and warping: resize (nearest, bilinear, trilinear, bicubic; align_corners and
+half-pixel conventions), grid sampling, affine grids, ROI align."""
 import numpy as np
 
 from .. import batch as B
@@ -60,17 +61,69 @@ def resize_legacy(ctx):
             bool(ctx.const(3, "half_pixel_centers", default=False)))
 
 
-@op("UpsampleBilinear2D", "UpsampleNearest2D", batch=B.PER_SAMPLE)
+@op("UpsampleBilinear2D", "UpsampleNearest2D", "UpsampleTrilinear3D", batch=B.PER_SAMPLE)
 def upsample(ctx):
     out = ctx.out_shape()
     if out is None:
         raise ConversionError(f"{ctx.where()}: unknown output shape")
-    linear = ctx.node.op_type == "UpsampleBilinear2D"
+    linear = ctx.node.op_type != "UpsampleNearest2D"
     align = bool(ctx.const(3, default=False)) if linear else False
     if linear:
         _resize(ctx, out[2:], True, align, not align)  # torch-style half-pixel when not aligned
     else:
         _resize(ctx, out[2:], False, False, False)
+
+
+# TensorFlow's bicubic kernel (MindSpore's is a copy) reads Keys' coefficients from a table at
+# 1/1024 steps of the fractional offset: up to ~4e-4 (relative) from exact cubic weights, which
+# ONNX Resize(cubic) computes -- so the resize is emitted as the kernel's own weights.
+_CUBIC_TABLE_STEPS = 1024
+
+
+def _keys(t: np.ndarray, a: float) -> np.ndarray:
+    t = np.abs(t)
+    return np.where(t <= 1, ((a + 2) * t - (a + 3)) * t * t + 1,
+                    np.where(t < 2, ((a * t - 5 * a) * t + 8 * a) * t - 4 * a, 0.0))
+
+
+def bicubic_weights(n_in: int, n_out: int, align_corners: bool, half_pixel: bool) -> np.ndarray:
+    """(n_out, n_in): MindSpore's ResizeBicubic along one axis. Half-pixel centres: a = -0.5,
+    taps outside the input dropped and the rest renormalised; otherwise a = -0.75 with taps
+    clamped to the edge. Offsets quantised to the kernel's table."""
+    scale = ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0) if align_corners else n_in / n_out
+    a = -0.5 if half_pixel else -0.75
+    w = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        src = (o + 0.5) * scale - 0.5 if half_pixel else o * scale
+        base = int(np.floor(src))
+        t = np.rint((src - base) * _CUBIC_TABLE_STEPS) / _CUBIC_TABLE_STEPS
+        for k in range(-1, 3):
+            i = base + k
+            if half_pixel and not 0 <= i < n_in:
+                continue
+            w[o, min(max(i, 0), n_in - 1)] += _keys(np.array(t - k), a)
+        if half_pixel:
+            w[o] /= w[o].sum()
+    return w
+
+
+@op("ResizeBicubic", batch=B.PER_SAMPLE)
+def resize_bicubic(ctx):
+    """MindSpore's bicubic resize, NCHW, as two MatMuls with its own separable weights
+    (`bicubic_weights`: exact where ONNX Resize(cubic) is ~4e-4 off; every opset)."""
+    hw = [int(d) for d in _size_arg(ctx, 1, "size")]
+    align = bool(ctx.const(2, "align_corners", default=False))
+    half = bool(ctx.const(3, "half_pixel_centers", default=False))
+    if align and half:
+        raise ConversionError(f"{ctx.where()}: align_corners and half_pixel_centers together")
+    shape = ctx.in_shape(0)
+    if shape is None or len(shape) != 4 or shape[2] is None or shape[3] is None:
+        raise ConversionError(f"{ctx.where()}: needs a 4-D input of known height and width")
+    dtype = ctx.out_dtype()
+    rows = bicubic_weights(int(shape[2]), hw[0], align, half).astype(dtype)
+    cols = bicubic_weights(int(shape[3]), hw[1], align, half).T.astype(dtype)
+    y = ctx.make("MatMul", [ctx.tensor(0, dtype), ctx.initializer(cols)])  # (N, C, H, Wo)
+    ctx.set_output(ctx.make("MatMul", [ctx.initializer(rows), y]))          # (N, C, Ho, Wo)
 
 
 _GRID_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}  # MindSpore InterpolationMode
@@ -111,3 +164,83 @@ def grid_sampler_2d(ctx):
     dtype = ctx.out_dtype()
     ctx.set_output(ctx.make("GridSample", [ctx.tensor(0, dtype), ctx.tensor(1, dtype)],
                             mode=mode, padding_mode=padding, align_corners=align))
+
+
+def _affine_grid_rule(node, st):
+    """One grid per affine map: theta carries the batch on axis 0, and so does the grid (the
+    size argument's batch entry is the export's and is not used)."""
+    if st.of(node.inputs[0]) != 0:
+        raise B.Refuse(f"{B.where(node)} needs the batch on axis 0 of theta")
+    B.set_outputs(node, st, 0)
+
+
+def _grid_coords(n: int, align_corners: bool) -> np.ndarray:
+    """Normalised pixel centres along one axis: corners at +-1, or pixel edges at +-1."""
+    c = np.linspace(-1.0, 1.0, n)
+    return c if align_corners else c * (n - 1) / n
+
+
+@op("AffineGrid", batch=_affine_grid_rule)
+def affine_grid(ctx):
+    """Sampling grids of affine maps theta (N, 2, 3) or (N, 3, 4): the output's normalised
+    coordinates (x, y[, z], 1) as a constant, times theta transposed -- one MatMul at every
+    opset (ONNX AffineGrid is opset 20)."""
+    size = [int(d) for d in np.asarray(ctx.const(1, "output_size")).reshape(-1)]
+    align = bool(ctx.const(2, "align_corners", default=False))
+    spatial = size[2:]
+    if len(spatial) not in (2, 3):
+        raise ConversionError(f"{ctx.where()}: output size {size} (4-D or 5-D only)")
+    dtype = ctx.out_dtype()
+    grids = np.meshgrid(*[_grid_coords(n, align) for n in spatial], indexing="ij")
+    base = np.stack(list(reversed(grids)) + [np.ones_like(grids[0])], -1)
+    base = ctx.initializer(base.reshape(-1, len(spatial) + 1).astype(dtype))
+    theta = ctx.make("Transpose", [ctx.tensor(0, dtype)], perm=[0, 2, 1])
+    grid = ctx.make("MatMul", [base, theta])
+    ctx.set_output(ctx.make("Reshape", [grid, ctx.initializer(
+        np.array([-1, *spatial, len(spatial)], np.int64))]))
+
+
+def _roi_align_rule(node, st):
+    """The feature map carries the batch on axis 0 (a box names its image by index); boxes
+    that carry it on their axis 0 give an output that does, constant boxes one that does
+    not."""
+    x, rois = node.inputs[0], node.inputs[1]
+    if st.of(x) not in (0, None):
+        raise B.Refuse(f"{B.where(node)} needs the batch on axis 0 of the feature map")
+    if st.carries(rois):
+        if st.of(rois) != 0:
+            raise B.Refuse(f"{B.where(node)} has boxes with the batch on axis {st.of(rois)}")
+        B.set_outputs(node, st, 0)
+
+
+@op("ROIAlign", batch=_roi_align_rule)
+def roi_align(ctx):
+    """MindSpore's ROIAlign (boxes [K, 5]: image index, x1, y1, x2, y2) as ONNX RoiAlign
+    (average) with the pixel model MindSpore uses: no half-pixel shift and RoI sides of at
+    least one pixel (ONNX's output_half_pixel, the only one before opset 16); roi_end_mode
+    adds one pixel to the end corner before scaling."""
+    ph, pw = int(ctx.const(None, "pooled_height")), int(ctx.const(None, "pooled_width"))
+    scale = float(ctx.const(None, "spatial_scale"))
+    sample = int(ctx.const(None, "sample_num", 2))
+    end = int(ctx.const(None, "roi_end_mode", 1))
+    if sample <= 0:
+        # measured on MindSpore 2.10's CPU kernel: floor(RoI side / bins) points per bin (NaN
+        # under one pixel per bin); ONNX RoiAlign's adaptive sampling takes the ceiling
+        raise ConversionError(f"{ctx.where()}: adaptive sampling (sample_num 0) takes "
+                              "floor(RoI size / bins) points per bin in MindSpore and the "
+                              "ceiling in ONNX RoiAlign, which has no other form: give "
+                              "sample_num > 0")
+    dtype = ctx.in_dtype(0)
+    rois = ctx.tensor(1, dtype)
+    axis1 = ctx.initializer(np.array([1], np.int64))
+    boxes = ctx.make("Slice", [rois, axis1, ctx.initializer(np.array([5], np.int64)), axis1])
+    if end:
+        boxes = ctx.make("Add", [boxes, ctx.initializer(np.array([0, 0, end, end], dtype))])
+    first = ctx.make("Slice", [rois, ctx.initializer(np.array([0], np.int64)), axis1, axis1])
+    index = ctx.cast(ctx.make("Reshape", [first, ctx.initializer(np.array([-1], np.int64))]),
+                     np.int64)
+    mode = {"coordinate_transformation_mode": "output_half_pixel"} if ctx.opset >= 16 else {}
+    ctx.set_output(ctx.make("RoiAlign", [ctx.tensor(0), boxes, index], mode="avg",
+                            output_height=ph, output_width=pw, sampling_ratio=sample,
+                            spatial_scale=scale, **mode))
+

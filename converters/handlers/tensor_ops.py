@@ -88,7 +88,24 @@ def _tensor_list(ctx, pos):
     return list(items)
 
 
-@op("Concat", batch=B.along(1, "axis", 0))
+_concat_along = B.along(1, "axis", 0)
+
+
+def _concat_rule(node, st):
+    """A Concat of one tensor is that tensor, whatever its axis (MindSpore's one-layer RNNs
+    emit one for their final state); otherwise an operator along one axis."""
+    first = node.inputs[0]
+    items = list(first) if isinstance(first, (tuple, list)) else [first]
+    if len(items) == 1 and isinstance(items[0], ir.Value) and st.carries(items[0]):
+        B.set_outputs(node, st, st.of(items[0]))
+        return
+    _concat_along(node, st)
+
+
+_concat_rule.text = "a single tensor passes; otherwise " + _concat_along.text
+
+
+@op("Concat", batch=_concat_rule)
 def concat(ctx):
     items = _tensor_list(ctx, 0)
     axis = int(ctx.const(1, "axis", default=0))
@@ -531,3 +548,16 @@ def trilu(ctx):
     k = int(ctx.const(1, "diagonal", 0))
     ctx.set_output(ctx.make("Trilu", [ctx.tensor(0), ctx.initializer(np.array(k, np.int64))],
                             upper=int(ctx.node.op_type == "Triu")))
+
+
+@op("DepthToSpace", "SpaceToDepth", batch=B.PER_SAMPLE)
+def depth_space(ctx):
+    """Blocks of channels to space and back, NCHW. MindSpore's DepthToSpace orders the block
+    as TensorFlow's does: ONNX mode DCR."""
+    fmt = str(ctx.node.attrs.get("data_format", ctx.node.attrs.get("format", "NCHW")))
+    if fmt.upper() != "NCHW":
+        raise ConversionError(f"{ctx.where()}: data format {fmt} (NCHW only)")
+    block = int(ctx.const(1, "block_size"))
+    mode = {"mode": "DCR"} if ctx.node.op_type == "DepthToSpace" else {}
+    ctx.set_output(ctx.make(ctx.node.op_type, [ctx.tensor(0)], blocksize=block, **mode))
+

@@ -924,3 +924,159 @@ CASES += [
     ("lstm_2layers_no_bias", "rnn", Lstm2LayersNoBias, (2, 4, 6, 8)),
     ("lstm_primitive_bidirectional", "rnn", LstmPrimitiveBidirectional, (2, 4, 6, 8)),
 ]
+
+
+class _Recurrent(nn.Cell):
+    """nn.GRU / nn.RNN on (N, T=4, 5) -> hidden 3 (MindSpore's CPU backend unrolls them into
+    MatMul/Sigmoid/Tanh steps). With `states`, h0 is computed from x."""
+
+    def __init__(self, layer, bidirectional, num_layers, states, **kw):
+        super().__init__()
+        self.m = layer(5, 3, num_layers=num_layers, batch_first=True,
+                       bidirectional=bidirectional, **kw)
+        self.states = states
+        self.k = num_layers * (2 if bidirectional else 1)
+
+    def construct(self, x):
+        x = x[:, :, 0, :5]
+        if not self.states:
+            y, h = self.m(x)
+            return (y, h)
+        s = ops.tanh(x[:, 0])[:, :3]
+        y, h = self.m(x, ops.stack([s * (0.5 + i) for i in range(self.k)], 0))
+        return (y, h)
+
+
+class Gru(_Recurrent):
+    def __init__(self):
+        super().__init__(nn.GRU, False, 1, False)
+
+
+class GruBidirectional2LayersStates(_Recurrent):
+    def __init__(self):
+        super().__init__(nn.GRU, True, 2, True)
+
+
+class RnnTanh(_Recurrent):
+    def __init__(self):
+        super().__init__(nn.RNN, False, 1, True)
+
+
+class RnnReluBidirectional(_Recurrent):
+    def __init__(self):
+        super().__init__(nn.RNN, True, 1, False, nonlinearity="relu")
+
+
+CASES += [
+    ("gru", "rnn", Gru, (2, 4, 6, 8)),
+    ("gru_bidirectional_2layers_states", "rnn", GruBidirectional2LayersStates, (2, 4, 6, 8)),
+    ("rnn_tanh_states", "rnn", RnnTanh, (2, 4, 6, 8)),
+    ("rnn_relu_bidirectional", "rnn", RnnReluBidirectional, (2, 4, 6, 8)),
+]
+
+
+class DepthSpace(nn.Cell):
+    """Both block rearrangements and the pixel shuffles, each way."""
+
+    def construct(self, x):
+        return (ops.DepthToSpace(2)(x), ops.SpaceToDepth(2)(x), ops.pixel_shuffle(x, 2),
+                ops.pixel_unshuffle(x, 2))
+
+
+class CumulativeForms(nn.Cell):
+    """Products and sums, inclusive/exclusive, forward/reverse, with signs and zeros (relu)."""
+
+    def construct(self, x):
+        z = ops.relu(x) - ops.relu(-x) * 0.5       # zeros nowhere; relu(x) has them
+        r = ops.relu(x)
+        return (ops.cumprod(z, 1), ops.CumProd(exclusive=True)(r * 2.0, 3),
+                ops.CumProd(reverse=True)(z, 2), ops.CumProd(True, True)(r + z, -1),
+                ops.cumprod(ops.cast(x * 2.0, ms.int32), 3),
+                ops.CumSum(exclusive=True)(x, 3), ops.CumSum(reverse=True)(x, 1),
+                ops.CumSum(True, True)(x, 2))
+
+
+class SortForms(nn.Cell):
+    """sort / argsort / top-k on every axis but the batch one, both directions."""
+
+    def construct(self, x):
+        v1, i1 = ops.sort(x, axis=1)
+        v2, i2 = ops.sort(x, axis=2, descending=True)
+        t1, j1 = ops.topk(x, 2, dim=1)
+        t2, j2 = ops.topk(x, 3, dim=2, largest=False)
+        return (v1, i1, v2, i2, ops.argsort(x, axis=-1), t1, j1, t2, j2)
+
+
+class IndexAdd(nn.Cell):
+    """index_add with a repeated index (the additions accumulate), on axes 1 and 3. MindSpore
+    updates the input in place: each gets a tensor of its own (the values added read x)."""
+
+    def construct(self, x):
+        a = ops.index_add(x * 2.0, ms.Tensor([0, 2, 0], ms.int32), x[:, :3] * 0.5, 1)
+        b = ops.index_add(x - 1.0, ms.Tensor([7, 1], ms.int32), ops.tanh(x[:, :, :, :2]), 3)
+        return (a, b)
+
+
+class IndexAddSeenInPlace(nn.Cell):
+    """Two index_adds on one tensor: MindSpore's second sees the first's update."""
+
+    def construct(self, x):
+        y = x + 1.0
+        a = ops.index_add(y, ms.Tensor([0, 2], ms.int32), x[:, :2], 1)
+        b = ops.index_add(y, ms.Tensor([1], ms.int32), x[:, :1], 1)
+        return (a, b)
+
+
+class MaskedSelect(nn.Cell):
+    """The elements where a data-dependent mask holds: a run-time length."""
+
+    def construct(self, x):
+        return (ops.masked_select(x, x > 0.3), ops.masked_select(x, x[:, :1] < 0))
+
+
+class RoiAlign(nn.Cell):
+    """ROIAlign with boxes in and beyond the feature map, both end modes, 1 to 3 samples."""
+
+    def construct(self, x):
+        rois = ms.Tensor([[0, 0.5, 0.5, 9.0, 7.0], [1, 2.0, 0.0, 15.0, 11.0],
+                          [0, -1.0, 3.0, 4.0, 20.0]], ms.float32)
+        # (adaptive sampling, sample_num 0, is refused: see test_coverage)
+        return (ops.ROIAlign(2, 3, 0.5, 2)(x, rois), ops.ROIAlign(3, 2, 0.5, 3, 0)(x, rois),
+                ops.ROIAlign(2, 2, 0.25, 1, 1)(x, rois))
+
+
+class AffineGridSample(nn.Cell):
+    """A spatial transformer: affine grids (both corner conventions) from x, sampled."""
+
+    def construct(self, x):
+        theta = ops.tanh(x[:, 0, :2, :3]) * 0.5 + ms.Tensor([[1.0, 0, 0], [0, 1.0, 0]])
+        g0 = ops.affine_grid(theta, x.shape, align_corners=False)
+        g1 = ops.affine_grid(theta, (x.shape[0], 4, 5, 7), align_corners=True)
+        return (g0, g1, ops.grid_sample(x, g0, align_corners=False))
+
+
+class Trilinear(nn.Cell):
+    def construct(self, x):
+        v = ops.expand_dims(x, 1)
+        return (ops.interpolate(v, size=(5, 7, 9), mode="trilinear"),
+                ops.interpolate(v, size=(3, 9, 5), mode="trilinear", align_corners=True))
+
+
+class Bicubic(nn.Cell):
+    def construct(self, x):
+        return (ops.interpolate(x, size=(12, 16), mode="bicubic"),
+                ops.interpolate(x, size=(4, 5), mode="bicubic"),
+                ops.interpolate(x, size=(9, 11), mode="bicubic", align_corners=True))
+
+
+CASES += [
+    ("depth_space_pixel_shuffle", "layout", DepthSpace, (2, 4, 6, 8)),
+    ("cumulative_forms", "math", CumulativeForms, (2, 4, 6, 8)),
+    ("sort_forms", "gather", SortForms, (2, 4, 6, 8)),
+    ("index_add", "gather", IndexAdd, (2, 4, 6, 8)),
+    ("masked_select", "gather", MaskedSelect, (2, 4, 6, 8)),
+    ("roi_align", "resize", RoiAlign, (2, 4, 6, 8)),
+    ("affine_grid_sample", "resize", AffineGridSample, (2, 4, 6, 8)),
+    ("trilinear", "resize", Trilinear, (2, 4, 6, 8)),
+    ("bicubic", "resize", Bicubic, (2, 4, 6, 8)),
+]

@@ -18,6 +18,12 @@ REFUSED_DYNAMIC = {
     # nn.Threshold's fill value is folded to a constant of the export's batch size (2 here);
     # from a batch-1 export it broadcasts and converts
     "threshold": "constant of size 2 along the batch axis",
+    # MindSpore's CPU GRU/RNN are unrolled; the zero initial state is a constant of the
+    # export's batch size, multiplied by W_hh at run time (not folded, so not provably uniform)
+    "gru": "constant of size 2 along the batch axis",
+    "rnn_relu_bidirectional": "constant of size 2 along the batch axis",
+    # the two directions' outputs are joined where the analysis has lost the batch axis
+    "gru_bidirectional_2layers_states": "works along the batch axis",
 }
 
 
@@ -83,3 +89,49 @@ def test_registering_twice_raises():
     with pytest.raises(registry.RegistrationError, match="two batch rules"):
         registry.op("ReLU", since=20, batch=lambda node, st: None)(lambda ctx: None)
     assert registry.lookup("ReLU", 21).__name__ == "unary"
+
+
+def test_index_add_whose_in_place_update_is_seen_is_refused(tmp_path):
+    """Two index_adds on one tensor: MindSpore's second sees the first's update (checked
+    here against a functional reading), which no functional ONNX graph reproduces."""
+    import numpy as np
+
+    import mindspore as ms
+
+    from coat_export import converters
+    from coverage_nets import IndexAddSeenInPlace
+
+    x = np.random.RandomState(0).randn(2, 4, 6, 8).astype(np.float32)
+    net = IndexAddSeenInPlace()
+    a, b = [o.asnumpy() for o in net(ms.Tensor(x))]
+    functional_b = x + 1.0
+    functional_b[:, 1] += x[:, 0]
+    # in MindSpore both are the one updated tensor: the second write is seen by the first
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(b, functional_b)
+    ms.export(net, ms.Tensor(x), file_name=str(tmp_path / "m"), file_format="MINDIR")
+    with pytest.raises(converters.ConversionError, match="updates its input in place"):
+        converters.convert_to_model(str(tmp_path / "m.mindir"), opset=17)
+
+
+def test_roi_align_with_adaptive_sampling_is_refused(tmp_path):
+    """sample_num 0: MindSpore takes floor(RoI side / bins) points per bin (checked here:
+    NaN where that is 0), ONNX RoiAlign the ceiling; refused, with the remedy."""
+    import numpy as np
+
+    import mindspore as ms
+    from mindspore import nn, ops
+
+    from coat_export import converters
+
+    class Adaptive(nn.Cell):
+        def construct(self, x):
+            return ops.ROIAlign(3, 2, 0.25, 0)(x, ms.Tensor([[0, 0.5, 0.5, 9.0, 7.0]],
+                                                            ms.float32))
+
+    x = np.random.RandomState(0).randn(1, 4, 6, 8).astype(np.float32)
+    assert np.isnan(Adaptive()(ms.Tensor(x)).asnumpy()).all()   # 1.6 px / 3 bins: 0 points
+    ms.export(Adaptive(), ms.Tensor(x), file_name=str(tmp_path / "m"), file_format="MINDIR")
+    with pytest.raises(converters.ConversionError, match="sample_num > 0"):
+        converters.convert_to_model(str(tmp_path / "m.mindir"), opset=17)
+
