@@ -10,7 +10,7 @@ with -1 in the batch position).
 
 The building blocks below cover most operators; handlers with special needs write their own.
 """
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -102,17 +102,24 @@ def set_outputs(node, st: BatchState, axis: int, outputs=None) -> None:
 def elementwise(node, st: BatchState) -> None:
     """Broadcasting element-wise ops: batch inputs must agree on the (right-aligned) output
     axis; other inputs must have size 1 there (or not reach it)."""
-    out = node.outputs[0]
-    out_rank = _rank(out, node)
+    set_outputs(node, st, broadcast_axis(node, st, range(len(node.inputs)),
+                                         _rank(node.outputs[0], node)))
+
+
+def broadcast_axis(node, st: BatchState, operands: Sequence[int], out_rank: int) -> int:
+    """The axis of the broadcast shape (rank out_rank) on which the batch inputs among the
+    `operands` (input positions) agree, right-aligned. Any other operand must have size 1
+    there or not reach it; a constant uniform along it is rewritten to one slice."""
     axis = None
-    for v in ir.iter_values(node.inputs):
+    for v in ir.iter_values([node.inputs[i] for i in operands]):
         if st.carries(v):
             a = st.of(v) + out_rank - _rank(v, node)
             if axis is not None and a != axis:
                 raise Refuse(f"{where(node)} combines batch tensors with batch on different "
                              f"axes ({axis}, {a})")
             axis = a
-    for i, v in enumerate(node.inputs):
+    for i in operands:
+        v = node.inputs[i]
         if isinstance(v, ir.Value) and not st.carries(v) and v.shape:
             k = axis - (out_rank - len(v.shape))
             if k >= 0 and v.shape[k] != 1:
@@ -121,7 +128,7 @@ def elementwise(node, st: BatchState) -> None:
                     raise Refuse(f"{where(node)} combines a batch tensor with a constant of "
                                  f"size {v.shape[k]} along the batch axis")
                 node.inputs[i] = uniform
-    set_outputs(node, st, axis)
+    return axis
 
 
 def _first_slice_if_uniform(v: ir.Value, k: int) -> Optional[ir.Value]:

@@ -16,19 +16,14 @@ from ..edge.errors import UserError
 from ..edge.progress import say, step
 from .config import BuiltModel
 from .export_options import ExportOptions
+from .mindspore_import import import_mindspore
 from .verify import verify_export
-
-
-def _mindspore():
-    from .mindspore_import import import_mindspore
-
-    return import_mindspore()
 
 
 def export_mindir(built: BuiltModel, path: str, batch_size: int = 1,
                   dynamic_batch: bool = False) -> None:
     """Write `path` (.mindir) with a static or symbolic batch dimension."""
-    ms = _mindspore()
+    ms = import_mindspore()
     if dynamic_batch:
         example = ms.Tensor(shape=[None, *built.input_shape], dtype=ms.float32)
     else:
@@ -43,7 +38,7 @@ def export_mindir(built: BuiltModel, path: str, batch_size: int = 1,
 
 
 def export_air(built: BuiltModel, path: str, batch_size: int) -> None:
-    ms = _mindspore()
+    ms = import_mindspore()
     example = ms.Tensor(np.zeros((batch_size, *built.input_shape), np.float32))
     base = path[:-len(".air")] if path.endswith(".air") else path
     ms.export(built.network, example, file_name=base, file_format="AIR")

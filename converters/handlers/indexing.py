@@ -8,6 +8,7 @@ from ..errors import ConversionError
 from ..mindir_proto import TYPE_IDS
 from .elementwise import _operand
 from .registry import op
+from .tensor_ops import _reverse, _slice_axis
 
 
 @op("CumSum", batch=B.along(1, "axis", 0))
@@ -19,19 +20,9 @@ def cumsum(ctx):
                             exclusive=exclusive, reverse=reverse))
 
 
-def _flip(ctx, x, axis):
-    """x reversed along `axis` (Slice with step -1)."""
-    return ctx.make("Slice", [x, ctx.initializer(np.array([-1], np.int64)),
-                              ctx.initializer(np.array([np.iinfo(np.int64).min], np.int64)),
-                              ctx.initializer(np.array([axis], np.int64)),
-                              ctx.initializer(np.array([-1], np.int64))])
-
-
 def _shift_in_ones(ctx, x, axis, rank, n, k):
     """x moved k places along `axis` (length n), ones shifted in at the front."""
-    kept = ctx.make("Slice", [x, ctx.initializer(np.array([0], np.int64)),
-                              ctx.initializer(np.array([n - k], np.int64)),
-                              ctx.initializer(np.array([axis], np.int64))])
+    kept = _slice_axis(ctx, x, axis, 0, n - k)
     pads = np.zeros(2 * rank, np.int64)
     pads[axis] = k
     return ctx.make("Pad", [kept, ctx.initializer(pads), ctx.scalar_like(1)], mode="constant")
@@ -52,7 +43,7 @@ def cumprod(ctx):
         raise ConversionError(f"{ctx.where()}: a cumulative product along a run-time length")
     y = ctx.tensor(0)
     if reverse:
-        y = _flip(ctx, y, axis)
+        y = _reverse(ctx, y, axis)
     if exclusive and n:
         y = _shift_in_ones(ctx, y, axis, rank, n, 1)
     k = 1
@@ -60,7 +51,7 @@ def cumprod(ctx):
         y = ctx.make("Mul", [y, _shift_in_ones(ctx, y, axis, rank, n, k)])
         k *= 2
     if reverse:
-        y = _flip(ctx, y, axis)
+        y = _reverse(ctx, y, axis)
     ctx.set_output(y)
 
 
@@ -120,19 +111,8 @@ def index_add(ctx):
 
 def _masked_select_rule(node, st):
     """A data-dependent 1-D result: no batch axis to follow (its length is known only at run
-    time, at any batch size). The input and the mask broadcast as element-wise operands do:
-    batch axes right-aligned alike, a constant operand of size 1 there."""
-    pair = node.inputs[:2]
-    rank = max(v.rank for v in pair)
-    axes = {st.of(v) + rank - v.rank for v in pair if st.carries(v)}
-    if len(axes) != 1:
-        raise B.Refuse(f"{B.where(node)} combines a mask and an input whose batch axes differ")
-    axis = axes.pop()
-    for v in pair:
-        k = axis - (rank - v.rank)
-        if not st.carries(v) and v.shape and k >= 0 and v.shape[k] != 1:
-            raise B.Refuse(f"{B.where(node)} combines a batch tensor with a constant of size "
-                           f"{v.shape[k]} along the batch axis")
+    time, at any batch size). The input and the mask broadcast as element-wise operands do."""
+    B.broadcast_axis(node, st, (0, 1), max(v.rank for v in node.inputs[:2]))
 
 
 @op("MaskedSelect", batch=_masked_select_rule)

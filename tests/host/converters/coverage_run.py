@@ -71,6 +71,7 @@ def _openvino(model, x):
 def _runtime_status(model, x, expected, runtimes=RUNTIMES):
     """"ok" when every runtime runs the model and matches `expected`; else the first failure:
     "MISMATCH[ (runtime)]: <what>" or "NO KERNEL (runtime): <the runtime's reason>"."""
+    from coat_export.edge.errors import first_line
     from coat_export.edge.runners.openvino_runner import openvino_reason
 
     for runtime in runtimes:
@@ -78,8 +79,8 @@ def _runtime_status(model, x, expected, runtimes=RUNTIMES):
         try:
             actual = run(model, x)
         except Exception as exc:   # a load or run failure: an op/type without a kernel
-            reason = openvino_reason(exc) if runtime == "openvino" else str(exc).splitlines()[0]
-            return f"NO KERNEL ({runtime}): {reason[:300]}"
+            reason = openvino_reason(exc) if runtime == "openvino" else first_line(exc, limit=300)
+            return f"NO KERNEL ({runtime}): {reason}"
         bad = compare(actual, expected)
         if bad is not None:
             return "MISMATCH" + ("" if runtime == "onnxruntime" else f" ({runtime})") + ": " + bad
