@@ -11,7 +11,11 @@
 then computes them: see `mindir_expose`); it is how a converted graph's intermediate tensors
 are checked against MindSpore's own values.
 
-CLI: ``python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]``.
+A MINDIR exported with symbolic axes (`Tensor(shape=[None, 3, None, None])`) converts with
+them symbolic; `dynamic_axes={}` (or `{"x": {3: "time"}}`) names them (`converters.dynamic_axes`).
+
+CLI: ``python -m converters IN.mindir OUT.onnx [--opset N] [--dynamic_batch]
+[--dynamic_axes [[INPUT:]AXIS=NAME,...]] [--check_sizes NAME=SIZE[,SIZE]]``.
 """
 from .api import (DEFAULT_OPSET, Conversion, ConversionResult, Provenance, check_opset,
                   convert, convert_detailed, convert_to_model)

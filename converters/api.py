@@ -1,10 +1,11 @@
 """Public API: convert a MINDIR file to ONNX (file or in-memory model)."""
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import onnx
 
+from . import dynamic_axes as axes
 from . import ir
 from .errors import ConversionError
 from .handlers.registry import MAX_OPSET, MIN_OPSET
@@ -43,6 +44,10 @@ class Conversion:
     static_batch: Optional[int]
     pass_stats: Dict[str, int]
     timings: Dict[str, float]
+    # {tensor: {axis: name}} of the graph inputs' and outputs' symbolic axes
+    dynamic_axes: Dict[str, Dict[int, str]] = field(default_factory=dict)
+    # the symbolic sizes the last check ran the model at, one dict per run
+    check_runs: Sequence[Dict[str, int]] = ()
 
 
 @dataclass
@@ -64,6 +69,10 @@ class ConversionResult:
     @property
     def ir_graph(self) -> ir.Graph:
         return self.conversion.ir_graph
+
+    @property
+    def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
+        return self.conversion.dynamic_axes
 
 
 def check_opset(opset) -> int:
@@ -98,10 +107,16 @@ def _is_small(model: onnx.ModelProto) -> bool:
 
 def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
                      optimize: bool = True, check: bool = True,
-                     skip_passes=(), extra_passes=()) -> Conversion:
+                     skip_passes=(), extra_passes=(),
+                     dynamic_axes: Optional[Mapping[Optional[str], Mapping[int, str]]] = None,
+                     check_sizes: Optional[Mapping[str, Sequence[int]]] = None) -> Conversion:
     """Read, lower, optimise and build; nothing is written. ConversionError on any failure.
 
-    With `check` the model must pass the full ONNX checker and load in ONNX Runtime.
+    With `check` the model must pass the full ONNX checker, load in ONNX Runtime and run
+    (twice where it has symbolic axes besides the batch: at two sizes of each, see
+    `dynamic_axes.check_run_sizes`; `check_sizes` {axis name: sizes} chooses them).
+    `dynamic_axes` ({input or None: {axis: name}}, `dynamic_axes.parse_spec`): name the
+    symbolic axes (an empty mapping: the default names); the MINDIR must have some.
     """
     check_opset(opset)
     timings = {}
@@ -109,6 +124,8 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
     graph = read_mindir(mindir_path)
     timings["read"] = time.perf_counter() - t0
     check_supported(graph, opset)
+    if dynamic_axes is not None:
+        axes.require_symbolic({v.name: v.shape for v in graph.inputs}, dynamic_batch)
     static_batch = None
     if dynamic_batch:
         t = time.perf_counter()
@@ -122,17 +139,24 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
                        extra=extra_passes)
     timings["passes"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = _stage("building the ONNX model", build_model, og, opset)
+    names = None
+    if dynamic_axes is not None:
+        names = axes.name_input_axes({n: og.info[n].shape if n in og.info else None
+                                      for n in og.inputs}, dynamic_axes)
+    model = _stage("building the ONNX model", build_model, og, opset, names)
+    if names:
+        axes.name_output_axes(model)
     timings["build"] = time.perf_counter() - t
+    runs = axes.check_run_sizes(model, static_batch, check_sizes or {})
     if check and _is_small(model):
         t = time.perf_counter()
-        verify(model, static_batch or 1)
+        verify(model, runs)
         timings["check"] = time.perf_counter() - t
     onnx_to_ir = {k: (v["node"], v["output"]) for k, v in provenance_of(og).items()}
     provenance = Provenance(onnx_to_ir, {v: k for k, v in onnx_to_ir.items()})
     timings["total"] = time.perf_counter() - t0
     return Conversion(model, graph, og, provenance, opset, bool(dynamic_batch), static_batch,
-                      stats, timings)
+                      stats, timings, axes.model_axes(model), runs)
 
 
 def convert_to_model(mindir_path: str, opset: int = DEFAULT_OPSET,
@@ -143,15 +167,18 @@ def convert_to_model(mindir_path: str, opset: int = DEFAULT_OPSET,
 
 def convert(mindir_path: str, onnx_path: str, opset: int = DEFAULT_OPSET,
             dynamic_batch: bool = False, optimize: bool = True,
-            make_dirs: bool = False, metadata: Optional[Dict[str, str]] = None
-            ) -> ConversionResult:
+            make_dirs: bool = False, metadata: Optional[Dict[str, str]] = None,
+            dynamic_axes: Optional[Mapping[Optional[str], Mapping[int, str]]] = None,
+            check_sizes: Optional[Mapping[str, Sequence[int]]] = None) -> ConversionResult:
     """Convert `mindir_path` and write `onnx_path` atomically (nothing is written on error).
 
     The file is written only after the model passed the full ONNX checker and loaded in ONNX
     Runtime; `make_dirs` creates the output directory if needed. `metadata`: extra
-    metadata_props (string keys and values) for the caller's own facts.
+    metadata_props (string keys and values) for the caller's own facts. `dynamic_axes`,
+    `check_sizes`: as in `convert_detailed`.
     """
-    conv = convert_detailed(mindir_path, opset, dynamic_batch, optimize=optimize)
+    conv = convert_detailed(mindir_path, opset, dynamic_batch, optimize=optimize,
+                            dynamic_axes=dynamic_axes, check_sizes=check_sizes)
     if metadata:
         onnx.helper.set_model_props(conv.model, dict(
             {p.key: p.value for p in conv.model.metadata_props},
@@ -159,7 +186,7 @@ def convert(mindir_path: str, onnx_path: str, opset: int = DEFAULT_OPSET,
     t = time.perf_counter()
     path = write_model(conv.model, onnx_path,
                        verify=None if _is_small(conv.model) else
-                       (lambda path: verify(path, conv.static_batch or 1)), make_dirs=make_dirs)
+                       (lambda path: verify(path, conv.check_runs)), make_dirs=make_dirs)
     conv.timings["write"] = time.perf_counter() - t
     conv.timings["total"] += conv.timings["write"]
     counts: Dict[str, int] = {}

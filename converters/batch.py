@@ -17,7 +17,7 @@ import numpy as np
 from . import ir
 from .errors import ConversionError
 
-Rule = Callable[["Node", "BatchState"], None]
+Rule = Callable[["ir.Node", "BatchState"], None]
 
 
 class Refuse(ConversionError):

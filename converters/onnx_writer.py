@@ -1,7 +1,7 @@
 """Serialise an `OnnxGraph` to an onnx.ModelProto and write it atomically."""
 import json
 import os
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 import onnx
@@ -9,6 +9,7 @@ from onnx import helper, numpy_helper
 
 from coat_export.edge.atomic import atomic_model_path
 
+from .dynamic_axes import BATCH
 from .errors import ConversionError
 from .onnx_graph import OnnxGraph
 
@@ -37,7 +38,7 @@ def _attr(key, value):
     return helper.make_attribute(key, value)
 
 
-def _value_info(name, info, symbolic_batch: str):
+def _value_info(name, info, axis_names: Dict[int, str]):
     dtype = info.dtype if info is not None else None
     if dtype is None:
         raise ConversionError(f"graph input/output '{name}' has an unknown data type")
@@ -46,7 +47,7 @@ def _value_info(name, info, symbolic_batch: str):
         shape = []
         for i, d in enumerate(info.shape):
             if d is None:
-                shape.append(symbolic_batch if i == 0 else f"{name}_dim{i}")
+                shape.append(axis_names.get(i) or (BATCH if i == 0 else f"{name}_dim{i}"))
             else:
                 shape.append(d)
     return helper.make_tensor_value_info(name, _elem_type(dtype), shape)
@@ -70,7 +71,11 @@ def provenance_of(og: OnnxGraph) -> dict:
     return out
 
 
-def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onnx.ModelProto:
+def build_model(og: OnnxGraph, opset: int,
+                axis_names: Optional[Dict[str, Dict[int, str]]] = None) -> onnx.ModelProto:
+    """The ModelProto of `og`; `axis_names` ({input: {axis: name}}) names the inputs' symbolic
+    axes (default: `batch` for axis 0, `<tensor>_dim<i>` for the others)."""
+    axis_names = axis_names or {}
     nodes = []
     for n in og.nodes:
         try:
@@ -93,8 +98,8 @@ def build_model(og: OnnxGraph, opset: int, symbolic_batch: str = "batch") -> onn
         except Exception as exc:
             raise ConversionError(f"cannot serialise initializer '{name}' "
                                   f"({type(exc).__name__}: {str(exc)[:160]})") from exc
-    inputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.inputs]
-    outputs = [_value_info(n, og.info.get(n), symbolic_batch) for n in og.outputs]
+    inputs = [_value_info(n, og.info.get(n), axis_names.get(n, {})) for n in og.inputs]
+    outputs = [_value_info(n, og.info.get(n), {}) for n in og.outputs]
     graph = helper.make_graph(nodes, og.name, inputs, outputs, initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name=PRODUCER, producer_version=PRODUCER_VERSION)

@@ -10,7 +10,7 @@ disagree with the first convolution's weights, a bias of the wrong rank): ONNX's
 inference does not relate them, and a session loads them; they fail only when run.
 """
 import os
-from typing import Union
+from typing import Mapping, Sequence, Union
 
 import numpy as np
 import onnx
@@ -32,10 +32,13 @@ def check_onnx(model: Union[onnx.ModelProto, str]) -> None:
                               f"{_first_line(exc)}") from exc
 
 
-def check_runtime(model: Union[onnx.ModelProto, str], symbolic_size: int = 1) -> None:
-    """ONNX Runtime must load the model and run it once (graph optimisations off: loading,
-    kernel selection and the shapes met at run time are tested, not ONNX Runtime's rewrites);
-    symbolic dimensions are fed at `symbolic_size`."""
+Sizes = Mapping[str, int]   # symbolic dimension name -> the size a run feeds it at
+
+
+def check_runtime(model: Union[onnx.ModelProto, str], runs: Sequence[Sizes] = ({},)) -> None:
+    """ONNX Runtime must load the model and run it once per entry of `runs` (graph
+    optimisations off: loading, kernel selection and the shapes met at run time are tested,
+    not ONNX Runtime's rewrites); a symbolic dimension a run does not name is fed at 1."""
     # ONNX Runtime's telemetry (a device id under ~/.cache) is off unless the user keeps it
     from coat_export.edge.third_party import disable_runtime_telemetry
 
@@ -57,7 +60,8 @@ def check_runtime(model: Union[onnx.ModelProto, str], symbolic_size: int = 1) ->
     except Exception as exc:
         raise ConversionError(f"ONNX Runtime refuses the converted model: "
                               f"{_first_line(exc)}") from exc
-    check_runs(session, symbolic_size)
+    for sizes in runs:
+        check_runs(session, sizes)
 
 
 MAX_GATE_THREADS = 8
@@ -70,14 +74,16 @@ _NUMPY_TYPES = {"float": np.float32, "float16": np.float16, "double": np.float64
                 "int8": np.int8, "uint8": np.uint8, "bool": np.bool_}
 
 
-def seeded_feeds(session, seed: int = 0, symbolic_size: int = 1) -> dict:
-    """One input per graph input: symbolic dims `symbolic_size`, floats N(0, 1), integers and
-    booleans zero (an index valid for any table); None when an input's type has no numpy
-    feed."""
+def seeded_feeds(session, seed: int = 0, sizes: Sizes = None) -> dict:
+    """One input per graph input: symbolic dims at their `sizes` (else 1), floats N(0, 1),
+    integers and booleans zero (an index valid for any table); None when an input's type has
+    no numpy feed."""
+    sizes = sizes or {}
     rng = np.random.default_rng(seed)
     feeds, total = {}, 0
     for inp in session.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else symbolic_size for d in (inp.shape or [])]
+        shape = [d if isinstance(d, int) and d > 0 else sizes.get(d, 1) if isinstance(d, str)
+                 else 1 for d in (inp.shape or [])]
         total += int(np.prod(shape, dtype=np.float64))
         if total > MAX_FEED_ELEMENTS:
             raise ConversionError(f"the converted model's inputs declare more than "
@@ -93,9 +99,9 @@ def seeded_feeds(session, seed: int = 0, symbolic_size: int = 1) -> dict:
     return feeds
 
 
-def check_runs(session, symbolic_size: int = 1) -> None:
+def check_runs(session, sizes: Sizes = None) -> None:
     """The model runs once on seeded inputs (see the module doc)."""
-    feeds = seeded_feeds(session, symbolic_size=symbolic_size)
+    feeds = seeded_feeds(session, sizes=sizes)
     if feeds is None:
         return
     try:
@@ -105,14 +111,20 @@ def check_runs(session, symbolic_size: int = 1) -> None:
                               "this machine has (sizes in the MINDIR disagree with each "
                               "other?)") from exc
     except Exception as exc:
-        raise ConversionError(f"the converted model cannot run in ONNX Runtime (shapes the "
-                              f"MINDIR declares disagree with its weights?): "
-                              f"{_first_line(exc)}") from exc
+        at = f" at {_sizes_text(sizes)}" if sizes else ""
+        axes = len(sizes or {}) > 1  # sizes of the converter's choosing, beside the batch
+        raise ConversionError(f"the converted model cannot run in ONNX Runtime{at} (shapes the "
+                              f"MINDIR declares disagree with its weights?"
+                              f"{' or sizes the model cannot take: set --check_sizes' if axes else ''}"
+                              f"): {_first_line(exc)}") from exc
 
 
-def verify(model: Union[onnx.ModelProto, str], symbolic_size: int = 1) -> None:
-    """The checker, a load and one seeded run; a symbolic batch is fed at `symbolic_size`
-    (the MINDIR's own batch: a graph may hold data valid only there, e.g. boxes that name
-    image 1)."""
+def _sizes_text(sizes: Sizes) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(sizes.items()))
+
+
+def verify(model: Union[onnx.ModelProto, str], runs: Sequence[Sizes] = ({},)) -> None:
+    """The checker, a load and one seeded run per entry of `runs` (the symbolic sizes to feed:
+    `dynamic_axes.check_run_sizes`)."""
     check_onnx(model)
-    check_runtime(model, symbolic_size)
+    check_runtime(model, runs)

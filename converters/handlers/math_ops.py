@@ -44,14 +44,34 @@ def floor_mod(ctx):
     ctx.set_output(_floor_mod(ctx, _operand(ctx, 0, dtype), _operand(ctx, 1, dtype), dtype))
 
 
+def _truncate(ctx, x, dtype=None):
+    """Round toward zero (floats)."""
+    neg = ctx.make("Less", [x, ctx.scalar_like(0, dtype)])
+    return ctx.make("Where", [neg, ctx.make("Ceil", [x]), ctx.make("Floor", [x])])
+
+
+@op("TruncateDiv", batch=B.ELEMENTWISE)
+def truncate_div(ctx):
+    dtype = np.dtype(ctx.out_dtype())
+    q = ctx.make("Div", [_operand(ctx, 0, dtype), _operand(ctx, 1, dtype)])
+    # ONNX integer Div already truncates toward zero
+    ctx.set_output(_truncate(ctx, q, dtype) if np.issubdtype(dtype, np.floating) else q)
+
+
+@op("TruncateMod", batch=B.ELEMENTWISE)
+def truncate_mod(ctx):
+    # C's fmod: the result has the dividend's sign
+    dtype = np.dtype(ctx.out_dtype())
+    ctx.set_output(ctx.make("Mod", [_operand(ctx, 0, dtype), _operand(ctx, 1, dtype)], fmod=1))
+
+
 @op("Trunc", batch=B.ELEMENTWISE)
 def trunc(ctx):
     x = ctx.tensor(0)
     if not np.issubdtype(np.dtype(ctx.in_dtype(0)), np.floating):
         ctx.set_output(ctx.make("Identity", [x]))
         return
-    neg = ctx.make("Less", [x, ctx.scalar_like(0)])
-    ctx.set_output(ctx.make("Where", [neg, ctx.make("Ceil", [x]), ctx.make("Floor", [x])]))
+    ctx.set_output(_truncate(ctx, x))
 
 
 # ----------------------------------------------------------------------------- comparisons

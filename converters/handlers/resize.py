@@ -8,22 +8,22 @@ from .registry import op
 
 
 def _sizes(ctx, hw):
-    """Resize `sizes` input: N and C from the input tensor (may be symbolic), then (h, w)."""
+    """Resize `sizes` input: N and C from the input tensor (may be symbolic), then (h, w),
+    constants or run-time values (a size computed from another tensor's shape)."""
     shape = ctx.in_shape(0)
-    if shape is not None and all(d is not None for d in shape[:2]):
+    constant = isinstance(hw, (list, tuple)) and all(isinstance(d, int) for d in hw)
+    if constant and shape is not None and all(d is not None for d in shape[:2]):
         return ctx.initializer(np.array(list(shape[:2]) + list(hw), np.int64))
     nc = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(0)]),
                             ctx.initializer(np.array([0], np.int64)),
                             ctx.initializer(np.array([2], np.int64))])
-    return ctx.make("Concat", [nc, ctx.initializer(np.array(hw, np.int64))], axis=0)
+    hw = hw if isinstance(hw, str) else ctx.ints(hw)  # str: already an ONNX int64 vector
+    return ctx.make("Concat", [nc, hw], axis=0)
 
 
 def _resize(ctx, hw, linear, align_corners, half_pixel):
     if align_corners and half_pixel:
         raise ConversionError(f"{ctx.where()}: align_corners and half_pixel_centers together")
-    if any(d is None for d in hw):
-        raise ConversionError(f"{ctx.where()}: run-time output size")
-    hw = [int(d) for d in hw]
     if linear:
         mode = "align_corners" if align_corners else ("half_pixel" if half_pixel else "asymmetric")
         attrs = dict(mode="linear", coordinate_transformation_mode=mode)
@@ -42,8 +42,19 @@ def _resize(ctx, hw, linear, align_corners, half_pixel):
 
 
 def _size_arg(ctx, pos, name):
-    size = ctx.const(pos, name)
-    return [int(s) for s in np.asarray(size).reshape(-1)]
+    """The output size: a list of ints, or the run-time value(s) it is computed from."""
+    size = ctx.arg(pos, name, default=None)
+    if size is None or not _is_constant_size(ctx, size):
+        return size
+    return [int(s) for s in np.asarray(ctx.literal(size)).reshape(-1)]
+
+
+def _is_constant_size(ctx, size):
+    try:
+        ctx.literal(size)
+        return True
+    except ConversionError:
+        return False
 
 
 @op("ResizeBilinearV2", "ResizeNearestNeighborV2", batch=B.PER_SAMPLE)
@@ -68,10 +79,25 @@ def upsample(ctx):
         raise ConversionError(f"{ctx.where()}: unknown output shape")
     linear = ctx.node.op_type != "UpsampleNearest2D"
     align = bool(ctx.const(3, default=False)) if linear else False
+    size = list(out[2:])
+    if any(d is None for d in size):  # a symbolic input: the size is computed at run time
+        size = _size_arg(ctx, 1, "output_size")
+        if size is None:
+            size = _scaled_size(ctx, ctx.const(2, "scales"))
     if linear:
-        _resize(ctx, out[2:], True, align, not align)  # torch-style half-pixel when not aligned
+        _resize(ctx, size, True, align, not align)  # torch-style half-pixel when not aligned
     else:
-        _resize(ctx, out[2:], False, False, False)
+        _resize(ctx, size, False, False, False)
+
+
+def _scaled_size(ctx, scales):
+    """floor(input size * scale) per spatial axis, at run time (MindSpore's output size)."""
+    scales = [float(f) for f in np.asarray(scales, np.float64).reshape(-1)]
+    spatial = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(0)]), ctx.ints((2,)),
+                                 ctx.ints((2 + len(scales),))])
+    scaled = ctx.make("Mul", [ctx.cast(spatial, np.float64),
+                              ctx.initializer(np.array(scales, np.float64))])
+    return ctx.cast(ctx.make("Floor", [scaled]), np.int64)
 
 
 # TensorFlow's bicubic kernel (MindSpore's is a copy) reads Keys' coefficients from a table at
@@ -111,7 +137,12 @@ def bicubic_weights(n_in: int, n_out: int, align_corners: bool, half_pixel: bool
 def resize_bicubic(ctx):
     """MindSpore's bicubic resize, NCHW, as two MatMuls with its own separable weights
     (`bicubic_weights`: exact where ONNX Resize(cubic) is ~4e-4 off; every opset)."""
-    hw = [int(d) for d in _size_arg(ctx, 1, "size")]
+    hw = _size_arg(ctx, 1, "size")
+    if not isinstance(hw, list):
+        raise ConversionError(f"{ctx.where()}: bicubic resize to a size computed at run time: "
+                              "MindSpore's weights are exact only as constants for one size "
+                              "(ONNX Resize(cubic) is about 1e-3 off); export the MINDIR with a "
+                              "fixed output size")
     align = bool(ctx.const(2, "align_corners", default=False))
     half = bool(ctx.const(3, "half_pixel_centers", default=False))
     if align and half:

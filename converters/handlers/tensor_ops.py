@@ -425,6 +425,43 @@ def to_tensor(ctx):
                    == np.dtype(dt) else ctx.cast(t, dt))
 
 
+@op("TensorToTuple", "TensorToList",
+    batch=B.refuse("computes with run-time shape values, which depend on the batch"))
+def tensor_to_tuple(ctx):
+    """A 1-D tensor as a tuple: the reader gives one scalar output per element."""
+    t = ctx.tensor(0)
+    for i, _ in enumerate(ctx.node.outputs):
+        ctx.set_output(ctx.make("Gather", [t, ctx.initializer(np.array(i, np.int64))], axis=0), i)
+
+
+@op("TensorToScalar", batch=B.refuse("computes with run-time shape values, which depend on the batch"))
+def tensor_to_scalar(ctx):
+    """A 0-d (or one-element) tensor as a scalar: a Reshape to rank 0."""
+    t = ctx.make("Reshape", [ctx.tensor(0), ctx.initializer(np.zeros((0,), np.int64))])
+    dt = ctx.out_dtype()
+    ctx.set_output(t if np.dtype(ctx.in_dtype(0)) == np.dtype(dt) else ctx.cast(t, dt))
+
+
+@op("Range", batch=B.refuse("its length is a run-time value, which may depend on the batch"))
+def range_(ctx):
+    """ops.arange: ONNX Range, every operand in the output's type (ONNX requires one type).
+
+    MindSpore's fourth operand, maxlen, only bounds the output's length for memory
+    allocation: ONNX allocates at run time."""
+    dt = np.dtype(ctx.out_dtype())
+    operands = []
+    for i in range(3):
+        x = ctx.arg(i)
+        t = ctx.tensor_of(x, dt) if ctx.is_const(i) else ctx.tensor(i)
+        if isinstance(x, ir.Value) and not ctx.is_const(i):
+            if x.dtype != dt:
+                t = ctx.cast(t, dt)
+            if x.rank != 0:
+                t = ctx.make("Reshape", [t, ctx.initializer(np.zeros((0,), np.int64))])
+        operands.append(t)
+    ctx.set_output(ctx.make("Range", operands))
+
+
 @op("_BroadcastBatch", batch=B.batch_axis_zero)
 def broadcast_batch(ctx):
     """Converter-internal (dynamic_batch pass): repeat a batch-1 tensor to the batch of input 1."""

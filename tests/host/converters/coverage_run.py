@@ -68,7 +68,7 @@ def _openvino(model, x):
     return [result[o] for o in compiled.outputs]
 
 
-def _runtime_status(model, x, expected, runtimes=RUNTIMES):
+def runtime_status(model, x, expected, runtimes=RUNTIMES):
     """"ok" when every runtime runs the model and matches `expected`; else the first failure:
     "MISMATCH[ (runtime)]: <what>" or "NO KERNEL (runtime): <the runtime's reason>"."""
     from coat_export.edge.errors import first_line
@@ -90,7 +90,7 @@ def _runtime_status(model, x, expected, runtimes=RUNTIMES):
 def run_case(name, cls, shape, workdir, opsets=OPSETS, seed=0):
     """{"primitives": [...], "static": {opset: status}, "dynamic": {opset: status}} where a
     status is "ok", "refused: <reason>", "MISMATCH[ (runtime)]: <what>" or
-    "NO KERNEL (runtime): <reason>" (see _runtime_status)."""
+    "NO KERNEL (runtime): <reason>" (see runtime_status)."""
     ms.set_seed(seed)
     net = cls()
     net.set_train(False)
@@ -113,6 +113,6 @@ def run_case(name, cls, shape, workdir, opsets=OPSETS, seed=0):
                 continue
             if dynamic and ref3 is None:
                 ref3 = _forward(net, x3)
-            result[kind][opset] = (_runtime_status(model, x3, ref3) if dynamic
-                                   else _runtime_status(model, x2, ref2))
+            result[kind][opset] = (runtime_status(model, x3, ref3) if dynamic
+                                   else runtime_status(model, x2, ref2))
     return result

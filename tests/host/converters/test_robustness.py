@@ -183,7 +183,7 @@ def test_external_data_for_big_models(tmp_path, small_coats, images64, monkeypat
     before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
     from coat_export.converters import api
 
-    def refuse(path, symbolic_size=1):
+    def refuse(path, runs=({},)):
         raise converters.ConversionError("refused by the test")
     monkeypatch.setattr(api, "verify", refuse)
     monkeypatch.setattr(api, "_is_small", lambda model: False)
