@@ -53,7 +53,7 @@ from zoo_sweep import converter_commit, failure_reason, save_results  # noqa: E4
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 OPSETS = (13, 17, 21)
-KINDS = ("static", "dynamic", "dynpass")
+KINDS = ("static", "dynamic", "dynpass", "dynaxes")
 DYN_BATCH = 2
 
 # side environments, suite sources and MINDIR caches (large): outside the repository
@@ -95,6 +95,31 @@ AUDIO = {
     "deepspeech2": dict(inputs=[((1, 161, 200), "float32"), ((), "int32")]),
     "conformer_encoder": dict(inputs=[((163, 80), "float32"), ((1, 40), "bool"),
                                       ((40, 40), "bool")]),
+}
+# Models whose input has a variable axis besides the batch (a text line's width, an
+# utterance's frames): the `dynaxes` kind exports them with that axis symbolic (None in
+# `symbolic`), converts with --dynamic_axes and checks at two sizes (`sizes`: full input specs,
+# the first at batch 1, the second at batch 2). Conformer's masks follow its 4x subsampling.
+DYNAMIC_AXES = {
+    "mindocr/crnn_resnet34": dict(symbolic=[(3, 32, None)],
+                                  sizes=[[((3, 32, 100), "float32")],
+                                         [((3, 32, 160), "float32")]]),
+    "mindocr/crnn_vgg7": dict(symbolic=[(3, 32, None)],
+                              sizes=[[((3, 32, 100), "float32")], [((3, 32, 160), "float32")]]),
+    "mindocr/svtr_ppocrv3_ch": dict(symbolic=[(3, 48, None)],
+                                    sizes=[[((3, 48, 320), "float32")],
+                                           [((3, 48, 160), "float32")]]),
+    "mindaudio/deepspeech2": dict(symbolic=[(1, 161, None), ()],
+                                  sizes=[[((1, 161, 200), "float32"), ((), "int32")],
+                                         [((1, 161, 120), "float32"), ((), "int32")]]),
+    "mindaudio/ecapatdnn": dict(symbolic=[(None, 80)],
+                                sizes=[[((200, 80), "float32")], [((120, 80), "float32")]]),
+    "mindaudio/tasnet": dict(symbolic=[(None, 40)],
+                             sizes=[[((100, 40), "float32")], [((60, 40), "float32")]]),
+    "mindaudio/conformer_encoder": dict(
+        symbolic=[(None, 80), (1, None), (None, None)],
+        sizes=[[((163, 80), "float32"), ((1, 40), "bool"), ((40, 40), "bool")],
+               [((99, 80), "float32"), ((1, 24), "bool"), ((24, 24), "bool")]]),
 }
 HEAVY = ("x6", "e6e", "e6", "d6", "w6", "yolov7-x", "-x", "x.yaml", "l6", "-e", "-c", "m6",
          "darknet53", "152", "yolov8x", "yolov5x", "yolov10x", "yolov10l", "yolov8l",
@@ -194,6 +219,14 @@ def _build(suite, name, opts):
         if "pretrained_backbone" in inspect.signature(fn).parameters:
             kw["pretrained_backbone"] = False  # its default downloads backbone weights
         net = build_model(name, **kw)
+        # CRNN's neck casts its LSTM to float16 (a MindSpore >= 2.3 workaround for Ascend),
+        # which MindSpore's CPU kernels reject: back to float32, as a CPU user must
+        for _, cell in net.cells_and_names():
+            if getattr(cell, "encoder_cast_to_fp16", False):
+                import mindspore as ms
+                cell.seq_encoder.to_float(ms.float32)
+                cell.encoder_cast_to_fp16 = False
+                note += "; neck LSTM kept in float32 (its Ascend float16 cast fails on CPU)"
         return net, [(tuple(size), "float32")], note
     if suite == "mindaudio":
         import mindaudio.models as m
@@ -268,10 +301,38 @@ def _export(model_id, workdir, opts):
         rec["export_dyn_s"] = round(time.perf_counter() - t, 2)
     except Exception as exc:
         rec["export_dyn_error"] = _first_line(exc)
+    if model_id in DYNAMIC_AXES:
+        _export_dynamic_axes(net, DYNAMIC_AXES[model_id], base, data, rec)
     rec["stubbed"] = sorted({s.split(".")[0] if not s.startswith("mindspore") else s
                              for s in stubbed})
     np.savez(base + ".npz", **data)
     return rec
+
+
+def _export_dynamic_axes(net, spec, base, data, rec):
+    """The `dynaxes` MINDIR (batch and the variable axes symbolic) and MindSpore's outputs
+    at two sizes (data keys ax<k>_in<i> / ax<k>_out<j>)."""
+    import mindspore as ms
+    dtypes = [d for _, d in spec["sizes"][0]]
+    try:
+        sym = [ms.Tensor(shape=[None] + list(s), dtype=getattr(ms, d))
+               for s, d in zip(spec["symbolic"], dtypes)]
+        ms.export(net, *sym, file_name=base + ".axes", file_format="MINDIR")
+    except Exception as exc:
+        rec["export_axes_error"] = _first_line(exc)
+        return
+    for k, specs in enumerate(spec["sizes"]):
+        xs = _random_inputs(specs, k + 1, seed=10 + k)
+        try:
+            outs = [o.asnumpy() for o in _flatten(net(*[ms.Tensor(x) for x in xs]))]
+        except Exception as exc:
+            rec[f"forward_axes{k}_error"] = _first_line(exc)
+            continue
+        for i, x in enumerate(xs):
+            data[f"ax{k}_in{i}"] = x
+        for j, o in enumerate(outs):
+            data[f"ax{k}_out{j}"] = o
+    rec["axes_inputs"] = [[[list(s), d] for s, d in specs] for specs in spec["sizes"]]
 
 
 def _first_line(exc) -> str:
@@ -303,10 +364,20 @@ def _compare(actual, ref):
     return err, 1e-4 * max(1.0, float(np.max(np.abs(r[finite]))))
 
 
+def _checks(kind, dynamic):
+    """(label, input key, output key) of each input set a conversion is checked at: the keys
+    of the export's data, with {} for the input / output index."""
+    if kind == "dynaxes":
+        return [(f"size{k}", f"ax{k}_in{{}}", f"ax{k}_out{{}}") for k in (0, 1)]
+    return [(f"b{b}", f"in{{}}_b{b}", f"out{{}}_b{b}")
+            for b in ((1, DYN_BATCH) if dynamic else (1,))]
+
+
 def _convert_and_check(model_id, workdir):
     import numpy as np
     import onnxruntime as ort
     from coat_export import converters
+    from coat_export.converters.dynamic_axes import describe
     from coat_export.converters.errors import UnsupportedOpsError
 
     base = os.path.join(workdir, model_id.replace("/", "__"))
@@ -315,7 +386,8 @@ def _convert_and_check(model_id, workdir):
     opts.log_severity_level = 3
     sources = {"static": (_mindir(base + ".static"), False),
                "dynamic": (_mindir(base + ".dyn"), True),
-               "dynpass": (_mindir(base + ".static"), True)}
+               "dynpass": (_mindir(base + ".static"), True),
+               "dynaxes": (_mindir(base + ".axes"), True)}
     results = {}
     for opset in OPSETS:
         for kind in KINDS:
@@ -326,29 +398,34 @@ def _convert_and_check(model_id, workdir):
             if mindir is None:
                 rec["status"] = "no_mindir"
                 continue
+            axes = kind == "dynaxes"
             try:
                 t = time.perf_counter()
-                model = converters.convert_to_model(mindir, opset=opset, dynamic_batch=dynamic)
+                conv = converters.convert_detailed(mindir, opset=opset, dynamic_batch=dynamic,
+                                                   dynamic_axes={} if axes else None)
+                model = conv.model
                 rec["convert_s"] = round(time.perf_counter() - t, 3)
+                if axes:
+                    rec["axes"] = describe(model)
                 sess = ort.InferenceSession(model.SerializeToString(), opts,
                                             providers=["CPUExecutionProvider"])
                 names = [i.name for i in sess.get_inputs()]
                 ok = True
-                for batch in ((1, DYN_BATCH) if dynamic else (1,)):
-                    if f"in0_b{batch}" not in data:
-                        rec[f"b{batch}"] = "no MindSpore reference"
+                for label, in_key, out_key in _checks(kind, dynamic):
+                    if in_key.format(0) not in data:
+                        rec[label] = "no MindSpore reference"
                         continue
-                    feed = {n: data[f"in{i}_b{batch}"] for i, n in enumerate(names)}
+                    feed = {n: data[in_key.format(i)] for i, n in enumerate(names)}
                     outs = sess.run(None, feed)
-                    refs = [data[f"out{j}_b{batch}"] for j in range(len(data))
-                            if f"out{j}_b{batch}" in data]
+                    refs = [data[out_key.format(j)] for j in range(len(data))
+                            if out_key.format(j) in data]
                     if len(outs) != len(refs):
-                        rec[f"b{batch}"] = f"{len(outs)} outputs, MindSpore has {len(refs)}"
+                        rec[label] = f"{len(outs)} outputs, MindSpore has {len(refs)}"
                         ok = False
                         continue
                     errs, tols = zip(*(_compare(o, r) for o, r in zip(outs, refs)))
-                    rec[f"max_err_b{batch}"] = list(errs)
-                    rec[f"tol_b{batch}"] = list(tols)
+                    rec[f"max_err_{label}"] = list(errs)
+                    rec[f"tol_{label}"] = list(tols)
                     ok = ok and all(e <= t for e, t in zip(errs, tols))
                 rec["status"] = "ok" if ok else "mismatch"
             except UnsupportedOpsError as exc:
@@ -502,10 +579,11 @@ def _worst(r):
 
 def table(results) -> str:
     lines = ["| model | MS | input | static 13/17/21 | dynamic 13/17/21 | dynpass 13/17/21 | "
-             "convert s (static 17) | max abs err (static 17, per output) | note |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "dynaxes 13/17/21 | convert s (static 17) | max abs err (static 17, per output) "
+             "| note |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     blocked = {}   # primitive -> models it blocks
-    tot = {"tried": 0, "exported": 0, "dyn_exported": 0}
+    tot = {"tried": 0, "exported": 0, "dyn_exported": 0, "axes_exported": 0}
     tot.update({k: 0 for k in KINDS})
     mismatches = []
     for model_id in sorted(results):
@@ -516,11 +594,12 @@ def table(results) -> str:
         inp = " + ".join("x".join(map(str, s)) or "scalar" for s, _ in
                          exp.get("input_specs", [])) or "-"
         if not conv:
-            lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | - | - | - | - "
+            lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | - | - | - | - | - "
                          f"| - | {rec.get('error', '')[:200].replace('|', '/').replace(chr(10), ' ')} |")
             continue
         tot["exported"] += 1
         tot["dyn_exported"] += "export_dyn_error" not in exp
+        tot["axes_exported"] += "axes_inputs" in exp
         cells, notes = [], []
         prims = set()
         for kind in KINDS:
@@ -540,6 +619,11 @@ def table(results) -> str:
             blocked.setdefault(p, set()).add(model_id)
         if "export_dyn_error" in exp:
             notes.insert(0, f"symbolic-batch export: {exp['export_dyn_error'][:150]}")
+        if "export_axes_error" in exp:
+            notes.insert(0, f"symbolic-axes export: {exp['export_axes_error'][:150]}")
+        axes = conv.get("dynaxes_17", {}).get("axes")
+        if axes:
+            notes.insert(0, f"dynaxes: {axes}")
         s17 = conv.get("static_17", {})
         errs = s17.get("max_err_b1")
         err_cell = ", ".join(f"{e:.2g}" for e in errs) if errs else "-"
@@ -548,13 +632,16 @@ def table(results) -> str:
                       " ; ".join(dict.fromkeys(notes)))
         note = note[:300].replace("|", "/").replace("\n", " ")
         lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | {cells[0]} | "
-                     f"{cells[1]} | {cells[2]} | {s17.get('convert_s', '-')} | {err_cell} | "
+                     f"{cells[1]} | {cells[2]} | {cells[3]} | {s17.get('convert_s', '-')} | "
+                     f"{err_cell} | "
                      f"{note} |")
     n = tot["exported"]
     lines += ["", f"Totals: {tot['tried']} models tried, {n} built and exported to MINDIR "
               f"({tot['dyn_exported']} also with a symbolic batch); all three opsets ok: "
               f"static {tot['static']}/{n}, dynamic (symbolic MINDIR) {tot['dynamic']}/{n}, "
-              f"dynpass (batch-1 MINDIR + --dynamic_batch) {tot['dynpass']}/{n}.", "",
+              f"dynpass (batch-1 MINDIR + --dynamic_batch) {tot['dynpass']}/{n}; "
+              f"dynaxes (symbolic width / frames, --dynamic_axes) "
+              f"{tot['dynaxes']}/{tot['axes_exported']}.", "",
               "Primitives the converter refuses (models blocked, at any opset/kind):", ""]
     for p, ms in sorted(blocked.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         lines.append(f"- {p}: {len(ms)} ({', '.join(sorted(ms))})")

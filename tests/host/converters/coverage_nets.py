@@ -551,6 +551,16 @@ class IntFloorDivMod(nn.Cell):
         return ((x * 10).astype(ms.int32) // 3, (x * 10).astype(ms.int32) % 3,)
 
 
+class TruncateDivMod(nn.Cell):
+    """Division rounded toward zero, and its remainder (the dividend's sign), float and int."""
+    def construct(self, x):
+        d = ops.full_like(x, 0.7)
+        i = (x * 10).astype(ms.int32)
+        k = ops.full_like(i, 3)
+        return (ops.truncate_div(x, d), ops.truncate_mod(x, d), ops.truncate_div(i, k),
+                ops.truncate_mod(i, k),)
+
+
 class UnaryMath(nn.Cell):
     def construct(self, x):
         return (ops.exp(x), ops.log(ops.abs(x) + 0.1), ops.sqrt(ops.abs(x)), ops.rsqrt(ops.abs(x) + 0.1), ops.reciprocal(x + 3), ops.neg(x), ops.abs(x), ops.square(x), ops.sign(x),)
@@ -716,6 +726,7 @@ CASES = [
     ('arith', 'math', Arith, (2, 4, 6, 8)),
     ('floor_div_mod', 'math', FloorDivMod, (2, 4, 6, 8)),
     ('int_floor_div_mod', 'math', IntFloorDivMod, (2, 4, 6, 8)),
+    ('truncate_div_mod', 'math', TruncateDivMod, (2, 4, 6, 8)),
     ('unary_math', 'math', UnaryMath, (2, 4, 6, 8)),
     ('rounding', 'math', Rounding, (2, 4, 6, 8)),
     ('trig', 'math', Trig, (2, 4, 6, 8)),
