@@ -82,7 +82,7 @@ def main():
     lines += ["", "## Primitives with a handler", "",
               "Opsets: the range the handler converts at (variants per opset are chosen "
               "automatically). Batch rule: how `--dynamic_batch` treats the batch axis "
-              "(`converters/batch.py`). Checked by: the coverage cases above that contain the "
+              "(`converters/batch/`). Checked by: the coverage cases above that contain the "
               "primitive (others are exercised by the network and CoaT tests, or only by name).",
               "", "| primitive | opsets | batch rule | checked by |", "| --- | --- | --- | --- |"]
     for prim in registry.supported_ops():

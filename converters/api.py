@@ -14,7 +14,7 @@ from .mindir_reader import read_mindir
 from .onnx_graph import OnnxGraph
 from .onnx_writer import EXTERNAL_DATA_THRESHOLD, build_model, provenance_of, write_model
 from .passes import run_passes
-from .passes.dynamic_batch import make_batch_dynamic
+from .batch import make_batch_dynamic
 from .verify import verify
 
 DEFAULT_OPSET = 17

@@ -3,12 +3,12 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import ir
+from . import ir, primitive_args
 from .errors import ConversionError, UnsupportedOpsError
 from .handlers import registry
 from .onnx_graph import FrozenList, ONode, OnnxGraph, TensorInfo
 
-_MISSING = object()
+_MISSING = primitive_args.MISSING
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
@@ -24,33 +24,16 @@ class NodeContext:
 
     # ---------------------------------------------------------------- reading arguments
     def arg(self, pos: int, name: Optional[str] = None, default: Any = _MISSING):
-        """Argument `pos` (node input) or primitive attribute `name`, else `default`.
-
-        PRIMITIVE_FUNCTION ops pass everything as inputs; legacy PRIMITIVE ops keep their
-        configuration as attributes, so handlers name both places.
-        """
-        if pos is not None and pos < len(self.node.inputs):
-            return self.node.inputs[pos]
-        if name is not None and name in self.node.attrs:
-            return self.node.attrs[name]
-        if default is _MISSING:
-            raise ConversionError(f"{self.where()}: missing argument '{name or pos}'")
-        return default
+        """Argument `pos` (node input) or primitive attribute `name`, else `default`
+        (`primitive_args.raw`: legacy PRIMITIVE ops keep their configuration as attributes)."""
+        return primitive_args.raw(self.node, pos, name, default)
 
     def const(self, pos: int, name: Optional[str] = None, default: Any = _MISSING):
         """A compile-time argument as a Python value (numpy array for tensors)."""
-        x = self.arg(pos, name, default)
-        return self.literal(x, name or str(pos))
+        return primitive_args.constant(self.node, pos, name, default)
 
     def literal(self, x, what="argument"):
-        if isinstance(x, ir.Value):
-            if x.data is not None:
-                return x.data
-            raise ConversionError(f"{self.where()}: {what} must be a constant, "
-                                  "it is computed at run time")
-        if isinstance(x, (tuple, list)):
-            return tuple(self.literal(e, what) for e in x)
-        return x
+        return primitive_args.literal(self.node, x, what)
 
     def is_const(self, pos: int) -> bool:
         x = self.node.inputs[pos] if pos < len(self.node.inputs) else None
@@ -84,7 +67,7 @@ class NodeContext:
         return dt if dt is not None else self.in_dtype(0)
 
     def where(self) -> str:
-        return f"{self.node.op_type} node '{self.node.name}'"
+        return primitive_args.where(self.node)
 
     # ---------------------------------------------------------------- ONNX tensors
     def tensor(self, pos: int, dtype=None) -> str:
@@ -162,12 +145,7 @@ class NodeContext:
         return self.initializer(np.array(value, dtype=dtype or self.out_dtype()))
 
 
-def _is_constant(x) -> bool:
-    if isinstance(x, ir.Value):
-        return x.data is not None
-    if isinstance(x, (tuple, list)):
-        return all(_is_constant(e) for e in x)
-    return True
+_is_constant = primitive_args.is_constant
 
 
 class Lowering:

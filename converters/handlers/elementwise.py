@@ -25,7 +25,6 @@ _UNARY = {"Erf": "Erf", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "ReLU": "Relu", "E
 
 def _operand(ctx, pos, dtype):
     """Input `pos` as a tensor of `dtype` (MindSpore promotes scalars and mixed types)."""
-    x = ctx.arg(pos)
     if ctx.is_const(pos):
         return ctx.tensor_of(np.asarray(ctx.const(pos), dtype=dtype))
     t = ctx.tensor(pos)

@@ -112,7 +112,8 @@ def index_add(ctx):
 def _masked_select_rule(node, st):
     """A data-dependent 1-D result: no batch axis to follow (its length is known only at run
     time, at any batch size). The input and the mask broadcast as element-wise operands do."""
-    B.broadcast_axis(node, st, (0, 1), max(v.rank for v in node.inputs[:2]))
+    _, rewrites = B.broadcast_axis(node, st, (0, 1), max(v.rank for v in node.inputs[:2]))
+    return rewrites
 
 
 @op("MaskedSelect", batch=_masked_select_rule)

@@ -5,7 +5,7 @@ from the lowest supported opset; ``@op("ReduceMean", since=18)`` registers a var
 opset 18 on, where ONNX changed the operator (axes became an input).
 
 Everything known about a primitive stays with its handler, including its batch rule (see
-`converters/batch.py`): how the --dynamic_batch analysis treats the batch axis through it, or
+`converters/batch/`): how the --dynamic_batch analysis treats the batch axis through it, or
 why it refuses. Every primitive declares one (once, on any of its variants); registering the
 same primitive and opset twice is an error, so a handler cannot silently replace another.
 """

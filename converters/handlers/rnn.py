@@ -60,6 +60,7 @@ def lstm_batch(node, st: B.BatchState) -> None:
                        f"(it is on axis {st.of(x)})")
     if len(node.inputs) > 3 and any(st.carries(v) for v in ir.iter_values(node.inputs[3:])):
         raise B.Refuse(f"{B.where(node)} takes a batch tensor as its weights")
+    rewrites = {}
     for pos in (1, 2):
         v = node.inputs[pos] if pos < len(node.inputs) else None
         if st.carries(v):
@@ -67,11 +68,12 @@ def lstm_batch(node, st: B.BatchState) -> None:
                 raise B.Refuse(f"{B.where(node)}: initial state with the batch on axis "
                                f"{st.of(v)}, not 1")
         elif _is_zeros(v):
-            node.inputs[pos] = None  # ONNX's default initial state: zeros of any batch size
+            rewrites[pos] = None  # ONNX's default initial state: zeros of any batch size
         else:
             raise B.Refuse(f"{B.where(node)} starts from a constant initial state of the "
                            "export's batch size")
     B.set_outputs(node, st, 1, node.outputs[:3])
+    return rewrites
 
 
 def _refuse_workspace_reads(ctx):

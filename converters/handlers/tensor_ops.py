@@ -5,6 +5,7 @@ import numpy as np
 from .. import batch as B
 from .. import ir
 from ..errors import ConversionError
+from ..primitive_args import constant, literal, raw
 from .registry import op
 
 INT64_MAX = int(np.iinfo(np.int64).max)
@@ -17,7 +18,33 @@ def _int_list(v):
     return [int(x) for x in np.asarray(v).reshape(-1)]
 
 
-@op("Reshape", batch=B.reshape)
+def _reshape_rule(node, st: B.BatchState) -> None:
+    """Keeps the batch when it stays the outer factor of one output dimension: the output axis
+    k where the dimensions before it hold exactly the elements before the batch, and the
+    dimensions after it fit inside one sample. The target gets -1 there."""
+    x = node.inputs[0]
+    b = st.of(x)
+    if b is None:
+        raise B.Refuse(f"{B.where(node)} takes its shape from a batch tensor")
+    shape = B.static_shape(x.shape, node, "input")
+    out = B.static_shape(node.outputs[0].shape, node, "output")
+    batch = st.batch
+    if shape[b] % batch:
+        raise B.Refuse(f"{B.where(node)}: batch axis size {shape[b]} is not a multiple of {batch}")
+    before = B.prod(shape[:b])
+    inner = shape[b] // batch * B.prod(shape[b + 1:])
+    for k in range(len(out)):
+        head = B.prod(out[:k])
+        if head > before:
+            break
+        if head == before and out[k] % batch == 0 and inner % max(B.prod(out[k + 1:]), 1) == 0:
+            st.set(node.outputs[0], k)
+            return {1: tuple(-1 if i == k else d for i, d in enumerate(out))}
+    raise B.Refuse(f"{B.where(node)} reshapes {tuple(shape)} to {tuple(out)}, which splits or "
+                 f"merges the batch (axis {b}) with other dimensions")
+
+
+@op("Reshape", batch=_reshape_rule)
 def reshape(ctx):
     shape = ctx.arg(1, "shape")
     if ctx.is_const(1):
@@ -30,19 +57,44 @@ def reshape(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), st]))
 
 
-@op("Transpose", "TransposeView", batch=B.transpose)
+def _transpose_rule(node, st: B.BatchState) -> None:
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    perm = [p % rank for p in B.ints(B.arg(node, 1, "perm"))]
+    if sorted(perm) != list(range(rank)):
+        raise B.Refuse(f"{B.where(node)}: perm {perm} is not a permutation of {rank} axes")
+    B.set_outputs(node, st, perm.index(b))
+
+
+@op("Transpose", "TransposeView", batch=_transpose_rule)
 def transpose(ctx):
     perm = _int_list(ctx.const(1, "perm"))
     rank = ctx.in_rank(0)
     ctx.set_output(ctx.make("Transpose", [ctx.tensor(0)], perm=[p % rank for p in perm]))
 
 
-@op("Flatten", batch=B.flatten)
+def _flatten_rule(node, st: B.BatchState) -> None:
+    if st.of(node.inputs[0]) != 0:
+        raise B.Refuse(f"{B.where(node)} flattens the batch axis into others")
+    B.set_outputs(node, st, 0)
+
+
+@op("Flatten", batch=_flatten_rule)
 def flatten(ctx):
     ctx.set_output(ctx.make("Flatten", [ctx.tensor(0)], axis=1))
 
 
-@op("FlattenExt", batch=B.flatten_range)
+def _flatten_range_rule(node, st: B.BatchState) -> None:
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    start = int(B.arg(node, 1, None, 0)) % rank
+    end = int(B.arg(node, 2, None, -1)) % rank
+    if start < b <= end:
+        raise B.Refuse(f"{B.where(node)} flattens the batch axis under an outer dimension")
+    B.set_outputs(node, st, b if b <= start else b - (end - start))
+
+
+@op("FlattenExt", batch=_flatten_range_rule)
 def flatten_ext(ctx):
     rank = ctx.in_rank(0)
     start, end = int(ctx.const(1, default=0)) % rank, int(ctx.const(2, default=-1)) % rank
@@ -53,32 +105,50 @@ def flatten_ext(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), ctx.initializer(np.array(target, np.int64))]))
 
 
-@op("ExpandDims", "Unsqueeze", batch=B.expand_dims)
+def _expand_dims_rule(node, st: B.BatchState) -> None:
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node) + 1
+    a = int(B.ints(B.arg(node, 1, "axis"))[0]) % rank
+    B.set_outputs(node, st, b + 1 if a <= b else b)
+
+
+@op("ExpandDims", "Unsqueeze", batch=_expand_dims_rule)
 def expand_dims(ctx):
     axis = int(ctx.const(1, "axis"))
     rank = ctx.in_rank(0) + 1
     ctx.set_output(ctx.unsqueeze(ctx.tensor(0), [axis % rank]))
 
 
-@op("Squeeze", batch=B.squeeze)
-def squeeze(ctx):
-    axes = _int_list(ctx.const(1, "axis", default=()))
-    shape = ctx.in_shape(0)
+def _squeeze_axes(node):
+    """The axes a Squeeze removes, sorted. None listed: every size-1 axis (a symbolic one, such
+    as a dynamic batch, never). Squeeze removes the axes it lists (MindSpore checks they have
+    size 1); SqueezeExt, like torch.squeeze, only those of them that have size 1."""
+    shape = node.inputs[0].shape
     rank = len(shape)
-    if not axes:
-        # squeeze every size-1 dim; symbolic dims (e.g. batch) are never squeezed
-        axes = [i for i, d in enumerate(shape) if d == 1]
-    axes = sorted(a % rank for a in axes)
+    legacy = node.op_type == "Squeeze"
+    dims = constant(node, 1, "axis", ()) if legacy else constant(node, 1, None, None)
+    listed = _int_list(dims) if dims is not None else []
+    if not listed:
+        return [i for i, d in enumerate(shape) if d == 1]
+    axes = {a % rank for a in listed}
+    return sorted(axes if legacy else {a for a in axes if shape[a] == 1})
+
+
+def _squeeze_rule(node, st: B.BatchState) -> B.Rewrites:
+    b = st.of(node.inputs[0])
+    axes = _squeeze_axes(node)
+    if b in axes:
+        raise B.Refuse(f"{B.where(node)} squeezes the batch axis")
+    B.set_outputs(node, st, b - sum(a < b for a in axes))
+    # listed explicitly: once the batch dimension is symbolic, not 1, "every size-1 axis"
+    # would no longer include the others MindSpore squeezed at the export's batch
+    return {1: tuple(axes)}
+
+
+@op("Squeeze", "SqueezeExt", batch=_squeeze_rule)
+def squeeze(ctx):
+    axes = _squeeze_axes(ctx.node)
     ctx.set_output(ctx.squeeze(ctx.tensor(0), axes) if axes else ctx.tensor(0))
-
-
-@op("SqueezeExt", batch=B.squeeze)
-def squeeze_ext(ctx):
-    dim = ctx.const(1, default=None)
-    shape = ctx.in_shape(0)
-    axes = [i for i, d in enumerate(shape) if d == 1] if dim is None else \
-        [a % len(shape) for a in _int_list(dim) if shape[a] == 1]
-    ctx.set_output(ctx.squeeze(ctx.tensor(0), sorted(axes)) if axes else ctx.tensor(0))
 
 
 def _tensor_list(ctx, pos):
@@ -88,44 +158,83 @@ def _tensor_list(ctx, pos):
     return list(items)
 
 
-_concat_along = B.along(1, "axis", 0)
+def _concat_axis(node):
+    return constant(node, 1, "axis", 0)
 
 
-def _concat_rule(node, st):
-    """A Concat of one tensor is that tensor, whatever its axis (MindSpore's one-layer RNNs
-    emit one for their final state); otherwise an operator along one axis."""
-    first = node.inputs[0]
-    items = list(first) if isinstance(first, (tuple, list)) else [first]
-    if len(items) == 1 and isinstance(items[0], ir.Value) and st.carries(items[0]):
-        B.set_outputs(node, st, st.of(items[0]))
-        return
-    _concat_along(node, st)
+def _stack_axis(node):
+    return constant(node, 1, "axis", node.attrs.get("dim", 0))
 
 
-_concat_rule.text = "a single tensor passes; otherwise " + _concat_along.text
+def _broadcast_batch_constants(node, st: B.BatchState, items):
+    """A tensor joined with batch tensors that MindSpore folded to a constant of batch 1
+    (a class token, a zero state) is sample-independent: repeat it over the batch
+    (_BroadcastBatch, a converter-internal node the analysis inserts). Returns the items."""
+    ref = next((v for v in items if st.carries(v)), None)
+    if st.batch != 1 or ref is None or st.of(ref) != 0:
+        return items
+    out = []
+    for k, v in enumerate(items):
+        if st.carries(v) or not isinstance(v, ir.Value) or not v.shape or v.shape[0] != 1 or \
+                len(v.shape) != len(ref.shape):
+            out.append(v)
+            continue
+        b = ir.Node(f"{node.name}/broadcast_batch{k}", "_BroadcastBatch", [v, ref], [], {},
+                    node.scope)
+        b.outputs.append(ir.Value(b.name, v.dtype, v.shape, "node", b, 0))
+        st.set(b.outputs[0], 0)
+        out.append(b.outputs[0])
+    return out
 
 
-@op("Concat", batch=_concat_rule)
+def _join_rule(axis_of, stacked):
+    def rule(node, st: B.BatchState) -> B.Rewrites:
+        """A Concat of one tensor is that tensor, whatever its axis (MindSpore's one-layer RNNs
+        emit one for their final state); otherwise an operator along one axis, constants of
+        batch 1 repeated over the batch."""
+        first = node.inputs[0]
+        items = list(first) if isinstance(first, (tuple, list)) else [first]
+        if not stacked and len(items) == 1 and st.carries(items[0]):
+            B.set_outputs(node, st, st.of(items[0]))
+            return None
+        joined = _broadcast_batch_constants(node, st, items)
+        B.set_outputs(node, st, B.along_output_axis(node, st, joined, axis_of(node), stacked))
+        return {0: tuple(joined)} if any(a is not b for a, b in zip(joined, items)) else None
+    rule.text = ("stacks along a new axis (the batch axis shifts behind it)" if stacked else
+                 "a single tensor passes; otherwise works along one axis, refused when that "
+                 "axis is the batch axis") + "; a constant of batch 1 is repeated over the batch"
+    return rule
+
+
+@op("Concat", batch=_join_rule(_concat_axis, stacked=False))
 def concat(ctx):
     items = _tensor_list(ctx, 0)
-    axis = int(ctx.const(1, "axis", default=0))
+    axis = int(_concat_axis(ctx.node))
     dtype = ctx.out_dtype()
     names = [ctx.tensor_of(x, dtype if not isinstance(x, ir.Value) or x.data is not None else None)
              for x in items]
     ctx.set_output(names[0] if len(names) == 1 else ctx.make("Concat", names, axis=axis))
 
 
-@op("Stack", batch=B.along(1, "axis", 0, stacked=True))
-@op("StackExt", batch=B.along(1, "dim", 0, stacked=True))
+@op("Stack", "StackExt", batch=_join_rule(_stack_axis, stacked=True))
 def stack(ctx):
     items = _tensor_list(ctx, 0)
-    axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
+    axis = int(_stack_axis(ctx.node))
     rank = len(ctx.out_shape())
     parts = [ctx.unsqueeze(ctx.tensor_of(x), [axis % rank]) for x in items]
     ctx.set_output(parts[0] if len(parts) == 1 else ctx.make("Concat", parts, axis=axis % rank))
 
 
-@op("Unstack", "UnstackExt", "UnstackExtView", batch=B.unstack)
+def _unstack_rule(node, st: B.BatchState) -> None:
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    a = int(B.ints(B.arg(node, 1, "axis", node.attrs.get("dim", 0)))[0]) % rank
+    if a == b:
+        raise B.Refuse(f"{B.where(node)} unstacks along the batch axis")
+    B.set_outputs(node, st, b if b < a else b - 1)
+
+
+@op("Unstack", "UnstackExt", "UnstackExtView", batch=_unstack_rule)
 def unstack(ctx):
     axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
     rank = ctx.in_rank(0)
@@ -207,65 +316,129 @@ def _is_dim_of(value, tensor, axis) -> bool:
             and value.producer.inputs[0] is tensor and value.index == axis)
 
 
-@op("StridedSlice", batch=B.strided_slice)
+class _SliceEntry:
+    """One entry of a StridedSlice: which input axes it covers and where they go."""
+    __slots__ = ("index", "kind", "dim", "cover", "out", "begin", "end", "stride",
+                 "begin_masked", "end_masked")
+
+    def __init__(self, index, kind, dim, cover, out, begin, end, stride, begin_masked,
+                 end_masked):
+        self.index = index            # position in begin/end/strides
+        self.kind = kind              # "range", "shrink", "ellipsis" or "new_axis"
+        self.dim, self.cover = dim, cover   # the input axes dim .. dim+cover-1
+        self.out = out                # output axis of input axis `dim` (None: shrunk away)
+        self.begin, self.end, self.stride = begin, end, stride   # ints or run-time Values
+        self.begin_masked, self.end_masked = begin_masked, end_masked
+
+
+def _slice_vector(node, pos, name):
+    """begin/end/strides as a list whose items are ints or run-time scalar Values."""
+    x = raw(node, pos, name)
+    if isinstance(x, (tuple, list)):
+        return [e if isinstance(e, ir.Value) and e.data is None
+                else int(np.asarray(literal(node, e, name)).reshape(-1)[0]) for e in x]
+    return _int_list(constant(node, pos, name))
+
+
+def _strided_slice_entries(node):
+    """StridedSlice's arguments (begin/end/strides and the TensorFlow-style begin, end,
+    ellipsis, new-axis and shrink-axis masks) as entries, with the input axes each covers and
+    the output axis each lands on; axes after the last entry pass through unchanged. Returns
+    (entries, axes listed, output axes they produce)."""
+    rank = len(node.inputs[0].shape)
+    begin, end, strides = (_slice_vector(node, i, n) for i, n in
+                           ((1, "begin"), (2, "end"), (3, "strides")))
+    begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_mask = (
+        int(constant(node, 4 + i, n, 0)) for i, n in enumerate(
+            ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")))
+    m = len(begin)
+    if len(end) != m or len(strides) != m:
+        raise ConversionError(f"{B.where(node)}: begin, end and strides differ in length")
+    named = sum(1 for i in range(m)
+                if not (ellipsis_mask >> i) & 1 and not (new_axis_mask >> i) & 1)
+    entries = []
+    d = out = 0
+    for i in range(m):
+        bit = 1 << i
+        if ellipsis_mask & bit:
+            kind, cover = "ellipsis", rank - named
+        elif new_axis_mask & bit:
+            kind, cover = "new_axis", 0
+        else:
+            kind, cover = ("shrink" if shrink_mask & bit else "range"), 1
+            if d >= rank:
+                raise ConversionError(f"{B.where(node)}: more slice entries than dimensions")
+        entries.append(_SliceEntry(i, kind, d, cover, None if kind == "shrink" else out,
+                                   begin[i], end[i], strides[i], bool(begin_mask & bit),
+                                   bool(end_mask & bit)))
+        d += cover
+        out += {"ellipsis": cover, "new_axis": 1, "shrink": 0, "range": 1}[kind]
+    return entries, d, out
+
+
+def _strided_slice_rule(node, st: B.BatchState) -> B.Rewrites:
+    """Slices may not cut the batch axis; a full slice of it is rewritten to run to the end."""
+    x = node.inputs[0]
+    b, size = st.of(x), x.shape[st.of(x)]
+    entries, listed, listed_out = _strided_slice_entries(node)
+    out_b = listed_out + (b - listed)  # the batch axis lies after the listed entries
+    rewrites = {}
+    for e in entries:
+        if e.kind == "ellipsis" and e.dim <= b < e.dim + e.cover:
+            out_b = e.out + (b - e.dim)
+        elif e.kind in ("range", "shrink") and e.dim == b:
+            if e.kind == "shrink":
+                raise B.Refuse(f"{B.where(node)} takes one element of the batch axis")
+            if any(isinstance(v, ir.Value) for v in (e.begin, e.end, e.stride)):
+                raise B.Refuse(f"{B.where(node)} slices the batch axis at run-time bounds")
+            full_begin = e.begin_masked or e.begin in (0, -size)
+            full_end = e.end_masked or e.end >= size
+            if e.stride != 1 or not full_begin or not full_end:
+                raise B.Refuse(f"{B.where(node)} slices the batch axis")
+            begin, end = [f.begin for f in entries], [f.end for f in entries]
+            begin[e.index], end[e.index] = 0, INT64_MAX
+            rewrites = {1: tuple(begin), 2: tuple(end)}
+            out_b = e.out
+    B.set_outputs(node, st, out_b)
+    return rewrites
+
+
+@op("StridedSlice", batch=_strided_slice_rule)
 def strided_slice(ctx):
     """TensorFlow-style strided slice with begin/end/ellipsis/new_axis/shrink_axis masks."""
     x_val = ctx.arg(0)
     shape = ctx.in_shape(0)
-    rank = len(shape)
-    begin, end, strides = (list(ctx.arg(i, n)) if isinstance(ctx.arg(i, n), (tuple, list))
-                           else _int_list(ctx.const(i, n))
-                           for i, n in ((1, "begin"), (2, "end"), (3, "strides")))
-    masks = [int(ctx.const(4 + i, n, default=0)) for i, n in enumerate(
-        ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"))]
-    begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_mask = masks
-    m = len(begin)
-    real = sum(1 for i in range(m) if not (ellipsis_mask >> i) & 1 and not (new_axis_mask >> i) & 1)
     axes, starts, ends, steps, shrink_axes, new_axes = [], [], [], [], [], []
-    d = out_pos = 0
-    for i in range(m):
-        if (ellipsis_mask >> i) & 1:
-            cover = rank - real
-            d += cover
-            out_pos += cover
+    for e in _strided_slice_entries(ctx.node)[0]:
+        if e.kind == "ellipsis":
             continue
-        if (new_axis_mask >> i) & 1:
-            new_axes.append(out_pos)
-            out_pos += 1
+        if e.kind == "new_axis":
+            new_axes.append(e.out)
             continue
-        if d >= rank:
-            raise ConversionError(f"{ctx.where()}: more slice entries than dimensions")
-        s = ctx.literal(strides[i]) if not isinstance(strides[i], ir.Value) else None
-        if s is None or s == 0:
+        s, d = e.stride, e.dim
+        if isinstance(s, ir.Value) or s == 0:
             raise ConversionError(f"{ctx.where()}: stride must be a non-zero constant")
-        b, e = begin[i], end[i]
-        if (shrink_mask >> i) & 1:
+        b, end = e.begin, e.end
+        if e.kind == "shrink":
             b = ctx.literal(b)
-            axes.append(d)
-            starts.append(b)
-            ends.append(b + 1 if b != -1 else INT64_MAX)
-            steps.append(1)
-            shrink_axes.append(d)
-            d += 1
+            axes.append(d), starts.append(b), ends.append(b + 1 if b != -1 else INT64_MAX)
+            steps.append(1), shrink_axes.append(d)
             continue
-        if (begin_mask >> i) & 1:
+        if e.begin_masked:
             b = 0 if s > 0 else INT64_MAX
-        if (end_mask >> i) & 1:
-            e = INT64_MAX if s > 0 else INT64_MIN
-        if _is_dim_of(e, x_val, d):
-            e = INT64_MAX
+        if e.end_masked:
+            end = INT64_MAX if s > 0 else INT64_MIN
+        if _is_dim_of(end, x_val, d):
+            end = INT64_MAX
         dim = shape[d]
-        if isinstance(b, ir.Value) or isinstance(e, ir.Value):
-            axes.append(d), starts.append(b), ends.append(e), steps.append(s)
-        else:
-            b, e = int(b), int(e)
-            full = s == 1 and b in (0,) and (e >= INT64_MAX or (dim is not None and e >= dim))
-            if dim is not None and s == 1 and b == -dim and e >= dim:
-                full = True
-            if not full:
-                axes.append(d), starts.append(b), ends.append(e), steps.append(s)
-        d += 1
-        out_pos += 1
+        if isinstance(b, ir.Value) or isinstance(end, ir.Value):
+            axes.append(d), starts.append(b), ends.append(end), steps.append(s)
+            continue
+        full = s == 1 and b == 0 and (end >= INT64_MAX or (dim is not None and end >= dim))
+        if dim is not None and s == 1 and b == -dim and end >= dim:
+            full = True
+        if not full:
+            axes.append(d), starts.append(b), ends.append(end), steps.append(s)
     y = ctx.tensor(0)
     if axes:
         y = ctx.make("Slice", [y, ctx.ints(starts), ctx.ints(ends),
@@ -280,7 +453,16 @@ def strided_slice(ctx):
     ctx.set_output(y)
 
 
-@op("SliceExt", batch=B.slice_dim)
+def _slice_dim_rule(node, st: B.BatchState) -> None:
+    """(input, dim, start, end, step) / Narrow (input, dim, start, length)."""
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    if int(B.arg(node, 1, None)) % rank == b:
+        raise B.Refuse(f"{B.where(node)} slices the batch axis")
+    B.set_outputs(node, st, b)
+
+
+@op("SliceExt", batch=_slice_dim_rule)
 def slice_ext(ctx):
     """(input, dim, start, end, step)."""
     axis = int(ctx.const(1)) % ctx.in_rank(0)
@@ -289,7 +471,7 @@ def slice_ext(ctx):
                                       ctx.ints((axis,)), ctx.ints((step,))]))
 
 
-@op("Narrow", batch=B.slice_dim)
+@op("Narrow", batch=_slice_dim_rule)
 def narrow(ctx):
     axis = int(ctx.const(1)) % ctx.in_rank(0)
     start, length = int(ctx.const(2)), int(ctx.const(3))
@@ -297,7 +479,23 @@ def narrow(ctx):
                                       ctx.ints((start + length,)), ctx.ints((axis,))]))
 
 
-@op("Gather", "GatherV2", batch=B.gather)
+def _gather_rule(node, st: B.BatchState) -> None:
+    params, idx = node.inputs[0], node.inputs[1]
+    rank = B.rank_of(params, node)
+    axis = int(B.arg(node, 2, "axis", 0)) % rank
+    pb, ib = st.of(params), st.of(idx)
+    if pb is not None and ib is not None:
+        raise B.Refuse(f"{B.where(node)} gathers a batch tensor with batch indices")
+    if pb is not None:
+        if axis == pb:
+            raise B.Refuse(f"{B.where(node)} gathers along the batch axis")
+        idx_rank = idx.rank if isinstance(idx, ir.Value) else np.ndim(idx)
+        B.set_outputs(node, st, pb if pb < axis else pb + idx_rank - 1)
+    else:
+        B.set_outputs(node, st, axis + ib)  # embedding lookup: one row per index
+
+
+@op("Gather", "GatherV2", batch=_gather_rule)
 def gather(ctx):
     axis = int(ctx.const(2, "axis", default=0))
     if int(ctx.const(3, "batch_dims", default=0)) != 0:
@@ -306,13 +504,35 @@ def gather(ctx):
     ctx.set_output(ctx.make("Gather", [ctx.tensor(0), idx], axis=axis))
 
 
-@op("GatherD", batch=B.gather_elements)
+def _gather_elements_rule(node, st: B.BatchState) -> None:
+    x, index = node.inputs[0], node.inputs[2]
+    rank = B.rank_of(x, node)
+    dim = int(B.arg(node, 1, None)) % rank
+    b = st.of(x)
+    if b is None or st.of(index) != b or dim == b:
+        raise B.Refuse(f"{B.where(node)} needs input and index batched alike, off the gather axis")
+    B.set_outputs(node, st, b)
+
+
+@op("GatherD", batch=_gather_elements_rule)
 def gather_d(ctx):
     ctx.set_output(ctx.make("GatherElements", [ctx.tensor(0), ctx.cast(ctx.tensor(2), np.int64)],
                             axis=int(ctx.const(1))))
 
 
-@op("BroadcastTo", batch=B.broadcast_to)
+def _broadcast_to_rule(node, st: B.BatchState) -> None:
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    target = B.ints(B.arg(node, 1, "shape"))
+    if len(target) < rank:
+        raise B.Refuse(f"{B.where(node)}: target shape shorter than the input")
+    out_b = b + len(target) - rank
+    target[out_b] = -1  # keep the input's (batch) size
+    B.set_outputs(node, st, out_b)
+    return {1: tuple(target)}
+
+
+@op("BroadcastTo", batch=_broadcast_to_rule)
 def broadcast_to(ctx):
     target = ctx.arg(1, "shape")
     target = list(target) if isinstance(target, (tuple, list)) else _int_list(ctx.literal(target))
@@ -325,7 +545,18 @@ def broadcast_to(ctx):
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.ints(tuple(dims))]))
 
 
-@op("Tile", batch=B.tile)
+def _tile_rule(node, st: B.BatchState) -> None:
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    reps = B.ints(B.arg(node, 1, "multiples"))
+    out_b = b + max(len(reps) - rank, 0)
+    k = out_b - max(len(reps), rank) + len(reps)
+    if 0 <= k < len(reps) and reps[k] != 1:
+        raise B.Refuse(f"{B.where(node)} repeats along the batch axis")
+    B.set_outputs(node, st, out_b)
+
+
+@op("Tile", batch=_tile_rule)
 def tile(ctx):
     reps = _int_list(ctx.const(1, "multiples"))
     x = ctx.tensor(0)
@@ -359,7 +590,18 @@ def _pad(ctx, paddings, mode, value):
     ctx.set_output(ctx.make("Pad", inputs, mode=onnx_mode))
 
 
-@op("PadV3", batch=B.torch_pads)
+def _torch_pads_rule(node, st: B.BatchState) -> None:
+    """Paddings as (begin, end) pairs from the last dimension backwards."""
+    b = st.of(node.inputs[0])
+    rank = B.rank_of(node.inputs[0], node)
+    pads = B.ints(B.arg(node, 1, "paddings"))
+    k = rank - 1 - b
+    if 2 * k + 1 < len(pads) and (pads[2 * k] or pads[2 * k + 1]):
+        raise B.Refuse(f"{B.where(node)} pads the batch axis")
+    B.set_outputs(node, st, b)
+
+
+@op("PadV3", batch=_torch_pads_rule)
 def pad_v3(ctx):
     if not bool(ctx.node.attrs.get("paddings_contiguous", True)):
         raise ConversionError(f"{ctx.where()}: non-contiguous paddings")
@@ -368,17 +610,17 @@ def pad_v3(ctx):
     _pad(ctx, ctx.const(1), str(ctx.node.attrs.get("mode", "constant")), value)
 
 
-@op("ConstantPadND", batch=B.torch_pads)
+@op("ConstantPadND", batch=_torch_pads_rule)
 def constant_pad_nd(ctx):
     _pad(ctx, ctx.const(1), "constant", ctx.const(2, default=0.0))
 
 
-@op("ReflectionPad1D", "ReflectionPad2D", "ReflectionPad3D", batch=B.torch_pads)
+@op("ReflectionPad1D", "ReflectionPad2D", "ReflectionPad3D", batch=_torch_pads_rule)
 def reflection_pad(ctx):
     _pad(ctx, ctx.const(1), "reflect", None)
 
 
-@op("ReplicationPad1D", "ReplicationPad2D", "ReplicationPad3D", batch=B.torch_pads)
+@op("ReplicationPad1D", "ReplicationPad2D", "ReplicationPad3D", batch=_torch_pads_rule)
 def replication_pad(ctx):
     _pad(ctx, ctx.const(1), "edge", None)
 
@@ -480,7 +722,16 @@ def _per_dim_pads(ctx, paddings):
     return rows
 
 
-@op("Pad", batch=B.per_dim_pads)
+def _per_dim_pads_rule(node, st: B.BatchState) -> None:
+    """Paddings as one (begin, end) row per dimension (legacy Pad, MirrorPad)."""
+    b = st.of(node.inputs[0])
+    pads = np.asarray(B.arg(node, 1, "paddings")).reshape(-1, 2)
+    if b < len(pads) and np.any(pads[b]):
+        raise B.Refuse(f"{B.where(node)} pads the batch axis")
+    B.set_outputs(node, st, b)
+
+
+@op("Pad", batch=_per_dim_pads_rule)
 def pad_legacy(ctx):
     """nn.Pad's primitive: one (before, after) row per dimension, as an attribute; zeros."""
     rows = _per_dim_pads(ctx, ctx.const(1, "paddings"))
@@ -497,7 +748,7 @@ def _slice_axis(ctx, x, axis, start, end):
     return ctx.make("Slice", [x, ctx.ints((start,)), ctx.ints((end,)), ctx.ints((axis,))])
 
 
-@op("MirrorPad", batch=B.per_dim_pads)
+@op("MirrorPad", batch=_per_dim_pads_rule)
 def mirror_pad(ctx):
     """REFLECT (edge not repeated) is ONNX's reflect; SYMMETRIC (edge repeated) is built from
     reversed slices concatenated on each side."""
@@ -532,10 +783,11 @@ def _begin_size_rule(node, st):
     begin, size = B.ints(B.arg(node, 1, "begin")), B.ints(B.arg(node, 2, "size"))
     if b < len(begin) and (begin[b] != 0 or size[b] not in (-1, x.shape[b])):
         raise B.Refuse(f"{B.where(node)} slices the batch axis")
+    B.set_outputs(node, st, b)
     if b < len(size):
         size[b] = -1
-        node.inputs[2] = tuple(size)
-    B.set_outputs(node, st, b)
+        return {2: tuple(size)}
+    return None
 
 
 @op("Slice", batch=_begin_size_rule)

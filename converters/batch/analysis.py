@@ -1,12 +1,12 @@
 """Make the batch dimension of a static-shape IR graph symbolic, where that can be proven.
 
-An IR-level rewrite (it runs before lowering, apart from the ONNX-level optimisations).
+An IR-level rewrite (it runs before lowering, apart from the ONNX-level passes).
 MindSpore folds the batch size of a static export into shape constants (Reshape targets such
 as (1, 257, 32)). This pass walks the graph and tracks, per tensor, which axis carries the
-batch as the outermost factor of its size (`converters/batch.py`); the graph inputs carry it on
+batch as the outermost factor of its size (`state`, `rules`); the graph inputs carry it on
 axis 0. Each primitive's handler declares its batch rule, which checks that the operator never
 mixes samples, says where the batch axis goes (through transposes, reshapes that keep the batch
-as an outer factor, splits, unstacks and slices) and rewrites batch-size constants (a Reshape
+as an outer factor, splits, unstacks and slices) and returns rewrites of batch-size constants (a Reshape
 target gets -1 there, a slice end equal to the batch becomes "to the end"). Anything that could
 mix samples or depend on the batch value is refused with a ConversionError naming the node.
 
@@ -14,14 +14,13 @@ A MINDIR exported with a symbolic batch (`Tensor(shape=[None, ...])`) needs none
 shapes are already symbolic and the handlers emit run-time shape arithmetic.
 """
 from .. import ir
-from ..batch import BatchState, Refuse, where
 from ..errors import ConversionError
-from ..handlers import registry
+from .state import BatchState, Refuse, apply_rewrites, where
 
 
 def make_batch_dynamic(graph: ir.Graph) -> int:
     """Rewrite `graph` in place; returns the static batch size that became symbolic."""
-    from .. import handlers  # noqa: F401  (registers every handler and its batch rule)
+    from ..handlers import registry  # importing the handlers registers every batch rule
     if not graph.inputs:
         raise ConversionError("--dynamic_batch: the graph has no inputs")
     dims = {v.shape[0] if v.shape else "scalar" for v in graph.inputs}
@@ -35,6 +34,7 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
     for v in graph.inputs:
         st.set(v, 0)
     nodes = []
+    seen = {id(n) for n in graph.nodes}
     for node in graph.nodes:
         if not any(st.carries(v) for v in ir.iter_values(node.inputs)):
             nodes.append(node)
@@ -43,9 +43,9 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
             rule = registry.batch_rule(node.op_type)
             if rule is None:
                 raise Refuse(f"{where(node)}: no batch rule for {node.op_type}")
-            if node.op_type in ("Concat", "Stack", "StackExt"):
-                nodes.extend(_broadcast_constants(node, st))
-            rule(node, st)
+            rewrites = rule(node, st)
+            nodes.extend(_new_producers(rewrites, seen))
+            apply_rewrites(node, rewrites)
         except Refuse as exc:
             raise ConversionError(f"--dynamic_batch: cannot prove the batch axis survives: "
                                   f"{exc}") from exc
@@ -64,27 +64,13 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
     return batch
 
 
-def _broadcast_constants(node, st: BatchState):
-    """Concat of batch tensors with a sample-independent tensor of batch 1 (e.g. a class token
-    that MindSpore folded to a constant): repeat that tensor over the batch."""
-    items = node.inputs[0]
-    if not isinstance(items, (tuple, list)) or st.batch != 1:
-        return []
-    ref = next((v for v in items if st.carries(v)), None)
-    if ref is None or st.of(ref) != 0:
-        return []
-    new_nodes, new_items = [], []
-    for v in items:
-        if st.carries(v) or not isinstance(v, ir.Value) or not v.shape or v.shape[0] != 1 or \
-                len(v.shape) != len(ref.shape):
-            new_items.append(v)
-            continue
-        b = ir.Node(f"{node.name}/broadcast_batch{len(new_nodes)}", "_BroadcastBatch", [v, ref],
-                    [], {}, node.scope)
-        out = ir.Value(b.name, v.dtype, v.shape, "node", b, 0)
-        b.outputs.append(out)
-        st.set(out, 0)
-        new_nodes.append(b)
-        new_items.append(out)
-    node.inputs[0] = tuple(new_items)
-    return new_nodes
+def _new_producers(rewrites, seen):
+    """The nodes a rule created to compute its replacement inputs (a constant repeated over the
+    batch): they go in front of the node they feed."""
+    out = []
+    for v in ir.iter_values(list((rewrites or {}).values())):
+        p = v.producer if v.kind == "node" else None
+        if p is not None and id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return out

@@ -1,0 +1,106 @@
+"""What the --dynamic_batch analysis knows per tensor, and the helpers every batch rule uses.
+
+A rule is `rule(node, state) -> rewrites`: it checks that the operator never mixes samples,
+records where the batch axis is in each output (`set_outputs`) and returns the node inputs to
+replace ({position: new value}; None or {} for none) so that the node no longer bakes the
+static batch size in (a Reshape target with -1 in the batch position). It raises `Refuse`,
+with the reason, where it cannot prove the batch axis survives. The analysis applies the
+rewrites (`apply_rewrites`); rules never assign to `node.inputs` themselves.
+"""
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+
+from .. import ir
+from ..errors import ConversionError
+from ..primitive_args import constant, where
+
+Rewrites = Optional[Dict[int, Any]]   # node input position -> its replacement
+Rule = Callable[["ir.Node", "BatchState"], Rewrites]
+
+
+class Refuse(ConversionError):
+    """The batch axis cannot be proven to survive this node (the message says why)."""
+
+
+class BatchState:
+    """Which axis carries the batch, per IR Value (by identity)."""
+
+    def __init__(self, batch: int):
+        self.batch = batch
+        self.axis: Dict[int, int] = {}
+
+    def of(self, v) -> Optional[int]:
+        return self.axis.get(id(v)) if isinstance(v, ir.Value) else None
+
+    def carries(self, v) -> bool:
+        return self.of(v) is not None
+
+    def set(self, v: ir.Value, axis: int) -> None:
+        rank = v.rank
+        if rank is None:
+            raise Refuse(f"'{v.name}' has unknown rank")
+        if not 0 <= axis < max(rank, 1):
+            raise Refuse(f"'{v.name}': batch axis {axis} outside rank {rank}")
+        self.axis[id(v)] = axis
+
+
+def arg(node, pos, name=None, default=None):
+    """A constant argument (node input `pos` or primitive attribute `name`); one computed at
+    run time cannot be proven batch-free: Refuse."""
+    try:
+        return constant(node, pos, name, default)
+    except ConversionError as exc:
+        raise Refuse(str(exc)) from exc
+
+
+def ints(v):
+    if v is None:
+        return []
+    if isinstance(v, (int, np.integer, bool)):
+        return [int(v)]
+    return [int(a) for a in np.asarray(v).reshape(-1)]
+
+
+def first_carrier(node, st: BatchState):
+    for v in ir.iter_values(node.inputs):
+        if st.carries(v):
+            return v
+    raise Refuse(f"{where(node)}: no batch input")  # never: rules run only with one
+
+
+def rank_of(v, node) -> int:
+    if not isinstance(v, ir.Value) or v.rank is None:
+        raise Refuse(f"{where(node)}: an input of unknown rank")
+    return v.rank
+
+
+def set_outputs(node, st: BatchState, axis: int, outputs=None) -> None:
+    for out in (node.outputs if outputs is None else outputs):
+        if out.rank:
+            st.set(out, axis)
+
+
+def prod(dims) -> int:
+    p = 1
+    for d in dims:
+        p *= int(d)
+    return p
+
+
+def static_shape(shape, node, what):
+    if shape is None or any(d is None for d in shape):
+        raise Refuse(f"{where(node)} has no static {what} shape")
+    return [int(d) for d in shape]
+
+
+def apply_rewrites(node, rewrites: Rewrites) -> None:
+    """Replace the node inputs a rule asked for (a position one past the end appends: an
+    argument a legacy primitive kept as an attribute)."""
+    for pos, value in sorted((rewrites or {}).items()):
+        if pos < len(node.inputs):
+            node.inputs[pos] = value
+        elif pos == len(node.inputs):
+            node.inputs.append(value)
+        else:
+            raise Refuse(f"{where(node)}: a rewrite of input {pos} of {len(node.inputs)}")
