@@ -147,7 +147,8 @@ def _dims(value_info) -> List[onnx.TensorShapeProto.Dimension]:
 
 def name_output_axes(model: onnx.ModelProto) -> None:
     """Give an output axis the name of the input axis ONNX shape inference proves it equals
-    (in place; the other symbolic output axes keep their names)."""
+    (in place); a symbolic output axis it does not prove equal to an input axis is
+    `<output>_dim<i>`, axis 0 too (a time-major output's axis 0 is not the batch)."""
     input_names = {d.dim_param for i in model.graph.input for d in _dims(i) if d.dim_param}
     if not input_names:
         return
@@ -164,9 +165,11 @@ def name_output_axes(model: onnx.ModelProto) -> None:
         dims = _dims(out)
         if len(found_dims) != len(dims):
             continue
-        for d, f in zip(dims, found_dims):
+        for i, (d, f) in enumerate(zip(dims, found_dims)):
             if d.dim_param and f.dim_param in input_names:
                 d.dim_param = f.dim_param
+            elif d.dim_param in input_names:  # the writer's guess, unproven
+                d.dim_param = f"{out.name}_dim{i}"
 
 
 def model_axes(model: onnx.ModelProto, outputs: bool = True) -> AxisNames:

@@ -2,8 +2,8 @@
 node, and the rewrites that keep a static export's batch size out of the graph.
 
 `analysis.make_batch_dynamic` walks a static IR graph and tracks, per tensor, the axis that
-carries the batch as the *outermost factor* of that dimension: a tensor of shape
-(..., k*B, ...) whose index along that axis is ``sample * k + inner``. Each primitive's handler
+carries the batch as a factor of that dimension: a tensor of shape (..., m*B*q, ...) whose
+index along that axis is ``(o * B + sample) * q + inner``, mostly with outer factor m = 1. Each primitive's handler
 declares its rule (``@op(..., batch=RULE)``): the generic ones are in `rules`, an operator's own
 next to its handler; `state` has what they share. Handlers import this package as ``B``.
 """
@@ -13,11 +13,12 @@ from .rules import (ELEMENTWISE, PER_SAMPLE, SAME_AXIS, along, along_axis, along
                     broadcast_axis, channel_op, describe, elementwise, normalize_from,
                     per_sample, reduce, refuse, same_axis)
 from .state import (BatchState, Refuse, Rewrites, Rule, apply_rewrites, arg, first_carrier,
-                    ints, prod, rank_of, set_outputs, static_shape, where)
+                    ints, keeps_outer, prod, rank_of, set_outputs, static_shape, where)
 
 __all__ = ["make_batch_dynamic", "ELEMENTWISE", "PER_SAMPLE", "SAME_AXIS", "along",
            "along_axis", "along_output_axis",
            "batch_axis_zero", "broadcast_axis", "channel_op", "describe", "elementwise",
            "normalize_from", "per_sample", "reduce", "refuse", "same_axis", "BatchState",
            "Refuse", "Rewrites", "Rule", "apply_rewrites", "arg", "first_carrier", "ints",
+           "keeps_outer",
            "prod", "rank_of", "set_outputs", "static_shape", "where"]

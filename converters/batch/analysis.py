@@ -3,8 +3,8 @@
 An IR-level rewrite (it runs before lowering, apart from the ONNX-level passes).
 MindSpore folds the batch size of a static export into shape constants (Reshape targets such
 as (1, 257, 32)). This pass walks the graph and tracks, per tensor, which axis carries the
-batch as the outermost factor of its size (`state`, `rules`); the graph inputs carry it on
-axis 0. Each primitive's handler declares its batch rule, which checks that the operator never
+batch and how (`state`: the batch as a factor of one dimension), with `rules`; the graph
+inputs carry it on axis 0. Each primitive's handler declares its batch rule, which checks that the operator never
 mixes samples, says where the batch axis goes (through transposes, reshapes that keep the batch
 as an outer factor, splits, unstacks and slices) and returns rewrites of batch-size constants (a Reshape
 target gets -1 there, a slice end equal to the batch becomes "to the end"). Anything that could
@@ -18,9 +18,12 @@ from ..errors import ConversionError
 from .state import BatchState, Refuse, apply_rewrites, where
 
 
+# a rule's readings tried, in all, before the first refusal stands (each try walks the graph)
+MAX_TRIES = 64
+
+
 def make_batch_dynamic(graph: ir.Graph) -> int:
     """Rewrite `graph` in place; returns the static batch size that became symbolic."""
-    from ..handlers import registry  # importing the handlers registers every batch rule
     if not graph.inputs:
         raise ConversionError("--dynamic_batch: the graph has no inputs")
     dims = {v.shape[0] if v.shape else "scalar" for v in graph.inputs}
@@ -30,38 +33,88 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
         raise ConversionError(f"--dynamic_batch: graph inputs disagree on a batch dimension "
                               f"({[v.shape for v in graph.inputs]})")
     batch = int(dims.pop())
-    st = BatchState(batch)
-    for v in graph.inputs:
-        st.set(v, 0)
-    nodes = []
-    seen = {id(n) for n in graph.nodes}
-    for node in graph.nodes:
-        if not any(st.carries(v) for v in ir.iter_values(node.inputs)):
-            nodes.append(node)
-            continue
+    plan, first, nodes = {}, None, None
+    for _ in range(MAX_TRIES):
+        st = BatchState(batch, plan)
         try:
-            rule = registry.batch_rule(node.op_type)
-            if rule is None:
-                raise Refuse(f"{where(node)}: no batch rule for {node.op_type}")
-            rewrites = rule(node, st)
-            nodes.extend(_new_producers(rewrites, seen))
-            apply_rewrites(node, rewrites)
+            nodes, rewrites = _walk(graph, st)
+            break
         except Refuse as exc:
-            raise ConversionError(f"--dynamic_batch: cannot prove the batch axis survives: "
-                                  f"{exc}") from exc
-        except ConversionError:
-            raise
-        except Exception as exc:  # malformed node arguments: name the node, never a traceback
-            raise ConversionError(f"--dynamic_batch: {where(node)} has arguments the batch "
-                                  f"analysis cannot read ({type(exc).__name__}: "
-                                  f"{str(exc)[:160]})") from exc
-        nodes.append(node)
+            first = first or exc
+            if not _next_plan(plan, st.points):
+                break
+    if nodes is None:
+        raise ConversionError(f"--dynamic_batch: cannot prove the batch axis survives: "
+                              f"{first}") from first
+    # only a reading that held through the whole graph changes it
+    for node, rw in rewrites:
+        apply_rewrites(node, rw)
     graph.nodes = nodes
     for v in graph.values():
         axis = st.of(v)
         if axis is not None and v.shape:
             v.shape = tuple(None if i == axis else d for i, d in enumerate(v.shape))
     return batch
+
+
+def _next_plan(plan, points) -> bool:
+    """Chronological backtracking: the latest choice with a reading left takes its next one,
+    the choices after it start again from their first. False when none is left."""
+    while points:
+        node_id, count = points.pop()
+        if plan.get(node_id, 0) + 1 < count:
+            plan[node_id] = plan.get(node_id, 0) + 1
+            return True
+        plan.pop(node_id, None)
+    return False
+
+
+def _walk(graph: ir.Graph, st: BatchState):
+    """Every node's batch rule in order: (the node list with inserted producers, the
+    rewrites to apply). Raises Refuse."""
+    from ..handlers import registry  # importing the handlers registers every batch rule
+    for v in graph.inputs:
+        st.set(v, 0)
+    nodes, rewrites = [], []
+    seen = {id(n) for n in graph.nodes}
+    for node in graph.nodes:
+        carriers = [v for v in ir.iter_values(node.inputs) if st.carries(v)]
+        if not carriers:
+            nodes.append(node)
+            continue
+        try:
+            rule = registry.batch_rule(node.op_type)
+            if rule is None:
+                raise Refuse(f"{where(node)}: no batch rule for {node.op_type}")
+            outer = _outer_of_inputs(node, rule, st, carriers)
+            rw = rule(node, st)
+            if outer != 1 and getattr(rule, "keeps_outer", False):
+                for out in node.outputs:
+                    if st.carries(out):
+                        st.set(out, st.of(out), outer)
+        except ConversionError:
+            raise  # Refuse: another reading may hold; anything else ends the conversion
+        except Exception as exc:  # malformed node arguments: name the node, never a traceback
+            raise ConversionError(f"--dynamic_batch: {where(node)} has arguments the batch "
+                                  f"analysis cannot read ({type(exc).__name__}: "
+                                  f"{str(exc)[:160]})") from exc
+        nodes.extend(_new_producers(rw, seen))
+        rewrites.append((node, rw))
+        nodes.append(node)
+    return nodes, rewrites
+
+
+def _outer_of_inputs(node, rule, st: BatchState, carriers) -> int:
+    outers = {st.outer(v) for v in carriers}
+    if outers == {1} or getattr(rule, "sets_outer", False):
+        return 1
+    if not getattr(rule, "keeps_outer", False):
+        raise Refuse(f"{where(node)} takes a tensor whose batch axis also holds another "
+                     f"dimension (a flattened time-major sequence), which it cannot keep apart")
+    if len(outers) > 1:
+        raise Refuse(f"{where(node)} combines tensors whose batch axes hold other dimensions "
+                     f"of different sizes")
+    return outers.pop()
 
 
 def _new_producers(rewrites, seen):

@@ -10,11 +10,13 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import ir
-from .state import BatchState, Refuse, Rewrites, Rule, arg, ints, rank_of, set_outputs, where
+from .state import (BatchState, Refuse, Rewrites, Rule, arg, ints, keeps_outer, rank_of,
+                    set_outputs, where)
 
 
 # ----------------------------------------------------------------------------- rules
 
+@keeps_outer
 def elementwise(node, st: BatchState) -> Rewrites:
     """Broadcasting element-wise ops: batch inputs must agree on the (right-aligned) output
     axis; other inputs must have size 1 there (or not reach it)."""
@@ -87,6 +89,7 @@ def along(pos: int, name: Optional[str], default=0, stacked: bool = False) -> Ru
 
 def along_axis(axis_of: Callable, stacked: bool = False) -> Rule:
     """`along`, the axis read by `axis_of(node)` (an operator's own argument spec)."""
+    @keeps_outer
     def rule(node, st: BatchState) -> None:
         first = node.inputs[0]
         items = list(first) if isinstance(first, (tuple, list)) else [first]
@@ -122,6 +125,7 @@ def along_output_axis(node, st: BatchState, items, axis, stacked: bool = False) 
 def reduce(pos: int, name: Optional[str], keep_pos: Optional[int], keep_name: Optional[str],
            keep_default=False, default=()) -> Rule:
     """Reductions over listed axes (all axes when none are given)."""
+    @keeps_outer
     def rule(node, st: BatchState) -> None:
         x = node.inputs[0]
         b, rank = st.of(x), rank_of(x, node)
@@ -143,6 +147,7 @@ def refuse(reason: str) -> Rule:
     return rule
 
 
+@keeps_outer
 def same_axis(node, st: BatchState) -> None:
     """Output has the batch where input 0 has it (shape-preserving, any axis)."""
     b = st.of(node.inputs[0])
@@ -177,6 +182,7 @@ def describe(rule) -> str:
 def channel_op(channel_axis: Callable) -> Rule:
     """Same-shape ops with per-channel parameters (BiasAdd, PReLU): the batch may sit on any
     axis but the channel one."""
+    @keeps_outer
     def rule(node, st: BatchState) -> None:
         x = node.inputs[0]
         b = st.of(x)
@@ -191,6 +197,7 @@ def channel_op(channel_axis: Callable) -> Rule:
 
 def normalize_from(axis_of: Callable) -> Rule:
     """LayerNorm-like: statistics over the axes from `axis_of(node, rank)` to the end."""
+    @keeps_outer
     def rule(node, st: BatchState) -> None:
         x = node.inputs[0]
         b = st.of(x)

@@ -24,11 +24,22 @@ class Refuse(ConversionError):
 
 
 class BatchState:
-    """Which axis carries the batch, per IR Value (by identity)."""
+    """Which axis carries the batch, per IR Value (by identity), and its outer factor: the
+    batch axis of a tensor of outer factor m has size m * B * q, its index
+    ``(o * B + sample) * q + inner`` -- m > 1 after a time-major (T, N, C) is flattened to
+    (T*N, C) for a Dense (DeepSpeech2's SequenceWise, MindOCR's CTC heads). Only rules marked
+    `keeps_outer` (or `sets_outer`) take such a tensor.
 
-    def __init__(self, batch: int):
+    Where a rule has several readings that each keep the samples apart (a Reshape of a batch-1
+    export), it asks `choose`: the analysis tries the first, and another when a later node
+    refuses (`plan`, by node, from the analysis; `points`, the choices made, in order)."""
+
+    def __init__(self, batch: int, plan: Optional[Dict[int, int]] = None):
         self.batch = batch
         self.axis: Dict[int, int] = {}
+        self.outers: Dict[int, int] = {}
+        self.plan = plan if plan is not None else {}
+        self.points = []   # (node id, number of readings), in the order the rules asked
 
     def of(self, v) -> Optional[int]:
         return self.axis.get(id(v)) if isinstance(v, ir.Value) else None
@@ -36,13 +47,33 @@ class BatchState:
     def carries(self, v) -> bool:
         return self.of(v) is not None
 
-    def set(self, v: ir.Value, axis: int) -> None:
+    def outer(self, v) -> int:
+        return self.outers.get(id(v), 1) if isinstance(v, ir.Value) else 1
+
+    def set(self, v: ir.Value, axis: int, outer: int = 1) -> None:
         rank = v.rank
         if rank is None:
             raise Refuse(f"'{v.name}' has unknown rank")
         if not 0 <= axis < max(rank, 1):
             raise Refuse(f"'{v.name}': batch axis {axis} outside rank {rank}")
         self.axis[id(v)] = axis
+        if outer != 1:
+            self.outers[id(v)] = outer
+        else:
+            self.outers.pop(id(v), None)
+
+    def choose(self, node, readings):
+        """One of a rule's `readings` (best first) of `node`: the plan's, else the first."""
+        self.points.append((id(node), len(readings)))
+        return readings[self.plan.get(id(node), 0)]
+
+
+def keeps_outer(rule):
+    """Mark a rule whose outputs keep their batch-carrying inputs' outer factor (the analysis
+    checks those agree and copies it): element-wise ops, matrix rows, transposes, operators
+    along another axis."""
+    rule.keeps_outer = True
+    return rule
 
 
 def arg(node, pos, name=None, default=None):
@@ -75,10 +106,10 @@ def rank_of(v, node) -> int:
     return v.rank
 
 
-def set_outputs(node, st: BatchState, axis: int, outputs=None) -> None:
+def set_outputs(node, st: BatchState, axis: int, outputs=None, outer: int = 1) -> None:
     for out in (node.outputs if outputs is None else outputs):
         if out.rank:
-            st.set(out, axis)
+            st.set(out, axis, outer)
 
 
 def prod(dims) -> int:

@@ -28,6 +28,7 @@ def _transposes(node):
     return False, False
 
 
+@B.keeps_outer
 def _matmul_rule(node, st: B.BatchState) -> None:
     """Batch on a broadcast (leading) axis, on the rows of A or on the columns of B; never on
     a contracted axis."""

@@ -29,25 +29,37 @@ def pad_mode_of(value) -> str:
 
 
 def same_pads(in_size, kernel, stride, dilation):
-    """TF/MindSpore 'same': output ceil(in/stride), the odd extra pad at the end."""
+    """TF/MindSpore 'same': output ceil(in/stride), the odd extra pad at the end. At stride 1
+    the pads do not depend on the size ((k-1)*d in all); None where they do and it is
+    symbolic."""
     pads_begin, pads_end = [], []
     for i, k, s, d in zip(in_size, kernel, stride, dilation):
-        if i is None:
-            raise ConversionError("'same' padding needs static spatial dimensions")
-        out = -(-i // s)
-        total = max((out - 1) * s + (k - 1) * d + 1 - i, 0)
+        if s == 1:
+            total = (k - 1) * d
+        elif i is None:
+            return None
+        else:
+            out = -(-i // s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - i, 0)
         pads_begin.append(total // 2)
         pads_end.append(total - total // 2)
     return pads_begin + pads_end
 
 
 def same_conv_padding(in_size, kernel, stride, dilation):
-    """Conv attributes for 'same': explicit pads when the spatial size is static, else ONNX's
-    auto_pad SAME_UPPER, which computes the same pads at run time (output ceil(in/stride), the
-    odd extra pad at the end). MindSpore records unknown spatial dimensions after e.g. Pad or
-    MaxPool in a MINDIR exported with only the batch symbolic."""
-    if in_size is not None and all(i is not None for i in in_size):
-        return {"pads": same_pads(in_size, kernel, stride, dilation)}
+    """Conv/pool attributes for 'same': explicit pads where they are known (a static size, or
+    stride 1), else ONNX's auto_pad SAME_UPPER, which computes the same pads at run time
+    (output ceil(in/stride), the odd extra pad at the end). MindSpore records unknown spatial
+    dimensions after e.g. Pad or MaxPool in a MINDIR exported with only the batch symbolic."""
+    pads = same_pads(in_size if in_size is not None else [None] * len(kernel), kernel, stride,
+                     dilation)
+    if pads is not None:
+        return {"pads": pads}
+    if any(d != 1 for d in dilation):
+        raise ConversionError(f"'same' padding with stride {list(stride)} and dilation "
+                              f"{list(dilation)} on a symbolic spatial size: ONNX Runtime "
+                              "computes no such pads (auto_pad with dilation); export with "
+                              "static spatial sizes")
     return {"auto_pad": "SAME_UPPER"}
 
 

@@ -4,16 +4,19 @@ import numpy as np
 
 from .. import batch as B
 from ..errors import ConversionError
-from .nn import pad_mode_of, pair, same_pads
+from .nn import pad_mode_of, pair, same_conv_padding
 from .registry import op
 
 
 def _window(ctx, kernel, strides, mode, pads=None):
+    """The padding attributes: 'same' as explicit pads, or ONNX's auto_pad SAME_UPPER (the
+    same pads, computed at run time) where a spatial size is symbolic."""
     if mode == "same":
-        return same_pads(ctx.in_shape(0)[2:], kernel, strides, [1, 1])
+        shape = ctx.in_shape(0)
+        return same_conv_padding(None if shape is None else shape[2:], kernel, strides, [1, 1])
     if mode == "valid":
-        return [0, 0, 0, 0]
-    return pads
+        return {"pads": [0, 0, 0, 0]}
+    return {"pads": pads}
 
 
 @op("MaxPool", batch=B.PER_SAMPLE)
@@ -24,9 +27,9 @@ def max_pool(ctx):
     fmt = ctx.const(4, "format", default="NCHW")
     if fmt not in ("NCHW", 0):
         raise ConversionError(f"{ctx.where()}: only NCHW pooling is supported")
-    pads = _window(ctx, kernel, strides, mode, [0, 0, 0, 0])
+    padding = _window(ctx, kernel, strides, mode, [0, 0, 0, 0])
     ctx.set_output(ctx.make("MaxPool", [ctx.tensor(0)], kernel_shape=kernel, strides=strides,
-                            pads=pads))
+                            **padding))
 
 
 @op("AvgPool", batch=B.PER_SAMPLE)
@@ -37,10 +40,10 @@ def avg_pool(ctx):
     fmt = ctx.const(4, "data_format", default=0)
     if fmt not in ("NCHW", 0):
         raise ConversionError(f"{ctx.where()}: only NCHW pooling is supported")
-    pads = _window(ctx, kernel, strides, mode, [0, 0, 0, 0])
+    padding = _window(ctx, kernel, strides, mode, [0, 0, 0, 0])
     # MindSpore averages 'same' windows over the valid elements only
     ctx.set_output(ctx.make("AveragePool", [ctx.tensor(0)], kernel_shape=kernel,
-                            strides=strides, pads=pads, count_include_pad=0))
+                            strides=strides, count_include_pad=0, **padding))
 
 
 @op("AvgPool2D", batch=B.PER_SAMPLE)

@@ -18,30 +18,42 @@ def _int_list(v):
     return [int(x) for x in np.asarray(v).reshape(-1)]
 
 
-def _reshape_rule(node, st: B.BatchState) -> None:
-    """Keeps the batch when it stays the outer factor of one output dimension: the output axis
-    k where the dimensions before it hold exactly the elements before the batch, and the
-    dimensions after it fit inside one sample. The target gets -1 there."""
+def _reshape_rule(node, st: B.BatchState) -> B.Rewrites:
+    """Keeps the batch as a factor of one output dimension: the dimensions before it hold a
+    divisor of the elements before the batch (the rest is its outer factor) and those after
+    it fit inside one sample. The target gets -1 there. A time-major (T, N, C) flattened to
+    (T*N, C) keeps the batch inside T*N (outer factor T), and its reshape back to (T, N, C)
+    restores it; where several axes fit (a batch-1 export), the outer factor 1 first."""
     x = node.inputs[0]
     b = st.of(x)
     if b is None:
         raise B.Refuse(f"{B.where(node)} takes its shape from a batch tensor")
     shape = B.static_shape(x.shape, node, "input")
     out = B.static_shape(node.outputs[0].shape, node, "output")
-    batch = st.batch
-    if shape[b] % batch:
-        raise B.Refuse(f"{B.where(node)}: batch axis size {shape[b]} is not a multiple of {batch}")
-    before = B.prod(shape[:b])
-    inner = shape[b] // batch * B.prod(shape[b + 1:])
+    batch, m = st.batch, st.outer(x)
+    if shape[b] % (m * batch):
+        raise B.Refuse(f"{B.where(node)}: batch axis size {shape[b]} is not a multiple of "
+                       f"{m * batch}")
+    outer = B.prod(shape[:b]) * m
+    inner = shape[b] // (m * batch) * B.prod(shape[b + 1:])
+    readings = []
     for k in range(len(out)):
         head = B.prod(out[:k])
-        if head > before:
-            break
-        if head == before and out[k] % batch == 0 and inner % max(B.prod(out[k + 1:]), 1) == 0:
-            st.set(node.outputs[0], k)
-            return {1: tuple(-1 if i == k else d for i, d in enumerate(out))}
-    raise B.Refuse(f"{B.where(node)} reshapes {tuple(shape)} to {tuple(out)}, which splits or "
-                 f"merges the batch (axis {b}) with other dimensions")
+        if head == 0 or outer % head:
+            continue
+        m2 = outer // head
+        if out[k] % (m2 * batch) == 0 and out[k] // (m2 * batch) * B.prod(out[k + 1:]) == inner:
+            readings.append((k, m2))
+    if not readings:
+        raise B.Refuse(f"{B.where(node)} reshapes {tuple(shape)} to {tuple(out)}, which splits "
+                       f"or merges the batch (axis {b}) with other dimensions")
+    readings.sort(key=lambda r: r[1] != 1)  # stable: axis order within each kind
+    k, m2 = st.choose(node, readings)
+    st.set(node.outputs[0], k, m2)
+    return {1: tuple(-1 if i == k else d for i, d in enumerate(out))}
+
+
+_reshape_rule.sets_outer = True
 
 
 @op("Reshape", batch=_reshape_rule)
@@ -57,6 +69,7 @@ def reshape(ctx):
     ctx.set_output(ctx.make("Reshape", [ctx.tensor(0), st]))
 
 
+@B.keeps_outer
 def _transpose_rule(node, st: B.BatchState) -> None:
     b = st.of(node.inputs[0])
     rank = B.rank_of(node.inputs[0], node)
@@ -147,8 +160,21 @@ def _squeeze_rule(node, st: B.BatchState) -> B.Rewrites:
 
 @op("Squeeze", "SqueezeExt", batch=_squeeze_rule)
 def squeeze(ctx):
-    axes = _squeeze_axes(ctx.node)
+    node = ctx.node
+    shape = node.inputs[0].shape
+    axes = _squeeze_axes(node)
+    if _squeezes_every_size_1_axis(node) and shape is not None and None in shape:
+        # MindSpore squeezes a symbolic axis too when it is 1 at run time (ECAPA-TDNN's
+        # embedding is (192,) at batch 1, (N, 192) otherwise) and records a dynamic rank. An
+        # ONNX graph output has one rank: the symbolic axes stay (the static size-1 ones go).
+        node.outputs[0].shape = tuple(d for i, d in enumerate(shape) if i not in axes)
     ctx.set_output(ctx.squeeze(ctx.tensor(0), axes) if axes else ctx.tensor(0))
+
+
+def _squeezes_every_size_1_axis(node) -> bool:
+    dims = constant(node, 1, "axis", ()) if node.op_type == "Squeeze" else \
+        constant(node, 1, None, None)
+    return dims is None or not _int_list(dims)
 
 
 def _tensor_list(ctx, pos):
@@ -558,14 +584,44 @@ def _tile_rule(node, st: B.BatchState) -> None:
 
 @op("Tile", batch=_tile_rule)
 def tile(ctx):
-    reps = _int_list(ctx.const(1, "multiples"))
+    """Multiples may be computed at run time (`x.tile((batch, 1, 1))` with a symbolic batch):
+    ONNX's Tile takes them as a tensor; only their count must be known."""
+    reps = ctx.arg(1, "multiples")
+    count = _vector_length(reps)
+    if count is None:
+        raise ConversionError(f"{ctx.where()}: multiples of unknown length")
     x = ctx.tensor(0)
     rank = ctx.in_rank(0)
-    if len(reps) > rank:  # MindSpore prepends size-1 dims
-        x = ctx.unsqueeze(x, list(range(len(reps) - rank)))
-    elif len(reps) < rank:
-        reps = [1] * (rank - len(reps)) + reps
-    ctx.set_output(ctx.make("Tile", [x, ctx.initializer(np.array(reps, np.int64))]))
+    if count > rank:  # MindSpore prepends size-1 dims
+        x = ctx.unsqueeze(x, list(range(count - rank)))
+    shape = [1] * (count - rank) + list(ctx.in_shape(0))
+    literal_ones = [not isinstance(r, ir.Value) and r == 1 for r in reps] \
+        if isinstance(reps, (tuple, list)) else [False] * count
+    literal_ones = [True] * (len(shape) - count) + literal_ones
+    vector = ctx.ints(reps)
+    if count < rank:
+        vector = ctx.make("Concat", [ctx.initializer(np.ones(rank - count, np.int64)), vector],
+                          axis=0)
+    if not ctx.is_const(1) and all(d == 1 or one for d, one in zip(shape, literal_ones)):
+        # run-time repeats of size-1 axes only (`pos.tile((batch, 1, 1))`): a broadcast, which
+        # ONNX shape inference follows through the shape arithmetic (Tile's it cannot)
+        ctx.set_output(ctx.make("Expand", [x, vector]))
+        return
+    ctx.set_output(ctx.make("Tile", [x, vector]))
+
+
+def _vector_length(x):
+    """How many ints a shape-like argument holds: a tuple (of literals and run-time scalars),
+    a constant, or a 1-D tensor of static length; None when unknown."""
+    if isinstance(x, ir.Value):
+        if x.data is not None:
+            return int(np.asarray(x.data).size)
+        if x.rank == 0:
+            return 1
+        return int(x.shape[0]) if x.rank == 1 and x.shape[0] is not None else None
+    if isinstance(x, (tuple, list)):
+        return len(x)
+    return 1
 
 
 def _pad(ctx, paddings, mode, value):

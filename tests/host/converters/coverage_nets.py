@@ -978,7 +978,25 @@ class RnnReluBidirectional(_Recurrent):
         super().__init__(nn.RNN, True, 1, False, nonlinearity="relu")
 
 
+class SequenceWiseDense(nn.Cell):
+    """DeepSpeech2's SequenceWise and MindOCR's CTC heads: a Dense over time-major (T, N, C)
+    features flattened to (T*N, C) and back, so the batch is an inner factor of T*N."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(8, 5)
+        self.norm = nn.LayerNorm((5,))
+
+    def construct(self, x):
+        y = x[:, :, 0, :].transpose(1, 0, 2)
+        t, n, c = y.shape
+        z = ops.relu(self.fc(y.reshape(t * n, c)) * 2.0)
+        z = ops.softmax(self.norm(z), -1).reshape(t, n, -1)
+        return z.transpose(1, 0, 2)
+
+
 CASES += [
+    ("sequence_wise_dense", "rnn", SequenceWiseDense, (2, 4, 6, 8)),
     ("gru", "rnn", Gru, (2, 4, 6, 8)),
     ("gru_bidirectional_2layers_states", "rnn", GruBidirectional2LayersStates, (2, 4, 6, 8)),
     ("rnn_tanh_states", "rnn", RnnTanh, (2, 4, 6, 8)),

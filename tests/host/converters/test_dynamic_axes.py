@@ -17,12 +17,17 @@ from cvt_util import ms_forward
 
 
 class ImageClassifier(nn.Cell):
-    """Convolutions with 'pad', 'same' and stride 2, then a global mean: any height/width."""
+    """Convolutions with 'pad', 'same' and stride 2, 'same' max and average pooling (pads
+    computed at run time; odd sizes put the extra pad at the end), a dilated 'same'
+    convolution (ECAPA-TDNN's; static pads at stride 1), then a global mean: any
+    height/width."""
     def __init__(self):
         super().__init__()
         self.features = nn.SequentialCell(
             nn.Conv2d(3, 8, 3, pad_mode="pad", padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-            nn.MaxPool2d(2, 2), nn.Conv2d(8, 16, 3, stride=2, pad_mode="same"), nn.ReLU())
+            nn.MaxPool2d(3, 2, pad_mode="same"), nn.Conv2d(8, 16, 3, stride=2, pad_mode="same"),
+            nn.ReLU(), nn.AvgPool2d(3, 1, pad_mode="same"),
+            nn.Conv2d(16, 16, 3, dilation=2, pad_mode="same"))
         self.fc = nn.Dense(16, 5)
 
     def construct(self, x):
@@ -48,10 +53,14 @@ class TextRecognizer(nn.Cell):
 
 
 class SpeechEncoder(nn.Cell):
-    """Self-attention over frames of 80 mel bins: any number of frames."""
+    """Self-attention over frames of 80 mel bins: any number of frames. A learned offset of
+    the pooled features is tiled by the run-time batch (MindAudio's Conformer tiles its
+    positions so)."""
     def __init__(self):
         super().__init__()
         self.embed = nn.Dense(80, 32)
+        self.offset = ms.Parameter(ms.Tensor(np.linspace(-1, 1, 32, dtype=np.float32)
+                                             .reshape(1, 32)), name="offset")
         self.qkv = nn.Dense(32, 96)
         self.norm = nn.LayerNorm((32,))
         self.head = nn.Dense(32, 4)
@@ -63,7 +72,7 @@ class SpeechEncoder(nn.Cell):
         q, k, v = qkv[0], qkv[1], qkv[2]
         a = ops.softmax(ops.matmul(q, k.transpose(0, 1, 3, 2)) / 8 ** 0.5, axis=-1)
         h = self.norm(h + ops.matmul(a, v).transpose(0, 2, 1, 3).reshape(b, t, 32))
-        return self.head(h), h.mean(axis=1)
+        return self.head(h), h.mean(axis=1) + self.offset.tile((b, 1))
 
 
 class TokenTagger(nn.Cell):
@@ -99,7 +108,7 @@ class Segmenter(nn.Cell):
 CASES = {
     # name: (network, symbolic input shape, dtype, the ONNX input's axes, sizes fed)
     "image": (ImageClassifier, [None, 3, None, None], np.float32,
-              ["batch", 3, "height", "width"], [(1, 3, 32, 48), (3, 3, 40, 24), (8, 3, 24, 40)]),
+              ["batch", 3, "height", "width"], [(1, 3, 32, 48), (3, 3, 37, 29), (8, 3, 24, 40)]),
     "text": (TextRecognizer, [None, 3, 32, None], np.float32, ["batch", 3, 32, "width"],
              [(1, 3, 32, 64), (3, 3, 32, 100), (8, 3, 32, 36)]),
     "speech": (SpeechEncoder, [None, None, 80], np.float32, ["batch", "sequence", 80],
