@@ -9,7 +9,7 @@ next to its handler; `state` has what they share. Handlers import this package a
 """
 from .analysis import make_batch_dynamic
 from .rules import (ELEMENTWISE, PER_SAMPLE, SAME_AXIS, along, along_axis, along_output_axis,
-                    batch_axis_zero,
+                    Reseed, repeated_over_batch,
                     broadcast_axis, channel_op, describe, elementwise, normalize_from,
                     per_sample, reduce, refuse, same_axis)
 from .state import (BatchState, Refuse, Rewrites, Rule, apply_rewrites, arg, first_carrier,
@@ -17,7 +17,7 @@ from .state import (BatchState, Refuse, Rewrites, Rule, apply_rewrites, arg, fir
 
 __all__ = ["make_batch_dynamic", "ELEMENTWISE", "PER_SAMPLE", "SAME_AXIS", "along",
            "along_axis", "along_output_axis",
-           "batch_axis_zero", "broadcast_axis", "channel_op", "describe", "elementwise",
+           "Reseed", "repeated_over_batch", "broadcast_axis", "channel_op", "describe", "elementwise",
            "normalize_from", "per_sample", "reduce", "refuse", "same_axis", "BatchState",
            "Refuse", "Rewrites", "Rule", "apply_rewrites", "arg", "first_carrier", "ints",
            "keeps_outer",

@@ -15,6 +15,7 @@ shapes are already symbolic and the handlers emit run-time shape arithmetic.
 """
 from .. import ir
 from ..errors import ConversionError
+from .rules import first_slice_if_uniform
 from .state import BatchState, Refuse, apply_rewrites, where
 
 
@@ -33,16 +34,26 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
         raise ConversionError(f"--dynamic_batch: graph inputs disagree on a batch dimension "
                               f"({[v.shape for v in graph.inputs]})")
     batch = int(dims.pop())
-    plan, first, nodes = {}, None, None
+    plan, seeds, first, nodes = {}, {}, None, None
     for _ in range(MAX_TRIES):
         st = BatchState(batch, plan)
+        repeats, undo = _repeat_seeds(graph, seeds, st)
         try:
             nodes, rewrites = _walk(graph, st)
+            nodes = repeats + nodes
             break
         except Refuse as exc:
             first = first or exc
-            if not _next_plan(plan, st.points):
+            _undo(undo)
+            new = [s for s in getattr(exc, "sources", ()) if id(s[0]) not in seeds]
+            if new:  # the readings are searched again with these repeated over the batch
+                seeds.update((id(v), (v, axes)) for v, axes in new)
+                plan.clear()
+            elif not _next_plan(plan, st.points):
                 break
+        except BaseException:
+            _undo(undo)
+            raise
     if nodes is None:
         raise ConversionError(f"--dynamic_batch: cannot prove the batch axis survives: "
                               f"{first}") from first
@@ -55,6 +66,41 @@ def make_batch_dynamic(graph: ir.Graph) -> int:
         if axis is not None and v.shape:
             v.shape = tuple(None if i == axis else d for i, d in enumerate(v.shape))
     return batch
+
+
+def _repeat_seeds(graph: ir.Graph, seeds, st: BatchState):
+    """Every node input that is a seeded constant (uniform along axes of the export's batch
+    size, `rules.Reseed`) becomes its first slice repeated over the run-time batch on one of
+    them (a reading, `BatchState.choose`; _BroadcastBatch of graph input 0's batch), a batch
+    tensor. Returns (the new nodes, [(node, its inputs before)] to undo)."""
+    if not seeds:
+        return [], []
+    made, undo, repeats = {}, [], []
+    for node in graph.nodes:
+        positions = [i for i, x in enumerate(node.inputs)
+                     if isinstance(x, ir.Value) and id(x) in seeds]
+        if not positions:
+            continue
+        undo.append((node, list(node.inputs)))
+        for i in positions:
+            x = node.inputs[i]
+            if id(x) not in made:
+                v, axes = seeds[id(x)]
+                axis = st.choose(v, axes)  # (L*D, N, H) zeros: the batch may be either
+                rep = ir.Node(f"{v.name}/repeated_over_batch", "_BroadcastBatch",
+                              [first_slice_if_uniform(v, axis), graph.inputs[0]], [],
+                              {"axis": axis}, node.scope)
+                rep.outputs.append(ir.Value(rep.name, v.dtype, v.shape, "node", rep, 0))
+                st.set(rep.outputs[0], axis)
+                made[id(x)] = rep.outputs[0]
+                repeats.append(rep)
+            node.inputs[i] = made[id(x)]
+    return repeats, undo
+
+
+def _undo(undo) -> None:
+    for node, inputs in undo:
+        node.inputs[:] = inputs
 
 
 def _next_plan(plan, points) -> bool:

@@ -44,15 +44,17 @@ def broadcast_axis(node, st: BatchState, operands: Sequence[int],
         if isinstance(v, ir.Value) and not st.carries(v) and v.shape:
             k = axis - (out_rank - len(v.shape))
             if k >= 0 and v.shape[k] != 1:
-                uniform = _first_slice_if_uniform(v, k)
+                uniform = first_slice_if_uniform(v, k)
                 if uniform is None:
-                    raise Refuse(f"{where(node)} combines a batch tensor with a constant of "
-                                 f"size {v.shape[k]} along the batch axis")
+                    why = (f"{where(node)} combines a batch tensor with a constant of "
+                           f"size {v.shape[k]} along the batch axis")
+                    sources = batch_sized_sources(v, st)
+                    raise Reseed(why, sources) if sources else Refuse(why)
                 rewrites[i] = uniform
     return axis, rewrites
 
 
-def _first_slice_if_uniform(v: ir.Value, k: int) -> Optional[ir.Value]:
+def first_slice_if_uniform(v: ir.Value, k: int) -> Optional[ir.Value]:
     """A constant whose slices along axis k are all equal (e.g. a zero initial state, or a bias
     MindSpore folded into one row per sample) as its first slice: broadcasting restores it at
     any batch size. None when the slices differ or it is computed at run time."""
@@ -65,6 +67,41 @@ def _first_slice_if_uniform(v: ir.Value, k: int) -> Optional[ir.Value]:
         return None
     shape = tuple(1 if i == k else d for i, d in enumerate(v.shape))
     return ir.Value(f"{v.name}/one_sample", v.dtype, shape, "constant", data=first)
+
+
+class Reseed(Refuse):
+    """A sample-independent tensor computed at run time meets the batch at the export's batch
+    size: `sources` are the constants it comes from, with the axes of that size they are
+    uniform along (a zero initial state an unrolled GRU multiplies by its weights). The
+    analysis tries again with each repeated over the batch on one of those axes."""
+
+    def __init__(self, message: str, sources):
+        super().__init__(message)
+        self.sources = sources
+
+
+def batch_sized_sources(v: ir.Value, st: BatchState, limit: int = 64):
+    """[(constant, axes)]: the constants `v` is computed from that have axes of the batch
+    size and are uniform along them; [] when anything else feeds `v` (a graph input, a batch
+    tensor) or the search goes past `limit` values."""
+    found, stack, seen = [], [v], set()
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if len(seen) > limit or st.carries(x):
+            return []
+        if x.data is not None:
+            axes = [a for a, d in enumerate(x.shape or ())
+                    if d == st.batch and first_slice_if_uniform(x, a) is not None]
+            if axes:
+                found.append((x, axes))
+            continue
+        if x.producer is None:
+            return []
+        stack.extend(ir.iter_values(x.producer.inputs))
+    return found
 
 
 def per_sample(node, st: BatchState) -> None:
@@ -210,6 +247,7 @@ def normalize_from(axis_of: Callable) -> Rule:
     return rule
 
 
-def batch_axis_zero(node, st: BatchState) -> None:
-    """Converter-internal _BroadcastBatch: its output is batched like input 1, on axis 0."""
-    set_outputs(node, st, 0)
+def repeated_over_batch(node, st: BatchState) -> None:
+    """Converter-internal _BroadcastBatch: its output is repeated over the batch on its
+    `axis` (default 0)."""
+    set_outputs(node, st, int(node.attrs.get("axis", 0)))

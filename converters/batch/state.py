@@ -62,10 +62,11 @@ class BatchState:
         else:
             self.outers.pop(id(v), None)
 
-    def choose(self, node, readings):
-        """One of a rule's `readings` (best first) of `node`: the plan's, else the first."""
-        self.points.append((id(node), len(readings)))
-        return readings[self.plan.get(id(node), 0)]
+    def choose(self, key, readings):
+        """One of the `readings` (best first) of `key` (a node, or a constant the analysis
+        repeats over the batch): the plan's, else the first."""
+        self.points.append((id(key), len(readings)))
+        return readings[self.plan.get(id(key), 0)]
 
 
 def keeps_outer(rule):

@@ -197,7 +197,7 @@ def _broadcast_batch_constants(node, st: B.BatchState, items):
     (a class token, a zero state) is sample-independent: repeat it over the batch
     (_BroadcastBatch, a converter-internal node the analysis inserts). Returns the items."""
     ref = next((v for v in items if st.carries(v)), None)
-    if st.batch != 1 or ref is None or st.of(ref) != 0:
+    if st.batch != 1 or ref is None or st.of(ref) != 0 or st.outer(ref) != 1:
         return items
     out = []
     for k, v in enumerate(items):
@@ -216,20 +216,46 @@ def _broadcast_batch_constants(node, st: B.BatchState, items):
 def _join_rule(axis_of, stacked):
     def rule(node, st: B.BatchState) -> B.Rewrites:
         """A Concat of one tensor is that tensor, whatever its axis (MindSpore's one-layer RNNs
-        emit one for their final state); otherwise an operator along one axis, constants of
-        batch 1 repeated over the batch."""
+        emit one for their final state); a Concat of equal batch tensors along their batch
+        axis keeps the batch as an inner factor (an RNN's per-direction final states joined
+        into (D*N, H) and reshaped to (D, N, H)); otherwise an operator along one axis,
+        constants of batch 1 repeated over the batch."""
         first = node.inputs[0]
         items = list(first) if isinstance(first, (tuple, list)) else [first]
         if not stacked and len(items) == 1 and st.carries(items[0]):
-            B.set_outputs(node, st, st.of(items[0]))
+            B.set_outputs(node, st, st.of(items[0]), outer=st.outer(items[0]))
             return None
         joined = _broadcast_batch_constants(node, st, items)
-        B.set_outputs(node, st, B.along_output_axis(node, st, joined, axis_of(node), stacked))
+        carriers = [v for v in joined if st.carries(v)]
+        outers = {st.outer(v) for v in carriers}
+        if len(outers) > 1:
+            raise B.Refuse(f"{B.where(node)} joins tensors whose batch axes hold other "
+                           "dimensions of different sizes")
+        outer = outers.pop() if outers else 1
+        if not stacked and _joins_along_batch(node, st, joined, axis_of):
+            B.set_outputs(node, st, st.of(joined[0]), outer=len(joined) * outer)
+        else:
+            B.set_outputs(node, st, B.along_output_axis(node, st, joined, axis_of(node), stacked),
+                          outer=outer)
         return {0: tuple(joined)} if any(a is not b for a, b in zip(joined, items)) else None
+    rule.sets_outer = True
     rule.text = ("stacks along a new axis (the batch axis shifts behind it)" if stacked else
-                 "a single tensor passes; otherwise works along one axis, refused when that "
-                 "axis is the batch axis") + "; a constant of batch 1 is repeated over the batch"
+                 "a single tensor passes; equal batch tensors joined along the batch axis "
+                 "keep it as an inner factor; otherwise works along one axis, refused when "
+                 "that axis is the batch axis") + \
+        "; a constant of batch 1 is repeated over the batch"
     return rule
+
+
+def _joins_along_batch(node, st: B.BatchState, items, axis_of) -> bool:
+    """Every item a batch tensor of one shape, with the batch on the joined axis."""
+    values = [v for v in items if isinstance(v, ir.Value)]
+    if len(values) != len(items) or not all(st.carries(v) for v in values):
+        return False
+    b = st.of(values[0])
+    if any(st.of(v) != b or v.shape != values[0].shape for v in values):
+        return False
+    return int(B.ints(axis_of(node))[0]) % B.rank_of(values[0], node) == b
 
 
 @op("Concat", batch=_join_rule(_concat_axis, stacked=False))
@@ -760,12 +786,17 @@ def range_(ctx):
     ctx.set_output(ctx.make("Range", operands))
 
 
-@op("_BroadcastBatch", batch=B.batch_axis_zero)
+@op("_BroadcastBatch", batch=B.repeated_over_batch)
 def broadcast_batch(ctx):
-    """Converter-internal (dynamic_batch pass): repeat a batch-1 tensor to the batch of input 1."""
+    """Converter-internal (the --dynamic_batch analysis): repeat a tensor of size 1 on axis
+    `axis` (default 0) to the batch of input 1 (which has it on axis 0)."""
+    axis = int(ctx.node.attrs.get("axis", 0))
+    shape = list(ctx.in_shape(0))
     batch = ctx.make("Slice", [ctx.make("Shape", [ctx.tensor(1)]), ctx.ints((0,)), ctx.ints((1,))])
-    rest = ctx.initializer(np.array(ctx.in_shape(0)[1:], np.int64))
-    ctx.set_output(ctx.make("Expand", [ctx.tensor(0), ctx.make("Concat", [batch, rest], axis=0)]))
+    parts = ([ctx.initializer(np.array(shape[:axis], np.int64))] if axis else []) + [batch] + \
+        ([ctx.initializer(np.array(shape[axis + 1:], np.int64))] if shape[axis + 1:] else [])
+    target = parts[0] if len(parts) == 1 else ctx.make("Concat", parts, axis=0)
+    ctx.set_output(ctx.make("Expand", [ctx.tensor(0), target]))
 
 
 # ----------------------------------------------------------------------------- more layout ops

@@ -1,5 +1,6 @@
 """--dynamic_batch where the batch is an inner factor of a dimension: a time-major (T, N, C)
-flattened to (T*N, C) for a Dense and back (DeepSpeech2's SequenceWise, MindOCR's CTC heads).
+flattened to (T*N, C) for a Dense and back (DeepSpeech2's SequenceWise, MindOCR's CTC heads),
+or per-direction RNN states joined into (D*N, H).
 From a batch-1 export the first reading of the flattening (the batch as the outer factor of C)
 fails at the Dense, and the analysis takes the other. Checked against MindSpore at batch 1, 3
 and 8 in ONNX Runtime and OpenVINO."""
@@ -10,7 +11,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from coat_export import converters
-from coverage_nets import SequenceWiseDense
+from coverage_nets import GruBidirectional2LayersStates, RnnReluBidirectional, SequenceWiseDense
 from coverage_run import runtime_status
 from cvt_util import export, ms_forward
 
@@ -43,7 +44,9 @@ class MixesSamples(nn.Cell):
         return ops.matmul(rows.T, rows)
 
 
-@pytest.mark.parametrize("cls", [SequenceWiseDense, TimeMajorRecognizer])
+# the unrolled GRU/RNN join their per-direction final states along the batch axis (D*N, H)
+@pytest.mark.parametrize("cls", [SequenceWiseDense, TimeMajorRecognizer,
+                                 GruBidirectional2LayersStates, RnnReluBidirectional])
 def test_time_major_dense_from_a_batch_1_export_matches_mindspore(cls, tmp_path):
     ms.set_seed(0)
     net = cls()

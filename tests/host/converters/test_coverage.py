@@ -18,12 +18,6 @@ REFUSED_DYNAMIC = {
     # nn.Threshold's fill value is folded to a constant of the export's batch size (2 here);
     # from a batch-1 export it broadcasts and converts
     "threshold": "constant of size 2 along the batch axis",
-    # MindSpore's CPU GRU/RNN are unrolled; the zero initial state is a constant of the
-    # export's batch size, multiplied by W_hh at run time (not folded, so not provably uniform)
-    "gru": "constant of size 2 along the batch axis",
-    "rnn_relu_bidirectional": "constant of size 2 along the batch axis",
-    # the two directions' outputs are joined where the analysis has lost the batch axis
-    "gru_bidirectional_2layers_states": "works along the batch axis",
 }
 
 
