@@ -171,13 +171,21 @@ def _one_hot_rule(node, st):
 @op("OneHot", batch=_one_hot_rule)
 def one_hot(ctx):
     depth = int(ctx.const(1, "depth"))
-    dtype = ctx.out_dtype()
+    dtype = np.dtype(ctx.out_dtype())
     on, off = ctx.const(2), ctx.const(3)
+    # ONNX Runtime has OneHot kernels for few type combinations (RARE's int32 indices with
+    # float16 values found one it lacks): int64 indices and depth, float32 or int64 values,
+    # then a Cast to the output type
+    work = np.dtype(np.float32) if dtype.kind == "f" else np.dtype(np.int64)
     values = ctx.initializer(np.array([np.asarray(off).reshape(-1)[0],
-                                       np.asarray(on).reshape(-1)[0]], dtype))
+                                       np.asarray(on).reshape(-1)[0]]).astype(work))
     axis = int(ctx.const(4, "axis", -1))
-    ctx.set_output(ctx.make("OneHot", [ctx.tensor(0), ctx.initializer(np.array(depth, np.int64)),
-                                       values], axis=axis))
+    indices = ctx.tensor(0)
+    if np.dtype(ctx.in_dtype(0)) != np.int64:
+        indices = ctx.cast(indices, np.int64)
+    out = ctx.make("OneHot", [indices, ctx.initializer(np.array(depth, np.int64)), values],
+                   axis=axis)
+    ctx.set_output(out if dtype == work else ctx.cast(out, dtype))
 
 
 @op("MaskedFill", batch=B.ELEMENTWISE)

@@ -469,8 +469,16 @@ class Embedding(nn.Cell):
 
 
 class OneHot(nn.Cell):
+    """Index and value types ONNX Runtime's OneHot kernels do not all take (MindOCR's RARE
+    head: int32 indices, float32 values), integer and float16 outputs."""
     def construct(self, x):
-        return (ops.one_hot(ops.argmax(x, -1), 8, ms.Tensor(1.0), ms.Tensor(0.0)),)
+        i = ops.argmax(x, -1)
+        return (ops.one_hot(i, 8, ms.Tensor(1.0), ms.Tensor(0.0)),
+                ops.one_hot(i.astype(ms.int32), 8, ms.Tensor(1.0), ms.Tensor(0.0)),
+                ops.one_hot(i.astype(ms.int32), 9, ms.Tensor(3, ms.int32), ms.Tensor(-1, ms.int32),
+                            axis=0),
+                ops.one_hot(i, 8, ms.Tensor(1.0, ms.float16),
+                            ms.Tensor(0.0, ms.float16)))
 
 
 class Cumsum(nn.Cell):
