@@ -5,7 +5,7 @@ Same flags as `coat-export export` / `python -m coat_export export`.
 import sys
 
 from coat_export.cli import main
-from coat_export.edge.cli_support import exit_holding_signals
+from coat_export.edge.cli_support import run_program
 
 if __name__ == "__main__":
-    exit_holding_signals(main(["export", *sys.argv[1:]]))
+    run_program(lambda: main(["export", *sys.argv[1:]]))

@@ -15,6 +15,6 @@ def _main() -> int:
 
 
 if __name__ == "__main__":
-    from .edge.cli_support import exit_holding_signals
+    from .edge.cli_support import run_program
 
-    exit_holding_signals(_main())
+    run_program(_main)

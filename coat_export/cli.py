@@ -63,6 +63,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def main_entry() -> None:
     """Console-script entry point (`coat-export`)."""
-    from .edge.cli_support import exit_holding_signals
+    from .edge.cli_support import run_program
 
-    exit_holding_signals(main())
+    run_program(main)

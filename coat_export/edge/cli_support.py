@@ -122,11 +122,19 @@ def _interrupted(terminated: bool) -> int:
     os._exit(143 if terminated else 130)
 
 
-def exit_holding_signals(status: int) -> None:
-    """`sys.exit(status)` once a command is over and its outcome printed. Ctrl-C and SIGTERM
-    are held from here on: MindSpore's C++ teardown runs for about a second after Python has
-    put the default handlers back, and a signal then killed the process by the signal, with no
-    line, as if complete outputs were damaged. Held, it no longer changes the outcome."""
+_HOLD_WHEN_DONE = []
+
+
+def run_program(main_fn) -> None:
+    """A process's entry point: `main_fn()` -> status, then exit. Once the command's outcome
+    is decided (its outputs committed and its temporaries removed, inside `run_guarded`),
+    Ctrl-C and SIGTERM are held: one arriving between then and the exit used to surface as a
+    traceback of `Terminated` with exit 1. In-process callers of `main` keep their handlers."""
+    _HOLD_WHEN_DONE.append(True)
+    exit_holding_signals(main_fn())
+
+
+def _hold_signals() -> None:
     # ignored process-wide (Python's finalisation keeps SIG_IGN, and it covers the runtimes'
     # worker threads, which a thread mask would not), and masked in this thread
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -138,6 +146,14 @@ def exit_holding_signals(status: int) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     except (AttributeError, ValueError, OSError):  # no pthread_sigmask (Windows)
         pass
+
+
+def exit_holding_signals(status: int) -> None:
+    """`sys.exit(status)` once a command is over and its outcome printed. Ctrl-C and SIGTERM
+    are held from here on: MindSpore's C++ teardown runs for about a second after Python has
+    put the default handlers back, and a signal then killed the process by the signal, with no
+    line, as if complete outputs were damaged. Held, it no longer changes the outcome."""
+    _hold_signals()
     sys.exit(status)
 
 
@@ -154,6 +170,8 @@ def run_guarded(fn) -> int:
             return status
         finally:
             remove_process_scratch()
+            if _HOLD_WHEN_DONE:  # the outcome is decided: a signal from here on is held
+                _hold_signals()
     except Terminated:
         return _interrupted(True)
     except KeyboardInterrupt:

@@ -260,4 +260,6 @@ def main(argv: Optional[Sequence[str]] = None, bundle_dir: Optional[str] = None,
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from .cli_support import run_program
+
+    run_program(main)

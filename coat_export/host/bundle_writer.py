@@ -39,10 +39,11 @@ sys.dont_write_bytecode = True   # no __pycache__ in the bundle (read-only media
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from coat_edge.predict import main  # noqa: E402  (the bundle's own copy of the runtime)
+from coat_edge.cli_support import run_program  # noqa: E402  (the bundle's own runtime)
+from coat_edge.predict import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], bundle_dir=HERE, prog="predict.py"))
+    run_program(lambda: main(sys.argv[1:], bundle_dir=HERE, prog="predict.py"))
 """
 
 
