@@ -16,7 +16,8 @@ shapes are already symbolic and the handlers emit run-time shape arithmetic.
 from .. import ir
 from ..errors import ConversionError
 from .rules import first_slice_if_uniform
-from .state import BatchState, Refuse, apply_rewrites, where
+from .state import (BatchState, Refuse, apply_rewrites, common_outer, repeat_over_batch,
+                    where)
 
 
 # a rule's readings tried, in all, before the first refusal stands (each try walks the graph)
@@ -87,13 +88,10 @@ def _repeat_seeds(graph: ir.Graph, seeds, st: BatchState):
             if id(x) not in made:
                 v, axes = seeds[id(x)]
                 axis = st.choose(v, axes)  # (L*D, N, H) zeros: the batch may be either
-                rep = ir.Node(f"{v.name}/repeated_over_batch", "_BroadcastBatch",
-                              [first_slice_if_uniform(v, axis), graph.inputs[0]], [],
-                              {"axis": axis}, node.scope)
-                rep.outputs.append(ir.Value(rep.name, v.dtype, v.shape, "node", rep, 0))
-                st.set(rep.outputs[0], axis)
-                made[id(x)] = rep.outputs[0]
-                repeats.append(rep)
+                made[id(x)] = repeat_over_batch(f"{v.name}/repeated_over_batch",
+                                                first_slice_if_uniform(v, axis),
+                                                graph.inputs[0], axis, v.shape, node.scope, st)
+                repeats.append(made[id(x)].producer)
             node.inputs[i] = made[id(x)]
     return repeats, undo
 
@@ -151,16 +149,12 @@ def _walk(graph: ir.Graph, st: BatchState):
 
 
 def _outer_of_inputs(node, rule, st: BatchState, carriers) -> int:
-    outers = {st.outer(v) for v in carriers}
-    if outers == {1} or getattr(rule, "sets_outer", False):
+    if all(st.outer(v) == 1 for v in carriers) or getattr(rule, "sets_outer", False):
         return 1
     if not getattr(rule, "keeps_outer", False):
         raise Refuse(f"{where(node)} takes a tensor whose batch axis also holds another "
                      f"dimension (a flattened time-major sequence), which it cannot keep apart")
-    if len(outers) > 1:
-        raise Refuse(f"{where(node)} combines tensors whose batch axes hold other dimensions "
-                     f"of different sizes")
-    return outers.pop()
+    return common_outer(node, st, carriers)
 
 
 def _new_producers(rewrites, seen):

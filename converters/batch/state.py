@@ -94,6 +94,26 @@ def ints(v):
     return [int(a) for a in np.asarray(v).reshape(-1)]
 
 
+def repeat_over_batch(name: str, value, ref, axis: int, shape, scope, st: BatchState):
+    """A converter-internal _BroadcastBatch node that repeats `value` (size 1 on `axis`) to the
+    batch of `ref` (a batch tensor on axis 0): its output, of `shape`, a batch tensor on
+    `axis`. The caller puts the node (the output's producer) into the graph."""
+    node = ir.Node(name, "_BroadcastBatch", [value, ref], [], {"axis": axis}, scope)
+    node.outputs.append(ir.Value(name, value.dtype, tuple(shape), "node", node, 0))
+    st.set(node.outputs[0], axis)
+    return node.outputs[0]
+
+
+def common_outer(node, st: BatchState, carriers) -> int:
+    """The outer factor the batch tensors `carriers` share (1 for none); Refuse if they
+    differ."""
+    outers = {st.outer(v) for v in carriers}
+    if len(outers) > 1:
+        raise Refuse(f"{where(node)} combines tensors whose batch axes hold other dimensions "
+                     f"of different sizes")
+    return outers.pop() if outers else 1
+
+
 def first_carrier(node, st: BatchState):
     for v in ir.iter_values(node.inputs):
         if st.carries(v):

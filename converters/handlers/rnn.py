@@ -51,7 +51,7 @@ def _attrs(node):
             int(a.get("proj_size", 0) or 0))
 
 
-def lstm_batch(node, st: B.BatchState) -> None:
+def lstm_batch(node, st: B.BatchState) -> B.Rewrites:
     """time-major: the batch on axis 1 of x, h0, c0, y, hy, cy; a zero initial state (no hx
     given) becomes ONNX's default; any other initial state must carry the batch on axis 1."""
     x = node.inputs[0]

@@ -137,14 +137,18 @@ def _squeeze_axes(node):
     as a dynamic batch, never). Squeeze removes the axes it lists (MindSpore checks they have
     size 1); SqueezeExt, like torch.squeeze, only those of them that have size 1."""
     shape = node.inputs[0].shape
-    rank = len(shape)
-    legacy = node.op_type == "Squeeze"
-    dims = constant(node, 1, "axis", ()) if legacy else constant(node, 1, None, None)
-    listed = _int_list(dims) if dims is not None else []
+    listed = _squeeze_listed(node)
     if not listed:
         return [i for i, d in enumerate(shape) if d == 1]
-    axes = {a % rank for a in listed}
-    return sorted(axes if legacy else {a for a in axes if shape[a] == 1})
+    axes = {a % len(shape) for a in listed}
+    return sorted(axes if node.op_type == "Squeeze" else {a for a in axes if shape[a] == 1})
+
+
+def _squeeze_listed(node):
+    """The axes a Squeeze / SqueezeExt names ([] for none: every size-1 axis)."""
+    dims = constant(node, 1, "axis", ()) if node.op_type == "Squeeze" else \
+        constant(node, 1, None, None)
+    return _int_list(dims) if dims is not None else []
 
 
 def _squeeze_rule(node, st: B.BatchState) -> B.Rewrites:
@@ -163,18 +167,13 @@ def squeeze(ctx):
     node = ctx.node
     shape = node.inputs[0].shape
     axes = _squeeze_axes(node)
-    if _squeezes_every_size_1_axis(node) and shape is not None and None in shape:
+    if not _squeeze_listed(node) and shape is not None and None in shape:
         # MindSpore squeezes a symbolic axis too when it is 1 at run time (ECAPA-TDNN's
         # embedding is (192,) at batch 1, (N, 192) otherwise) and records a dynamic rank. An
         # ONNX graph output has one rank: the symbolic axes stay (the static size-1 ones go).
         node.outputs[0].shape = tuple(d for i, d in enumerate(shape) if i not in axes)
     ctx.set_output(ctx.squeeze(ctx.tensor(0), axes) if axes else ctx.tensor(0))
 
-
-def _squeezes_every_size_1_axis(node) -> bool:
-    dims = constant(node, 1, "axis", ()) if node.op_type == "Squeeze" else \
-        constant(node, 1, None, None)
-    return dims is None or not _int_list(dims)
 
 
 def _tensor_list(ctx, pos):
@@ -205,11 +204,8 @@ def _broadcast_batch_constants(node, st: B.BatchState, items):
                 len(v.shape) != len(ref.shape):
             out.append(v)
             continue
-        b = ir.Node(f"{node.name}/broadcast_batch{k}", "_BroadcastBatch", [v, ref], [], {},
-                    node.scope)
-        b.outputs.append(ir.Value(b.name, v.dtype, v.shape, "node", b, 0))
-        st.set(b.outputs[0], 0)
-        out.append(b.outputs[0])
+        out.append(B.repeat_over_batch(f"{node.name}/broadcast_batch{k}", v, ref, 0, v.shape,
+                                       node.scope, st))
     return out
 
 
@@ -226,12 +222,7 @@ def _join_rule(axis_of, stacked):
             B.set_outputs(node, st, st.of(items[0]), outer=st.outer(items[0]))
             return None
         joined = _broadcast_batch_constants(node, st, items)
-        carriers = [v for v in joined if st.carries(v)]
-        outers = {st.outer(v) for v in carriers}
-        if len(outers) > 1:
-            raise B.Refuse(f"{B.where(node)} joins tensors whose batch axes hold other "
-                           "dimensions of different sizes")
-        outer = outers.pop() if outers else 1
+        outer = B.common_outer(node, st, [v for v in joined if st.carries(v)])
         if not stacked and _joins_along_batch(node, st, joined, axis_of):
             B.set_outputs(node, st, st.of(joined[0]), outer=len(joined) * outer)
         else:
@@ -277,10 +268,14 @@ def stack(ctx):
     ctx.set_output(parts[0] if len(parts) == 1 else ctx.make("Concat", parts, axis=axis % rank))
 
 
+def _unstack_axis(node):
+    return constant(node, 1, "axis", node.attrs.get("dim", 0))
+
+
 def _unstack_rule(node, st: B.BatchState) -> None:
     b = st.of(node.inputs[0])
     rank = B.rank_of(node.inputs[0], node)
-    a = int(B.ints(B.arg(node, 1, "axis", node.attrs.get("dim", 0)))[0]) % rank
+    a = int(B.ints(_unstack_axis(node))[0]) % rank
     if a == b:
         raise B.Refuse(f"{B.where(node)} unstacks along the batch axis")
     B.set_outputs(node, st, b if b < a else b - 1)
@@ -288,7 +283,7 @@ def _unstack_rule(node, st: B.BatchState) -> None:
 
 @op("Unstack", "UnstackExt", "UnstackExtView", batch=_unstack_rule)
 def unstack(ctx):
-    axis = int(ctx.const(1, "axis", default=ctx.node.attrs.get("dim", 0)))
+    axis = int(_unstack_axis(ctx.node))
     rank = ctx.in_rank(0)
     axis %= rank
     n = _piece_count(ctx, ctx.in_shape(0)[axis])
