@@ -5,10 +5,11 @@ import numpy as np
 from .. import batch as B
 from .. import ir
 from ..errors import ConversionError
+from ..ir_constants import value_of
 from ..mindir_proto import TYPE_IDS
 from .elementwise import _operand
 from .registry import op
-from .tensor_ops import _reverse, _slice_axis
+from .tensor_ops import INT64_MAX, _reverse, _slice_axis
 
 
 @op("CumSum", batch=B.along(1, "axis", 0))
@@ -275,9 +276,92 @@ def _tensor_scatter(ctx, reduction=None, negate=False):
                                           updates], **attrs))
 
 
-@op("TensorScatterUpdate", batch=_SCATTER_REFUSE)
+def _index_box(indices, x_shape):
+    """(starts, stops) when the index tuples `indices` (d_0, ..., d_{k-1}, k), known at compile
+    time, list the box x[s_0:e_0, ..., s_{k-1}:e_{k-1}] in row-major order -- component j an
+    arange along axis j -- as MindSpore's setitem `y[..., 0:2] = v` builds them; else None."""
+    idx = value_of(indices)
+    if idx is None or idx.ndim < 2 or idx.dtype.kind not in "iu":
+        return None
+    k = idx.shape[-1]
+    if idx.ndim != k + 1 or k > len(x_shape) or 0 in idx.shape:
+        return None
+    starts, stops = [], []
+    for j in range(k):
+        n, dim = idx.shape[j], x_shape[j]
+        start = int(idx[(0,) * k + (j,)])
+        along = (start + np.arange(n)).reshape([n if a == j else 1 for a in range(k)])
+        if dim is None or start < 0 or start + n > dim or \
+                not np.array_equal(idx[..., j], np.broadcast_to(along, idx.shape[:-1])):
+            return None
+        starts.append(start)
+        stops.append(start + n)
+    return starts, stops
+
+
+def _assign_box(ctx, x, updates, box, shape):
+    """x with the box x[s_0:e_0, ...] replaced by `updates` (of the box's shape): a Concat of
+    x's slices around it where it spans one axis partly, else updates padded out to x's shape
+    and selected by a constant mask. Axes the box spans fully are never read, so they may be
+    symbolic (a dynamic batch, stop None)."""
+    starts, stops = box   # a stop of None: to the end
+    partial = [j for j, (s, e) in enumerate(zip(starts, stops))
+               if s != 0 or e not in (None, shape[j])]
+    if not partial:
+        return ctx.make("Identity", [updates])
+    if len(partial) == 1:
+        (a,) = partial
+        parts = ([_slice_axis(ctx, x, a, 0, starts[a])] if starts[a] else []) + [updates] + (
+            [_slice_axis(ctx, x, a, stops[a], INT64_MAX)] if stops[a] < shape[a] else [])
+        return ctx.make("Concat", parts, axis=a)
+    rank = len(shape)
+    pads = np.zeros(2 * rank, np.int64)
+    mask = np.zeros([shape[j] if j in partial else 1 for j in range(rank)], np.bool_)
+    for j in partial:
+        pads[j], pads[rank + j] = starts[j], shape[j] - stops[j]
+    mask[tuple(slice(starts[j], stops[j]) if j in partial else slice(None)
+               for j in range(rank))] = True
+    padded = ctx.make("Pad", [updates, ctx.initializer(pads)], mode="constant")
+    return ctx.make("Where", [ctx.initializer(mask), padded, x])
+
+
+def _tensor_scatter_update_rule(node, st):
+    """A slice assignment (compile-time index tuples listing a box, _index_box) that spans the
+    batch axis fully, the updates carrying the batch where x does: per sample. Any other
+    scatter by index may cross samples."""
+    x, indices, updates = node.inputs[:3]
+    box = _index_box(indices, x.shape) if isinstance(x, ir.Value) and x.shape else None
+    if box is None or st.carries(indices):
+        raise B.Refuse(f"{B.where(node)} scatters by run-time index; the analysis cannot prove "
+                       "samples stay apart")
+    b = st.of(x)
+    starts, stops = box
+    if b is not None and b < len(starts) and (starts[b] != 0 or stops[b] != x.shape[b]):
+        raise B.Refuse(f"{B.where(node)} assigns into part of the batch axis")
+    if b is None or st.of(updates) != b:
+        raise B.Refuse(f"{B.where(node)} needs the batch on the same axis of the tensor and "
+                       "the values assigned into it")
+    if len(node.inputs) != 3:
+        raise B.Refuse(f"{B.where(node)}: {len(node.inputs)} arguments, expected 3")
+    B.set_outputs(node, st, b)
+    # the box for the handler (a converter-internal fourth argument): the batch axis, symbolic
+    # from here on, spans to the end
+    return {3: (tuple(starts), tuple(None if j == b else e for j, e in enumerate(stops)))}
+
+
+@op("TensorScatterUpdate", batch=_tensor_scatter_update_rule)
 def tensor_scatter_update(ctx):
-    _tensor_scatter(ctx)
+    """A slice assignment (MindSpore's setitem) as slices and a Concat, or a mask (_assign_box);
+    any other index tuples as ScatterND."""
+    shape = ctx.in_shape(0)
+    box = ctx.const(3, None, None)  # the batch rule's
+    if box is None and shape:
+        box = _index_box(ctx.arg(1), shape)
+    if box is None:
+        _tensor_scatter(ctx)
+        return
+    dtype = ctx.out_dtype()
+    ctx.set_output(_assign_box(ctx, ctx.tensor(0, dtype), ctx.tensor(2, dtype), box, shape))
 
 
 # ScatterND's reduction attribute: add/mul from opset 16, max/min from opset 18. Below those the
@@ -307,10 +391,45 @@ def tensor_scatter_min(ctx):
     _tensor_scatter(ctx, "min")
 
 
-@op("GatherNd",
-    batch=B.refuse("gathers by run-time index tuples, which may cross samples"))
+def _sample_indexed(indices, samples):
+    """The index tuples after their first component, when `indices` is a Concat along its last
+    axis whose first part is that component alone and equals the sample index -- n along
+    axis 0, for n < `samples` -- at compile time (`x[ops.arange(N)[:, None], idx]`: YOLOv10's
+    box gather); else None. The rest must be one tensor."""
+    node = indices.producer if isinstance(indices, ir.Value) else None
+    if node is None or node.op_type != "Concat" or not indices.shape:
+        return None
+    items = node.inputs[0] if isinstance(node.inputs[0], (tuple, list)) else None
+    axis = np.asarray(B.arg(node, 1, "axis", 0)).reshape(-1)
+    if not items or len(items) != 2 or axis.size != 1 or \
+            int(axis[0]) % len(indices.shape) != len(indices.shape) - 1:
+        return None
+    first = value_of(items[0])
+    if first is None or first.ndim < 2 or first.shape[-1] != 1 or first.shape[0] != samples:
+        return None
+    sample = np.arange(samples).reshape([samples] + [1] * (first.ndim - 1))
+    return items[1] if np.array_equal(first, np.broadcast_to(sample, first.shape)) else None
+
+
+def _gather_nd_rule(node, st):
+    """Gathers whose index tuples start with the sample index (_sample_indexed) stay within
+    each sample: rewritten to GatherND with batch_dims=1 over the rest (a converter-internal
+    third argument), which holds at any batch size. Any other index tuples may cross
+    samples."""
+    x, indices = node.inputs[:2]
+    rest = _sample_indexed(indices, x.shape[0]) if isinstance(x, ir.Value) and x.shape else None
+    if rest is None or st.of(x) != 0 or st.of(rest) != 0 or st.outer(rest) != 1:
+        raise B.Refuse(f"{B.where(node)} gathers by run-time index tuples, which may cross "
+                       "samples")
+    B.set_outputs(node, st, 0)
+    return {1: rest, 2: 1}
+
+
+@op("GatherNd", batch=_gather_nd_rule)
 def gather_nd(ctx):
-    ctx.set_output(ctx.make("GatherND", [ctx.tensor(0), ctx.cast(ctx.tensor(1), np.int64)]))
+    batch_dims = int(ctx.const(2, None, 0))  # set by the batch rule only
+    ctx.set_output(ctx.make("GatherND", [ctx.tensor(0), ctx.cast(ctx.tensor(1), np.int64)],
+                            batch_dims=batch_dims or None))
 
 
 def _dtype_arg(ctx, pos, name):

@@ -6,6 +6,7 @@ from .. import batch as B
 from .. import ir
 from ..errors import ConversionError
 from ..primitive_args import constant, literal, raw
+from ..ir_constants import value_of
 from .registry import op
 
 INT64_MAX = int(np.iinfo(np.int64).max)
@@ -209,6 +210,33 @@ def _broadcast_batch_constants(node, st: B.BatchState, items):
     return out
 
 
+def _sample_index_constants(node, st: B.BatchState, items):
+    """A constant joined with batch tensors that equals the sample index along its axis 0 --
+    n in the slice of sample n, for n < the export's batch size (at least 2: at batch 1 it
+    cannot be told from a zero) -- is `ops.arange(N)` folded by a static export
+    (`x[ops.arange(N)[:, None], idx]`): it becomes the run-time sample index (_SampleIndex,
+    converter-internal). Returns the items."""
+    ref = next((v for v in items if st.carries(v)), None)
+    if st.batch < 2 or ref is None or st.of(ref) != 0 or st.outer(ref) != 1:
+        return items
+    out = []
+    for k, v in enumerate(items):
+        data = None if st.carries(v) or not isinstance(v, ir.Value) or not v.shape or \
+            v.shape[0] != st.batch else value_of(v)
+        sample = np.arange(st.batch).reshape([st.batch] + [1] * (len(v.shape) - 1)) \
+            if data is not None else None
+        if data is None or data.dtype.kind not in "iu" or \
+                not np.array_equal(data, np.broadcast_to(sample, data.shape)):
+            out.append(v)
+            continue
+        name = f"{node.name}/sample_index{k}"
+        index = ir.Node(name, "_SampleIndex", [ref], [], {"shape": tuple(v.shape)}, node.scope)
+        index.outputs.append(ir.Value(name, v.dtype, tuple(v.shape), "node", index, 0))
+        st.set(index.outputs[0], 0)
+        out.append(index.outputs[0])
+    return out
+
+
 def _join_rule(axis_of, stacked):
     def rule(node, st: B.BatchState) -> B.Rewrites:
         """A Concat of one tensor is that tensor, whatever its axis (MindSpore's one-layer RNNs
@@ -221,7 +249,7 @@ def _join_rule(axis_of, stacked):
         if not stacked and len(items) == 1 and st.carries(items[0]):
             B.set_outputs(node, st, st.of(items[0]), outer=st.outer(items[0]))
             return None
-        joined = _broadcast_batch_constants(node, st, items)
+        joined = _sample_index_constants(node, st, _broadcast_batch_constants(node, st, items))
         outer = B.common_outer(node, st, [v for v in joined if st.carries(v)])
         if not stacked and _joins_along_batch(node, st, joined, axis_of):
             B.set_outputs(node, st, st.of(joined[0]), outer=len(joined) * outer)
@@ -234,7 +262,8 @@ def _join_rule(axis_of, stacked):
                  "a single tensor passes; equal batch tensors joined along the batch axis "
                  "keep it as an inner factor; otherwise works along one axis, refused when "
                  "that axis is the batch axis") + \
-        "; a constant of batch 1 is repeated over the batch"
+        "; a constant of batch 1 is repeated over the batch, one equal to the sample index " \
+        "becomes the run-time sample index"
     return rule
 
 
@@ -792,6 +821,31 @@ def broadcast_batch(ctx):
         ([ctx.initializer(np.array(shape[axis + 1:], np.int64))] if shape[axis + 1:] else [])
     target = parts[0] if len(parts) == 1 else ctx.make("Concat", parts, axis=0)
     ctx.set_output(ctx.make("Expand", [ctx.tensor(0), target]))
+
+
+def _sample_index_rule(node, st: B.BatchState) -> None:
+    """Converter-internal _SampleIndex: the batch on axis 0."""
+    B.set_outputs(node, st, 0)
+
+
+@op("_SampleIndex", batch=_sample_index_rule)
+def sample_index(ctx):
+    """Converter-internal (the --dynamic_batch analysis): the index of each sample, n at every
+    position of sample n, for the batch of input 0 (on its axis 0), in the attribute `shape`
+    with its axis 0 the batch."""
+    shape = list(ctx.node.attrs["shape"])
+    batch = ctx.make("Gather", [ctx.make("Shape", [ctx.tensor(0)]),
+                                ctx.initializer(np.array(0, np.int64))], axis=0)
+    index = ctx.make("Range", [ctx.initializer(np.array(0, np.int64)), batch,
+                               ctx.initializer(np.array(1, np.int64))])
+    index = ctx.make("Reshape", [index, ctx.initializer(np.array([-1] + [1] * (len(shape) - 1),
+                                                                 np.int64))])
+    if shape[1:]:
+        target = ctx.make("Concat", [ctx.unsqueeze(batch, [0]),
+                                     ctx.initializer(np.array(shape[1:], np.int64))], axis=0)
+        index = ctx.make("Expand", [index, target])
+    dtype = ctx.out_dtype()
+    ctx.set_output(index if np.dtype(dtype) == np.int64 else ctx.cast(index, dtype))
 
 
 # ----------------------------------------------------------------------------- more layout ops

@@ -841,7 +841,38 @@ class TensorScatterMaxMin(nn.Cell):
         return (ops.tensor_scatter_max(x, idx, u), ops.tensor_scatter_min(x, idx, u))
 
 
+class SetItemSlices(nn.Cell):
+    """YOLOv5/v7 heads: slice assignment (setitem), which a static export turns into
+    TensorScatterUpdate by compile-time index tuples listing a box: one axis in part (the last,
+    `y[..., 0:2] = ...`), two in part, and every element."""
+
+    def construct(self, x):
+        y = ops.sigmoid(x)
+        y[..., 0:2] = y[..., 0:2] * 2.0 - 0.5
+        y[..., 5:8] = ops.exp(y[..., 5:8])
+        z = ops.tanh(x)
+        z[:, 1:3, 2:5] = z[:, 1:3, 2:5] * 3.0
+        w = ops.relu(x)
+        w[...] = w * 0.5 + 1.0
+        return (y, z, w)
+
+
+class BatchedGatherNd(nn.Cell):
+    """YOLOv10's head: `boxes[ops.arange(N)[:, None], index]`, index tuples that start with the
+    sample index (GatherNd from a Concat), gathered per sample."""
+
+    def construct(self, x):
+        n = x.shape[0]
+        scores = x.mean(1).reshape(n, -1)                     # (N, 48)
+        index = ops.topk(scores, 5)[1]                        # (N, 5)
+        rows = x.transpose(0, 2, 3, 1).reshape(n, -1, 4)      # (N, 48, 4)
+        i = ops.arange(n)[..., None]
+        return (rows[i, index], rows[i, index // 2] * 2.0)
+
+
 CASES += [
+    ("setitem_slices", "gather", SetItemSlices, (2, 4, 6, 8)),
+    ("batched_gather_nd", "gather", BatchedGatherNd, (2, 4, 6, 8)),
     ("tensor_scatter_update", "gather", TensorScatterUpdate, (2, 4, 6, 8)),
     ("tensor_scatter_add_sub_mul", "gather", TensorScatterAddSubMul, (2, 4, 6, 8)),
     ("tensor_scatter_max_min", "gather", TensorScatterMaxMin, (2, 4, 6, 8)),

@@ -1,0 +1,96 @@
+"""Slice assignment and per-sample gathers, the index forms of MindYOLO's heads, with
+--dynamic_batch: a static export turns `y[..., 0:2] = v` into TensorScatterUpdate by
+compile-time index tuples listing a box, and `x[ops.arange(N)[:, None], idx]` into GatherNd
+whose tuples start with the folded sample index. From batch-1 and batch-2 exports, checked
+against MindSpore at batch 1, 3 and 8 in ONNX Runtime and OpenVINO; the forms that do cross
+samples stay refused."""
+import numpy as np
+import pytest
+
+from mindspore import nn, ops
+
+from coat_export import converters
+from coat_export.converters import ir
+from coat_export.converters.handlers.indexing import _index_box
+from coat_export.converters.ir_constants import value_of
+from coverage_nets import BatchedGatherNd, SetItemSlices
+from coverage_run import runtime_status
+from cvt_util import export, ms_forward
+
+SHAPE = (4, 6, 8)
+
+
+@pytest.mark.parametrize("cls", [SetItemSlices, BatchedGatherNd])
+@pytest.mark.parametrize("export_batch", [1, 2])
+def test_per_sample_index_forms_convert_with_a_dynamic_batch(cls, export_batch, tmp_path):
+    net = cls()
+    path = export(net, tmp_path / "net", (export_batch,) + SHAPE)
+    model = converters.convert_to_model(path, opset=17, dynamic_batch=True)
+    for seed, n in enumerate((1, 3, 8)):
+        x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
+        assert runtime_status(model, x, ms_forward(net, x)) == "ok", f"batch {n}"
+
+
+class AssignsOneSample(nn.Cell):
+    def construct(self, x):
+        y = ops.tanh(x)
+        y[0:1, :, 0:2] = 0.0
+        return (y,)
+
+
+class GathersFromSampleZero(nn.Cell):
+    """Index tuples whose first component is 0 (folded to a constant by the export): every
+    sample reads sample 0. Not the sample index, so the join that builds them is refused."""
+
+    def construct(self, x):
+        rows = x.reshape(x.shape[0], -1, 4)
+        index = ops.topk(rows.sum(-1), 3)[1]
+        zero = ops.zeros_like(index)
+        return (ops.gather_nd(rows, ops.stack([zero, index], -1)),)
+
+
+@pytest.mark.parametrize("cls,reason", [(AssignsOneSample, "part of the batch axis"),
+                                        (GathersFromSampleZero, "joins a batch tensor with a constant")])
+def test_index_forms_that_cross_samples_are_refused(cls, reason, tmp_path):
+    net = cls()
+    path = export(net, tmp_path / "net", (2,) + SHAPE)
+    x = np.random.RandomState(0).randn(2, *SHAPE).astype(np.float32)
+    assert runtime_status(converters.convert_to_model(path, opset=17), x,
+                          ms_forward(net, x)) == "ok"
+    with pytest.raises(converters.ConversionError, match=reason):
+        converters.convert_to_model(path, opset=17, dynamic_batch=True)
+
+
+def _node(op, inputs, shape, dtype=np.int64, attrs=None):
+    n = ir.Node(f"n{id(inputs)}", op, list(inputs), [], attrs or {})
+    n.outputs.append(ir.Value(n.name, np.dtype(dtype), shape, "node", n, 0))
+    return n.outputs[0]
+
+
+def _const(array):
+    a = np.asarray(array)
+    return ir.Value(f"c{id(a)}", a.dtype, a.shape, "constant", data=a)
+
+
+def test_value_of_folds_constant_index_arithmetic_only():
+    rows = _const(np.arange(3).reshape(3, 1) * np.ones((1, 4), np.int64))
+    cols = _const(np.arange(4).reshape(1, 4) * np.ones((3, 1), np.int64) + 2)
+    idx = _node("Concat", [(_node("ExpandDims", [rows, -1], (3, 4, 1)),
+                            _node("ExpandDims", [cols, -1], (3, 4, 1))), -1], (3, 4, 2))
+    folded = value_of(idx)
+    assert folded.shape == (3, 4, 2)
+    assert _index_box(idx, (5, 9)) == ([0, 2], [3, 6])
+    assert _index_box(idx, (5, 5)) is None          # past the end of axis 1
+    x = ir.Value("x", np.dtype(np.int64), (3, 4), "input")
+    assert value_of(_node("ExpandDims", [x, -1], (3, 4, 1))) is None
+    shuffled = _const(folded[::-1])                  # the same tuples, not in box order
+    assert _index_box(shuffled, (5, 9)) is None
+
+
+def test_a_symbolic_batch_setitem_says_to_export_static(tmp_path):
+    """MindSpore's setitem on a dynamic shape computes its indices and branches at run time
+    (SliceToIndices, ScalarEq...): the refusal names the way that works."""
+    path = export(SetItemSlices(), tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
+    with pytest.raises(converters.ConversionError,
+                       match="export it at a static batch size and convert with --dynamic_batch"):
+        converters.convert_to_model(path, opset=17, dynamic_batch=True)
