@@ -102,6 +102,7 @@ class MindIRReader:
         self.prim_attrs: Dict[str, dict] = {}
         self.nodes: List[ir.Node] = []
         self.node_names = set()
+        self.symbolic = False  # a graph input has a symbolic dimension
 
     # ------------------------------------------------------------------ entry point
     def read(self) -> ir.Graph:
@@ -120,6 +121,7 @@ class MindIRReader:
             if dtype is None:
                 raise ConversionError(f"graph input '{inp.name}' has an unsupported data type")
             v = ir.Value(short_name(inp.name), dtype, shape, "input")
+            self.symbolic = self.symbolic or shape is None or None in shape
             frame.env[inp.name] = v
             inputs.append(v)
         self._run(frame)
@@ -138,6 +140,14 @@ class MindIRReader:
                 self._flatten_output(v, acc)
         elif isinstance(value, ir.Value):
             acc.append(value)
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            # a Python constant the network returns (YOLOX in eval mode: (detections, 1)):
+            # ONNX outputs are tensors, so a 0-d one, int64/float32 as MindSpore's scalars
+            data = np.asarray(value)
+            if data.dtype == np.float64:
+                data = data.astype(np.float32)
+            acc.append(ir.Value(f"output_constant_{len(acc)}", data.dtype, (), "constant",
+                                data=data))
         else:
             raise ConversionError(f"a graph output is a constant ({value!r}), not a tensor")
 
@@ -269,15 +279,28 @@ class MindIRReader:
                     f"flow), which ONNX export does not support")
             return inputs[1] if cond else inputs[2]
         if op == "InSequence":
-            return _in_sequence(node, inputs)
+            try:
+                return _in_sequence(node, inputs)
+            except ConversionError as exc:
+                raise ConversionError(str(exc) + self._static_export_hint()) from exc
         if op in ("TupleLen", "ListLen", "sequence_len", "SequenceLen"):
             return len(inputs[0])
         if op in _SCALAR_FOLD and all(_is_literal(x) for x in inputs):
             return _SCALAR_FOLD[op](*inputs)
         if op in _SCALAR_FOLD and op not in _SCALAR_RUNTIME:
             raise ConversionError(f"'{node.name}' ({op}) compares run-time values: "
-                                  "data-dependent control flow is not supported")
+                                  "data-dependent control flow is not supported"
+                                  + self._static_export_hint())
         return self._make_node(frame, node, prim, op, inputs)
+
+    def _static_export_hint(self) -> str:
+        """What to do when a symbolic-shape export kept Python-level shape logic (MindSpore's
+        setitem on a dynamic shape computes its indices and branches at run time)."""
+        if not self.symbolic:
+            return ""
+        return ("; this MINDIR has symbolic input dimensions and keeps shape logic for run "
+                "time (MindSpore's setitem/getitem on dynamic shapes): export it at a static "
+                "batch size and convert with --dynamic_batch instead")
 
     def _make_node(self, frame, node, prim, op, inputs):
         name = frame.prefix + short_name(node.name)

@@ -259,3 +259,26 @@ def test_lstm_workspace_read_is_refused(tmp_path):
     path = export(LstmWorkspaceRead(), tmp_path / "lstmws", (5, 2, 4))
     with pytest.raises(converters.ConversionError, match="workspace outputs"):
         converters.convert_to_model(path, opset=17)
+
+
+class ReturnsAConstant(nn.Cell):
+    """YOLOX in eval mode returns (detections, 1): a Python constant among the outputs."""
+
+    def construct(self, x):
+        return (ops.sigmoid(x), 1, 0.5)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_a_python_constant_output_becomes_a_0d_tensor(tmp_path, dynamic):
+    net = ReturnsAConstant()
+    path = export(net, tmp_path / "const", (1, 4, 6), dynamic_batch=dynamic)
+    model = converters.convert_to_model(path, opset=17, dynamic_batch=True)
+    validate(model)
+    for batch in (1, 3):
+        x = np.random.RandomState(batch).randn(batch, 4, 6).astype(np.float32)
+        y, one, half = ort_forward(model, x)
+        ref = net(ms.Tensor(x))
+        assert ref[1:] == (1, 0.5)
+        assert_close(y, ref[0].asnumpy(), what=f"batch {batch}")
+        assert one.shape == () and one.dtype == np.int64 and one == 1
+        assert half.shape == () and half.dtype == np.float32 and half == 0.5
