@@ -22,7 +22,8 @@ imported), and so is `mindspore.parallel._transformer` (imported by MindOCR's AB
 gone from MindSpore 2.7 and 2.10): a network that really needs a stubbed module fails to build,
 and that failure is recorded.
 
-For every model (random weights, eval mode, the suite's documented default input):
+For every model (random weights with seeded noise on every parameter, `_perturb`; eval mode;
+the suite's documented default input):
 
 1. export two MINDIRs in a subprocess (cached in --workdir, so reruns only redo step 2): one at
    batch 1 and one with a symbolic batch (`Tensor(shape=[None, ...])`), and MindSpore's own
@@ -191,6 +192,15 @@ def _flatten(out):
     return [out]
 
 
+def _outputs(net, xs):
+    """MindSpore's outputs for inputs `xs`, flattened; a Python constant among them (YOLOX
+    returns (detections, 1)) as a 0-d array, as the converter writes it."""
+    import numpy as np
+    import mindspore as ms
+    return [o.asnumpy() if hasattr(o, "asnumpy") else np.asarray(o)
+            for o in _flatten(net(*[ms.Tensor(x) for x in xs]))]
+
+
 def _random_inputs(specs, batch, seed):
     import numpy as np
     rng = np.random.RandomState(seed)
@@ -291,6 +301,33 @@ def _build(suite, name, opts):
     raise ValueError(f"unknown suite {suite}")
 
 
+def _perturb(net, seed=0):
+    """Seeded random parameters: weights (2-D and up) drawn He-normal, N(0, 2 / fan-in), so
+    that activations keep their scale through deep nets; vectors (biases, BN and LN
+    parameters) given noise, BN variances scaled to stay positive. With the suites' own
+    initialisers a random YOLO's features fade to nothing before the head, whose class biases
+    are constant priors: yolov10n's top-300 scores held only 15 distinct values (one before
+    the vectors got noise), ties that MindSpore's and ONNX Runtime's top-k order differently,
+    so the check compared tie orders, not the conversion. Returns the number changed."""
+    import numpy as np
+    import mindspore as ms
+    rng = np.random.RandomState(seed)
+    changed = 0
+    for p in net.get_parameters():
+        a = p.asnumpy()
+        if a.dtype.kind != "f" or a.size == 0:
+            continue
+        if a.ndim >= 2:
+            b = rng.normal(0, np.sqrt(2.0 / max(1, a.size // a.shape[0])), a.shape)
+        elif "variance" in p.name:
+            b = a * (1 + 0.2 * rng.uniform(-1, 1, a.shape))
+        else:
+            b = a + rng.normal(0, 0.1 * (float(a.std()) or 1.0), a.shape)
+        p.set_data(ms.Tensor(b.astype(a.dtype)))
+        changed += 1
+    return changed
+
+
 def _export(model_id, workdir, opts):
     import numpy as np
     import mindspore as ms
@@ -305,15 +342,16 @@ def _export(model_id, workdir, opts):
         pass
     net, specs, note = _build(suite, name, opts)
     net.set_train(False)
+    perturbed = _perturb(net)
     base = os.path.join(workdir, model_id.replace("/", "__"))
     data = {}
     rec = {"input_specs": [[list(s), d] for s, d in specs], "input_note": note,
-           "mindspore": ms.__version__}
+           "mindspore": ms.__version__, "perturbed_parameters": perturbed}
     for batch in (1, DYN_BATCH):
         xs = _random_inputs(specs, batch, seed=batch)
         t = time.perf_counter()
         try:
-            outs = [o.asnumpy() for o in _flatten(net(*[ms.Tensor(x) for x in xs]))]
+            outs = _outputs(net, xs)
         except Exception as exc:
             if batch == 1:
                 raise
@@ -359,7 +397,7 @@ def _export_dynamic_axes(net, spec, base, data, rec):
     for k, specs in enumerate(spec["sizes"]):
         xs = _random_inputs(specs, k + 1, seed=10 + k)
         try:
-            outs = [o.asnumpy() for o in _flatten(net(*[ms.Tensor(x) for x in xs]))]
+            outs = _outputs(net, xs)
         except Exception as exc:
             rec[f"forward_axes{k}_error"] = _first_line(exc)
             continue
@@ -397,6 +435,20 @@ def _compare(actual, ref):
         return 0.0, 0.0
     err = float(np.max(np.abs(a[finite] - r[finite])))
     return err, 1e-4 * max(1.0, float(np.max(np.abs(r[finite]))))
+
+
+def _compare_rows(actual, ref):
+    """`_compare` of the rows (last axis) of each sample sorted lexicographically: an output of
+    top-k selected rows (YOLOv10's detections) whose near-equal scores two runtimes order
+    differently. (inf, 0) for anything else."""
+    import numpy as np
+    if actual.shape != ref.shape or ref.ndim < 2 or ref.dtype.kind != "f":
+        return float("inf"), 0.0
+
+    def rows_sorted(x):
+        x = x.reshape((-1,) + x.shape[-2:])
+        return np.stack([r[np.lexsort(r.T[::-1])] for r in x])
+    return _compare(rows_sorted(actual), rows_sorted(ref))
 
 
 def _checks(kind, dynamic):
@@ -463,6 +515,13 @@ def _convert_and_check(model_id, workdir):
                         ok = False
                         continue
                     errs, tols = zip(*(_compare(o, r) for o, r in zip(outs, refs)))
+                    for j, (o, r) in enumerate(zip(outs, refs)):
+                        if errs[j] > tols[j]:
+                            e, t = _compare_rows(o, r)
+                            if e <= t:   # the same rows, near-ties in another order
+                                rec.setdefault("tie_order", []).append(f"{label} output {j}")
+                                errs, tols = (errs[:j] + (e,) + errs[j + 1:],
+                                              tols[:j] + (t,) + tols[j + 1:])
                     shapes = [f"output {j}: {tuple(o.shape)}, MindSpore {tuple(r.shape)}"
                               for j, (o, r) in enumerate(zip(outs, refs)) if o.shape != r.shape]
                     if shapes:
@@ -470,7 +529,7 @@ def _convert_and_check(model_id, workdir):
                     rec[f"max_err_{label}"] = list(errs)
                     rec[f"tol_{label}"] = list(tols)
                     ok = ok and all(e <= t for e, t in zip(errs, tols))
-                rec["status"] = "ok" if ok else "mismatch"
+                rec["status"] = ("ties" if rec.get("tie_order") else "ok") if ok else "mismatch"
             except UnsupportedOpsError as exc:
                 rec["status"] = "refused"
                 rec["unsupported"] = list(exc.unsupported)
@@ -611,7 +670,7 @@ def _summary(rec):
     return " ".join(f"{k}={v['status']}" for k, v in sorted(conv.items()))
 
 
-MARK = {"ok": "ok", "refused": "no", "mismatch": "MISMATCH", "crash": "CRASH",
+MARK = {"ok": "ok", "ties": "ok~", "refused": "no", "mismatch": "MISMATCH", "crash": "CRASH",
         "no_mindir": "-"}
 
 
@@ -655,7 +714,10 @@ def table(results) -> str:
                     mismatches.append((model_id, f"{kind}_{opset}", _worst(r)))
                 if r.get("status") not in ("ok", "no_mindir") and r.get("reason"):
                     notes.append(f"{kind}: {r['reason'][:150]}")
-            if all(m == "ok" for m in marks):
+                if r.get("tie_order"):
+                    notes.append(f"ok~: {', '.join(r['tie_order'])} equal MindSpore's up to "
+                                 "the order of near-equal rows")
+            if all(m in ("ok", "ok~") for m in marks):
                 tot[kind] += 1
             cells.append("/".join(marks))
         for p in prims:
