@@ -113,9 +113,27 @@ def is_inf(ctx):
 _BITWISE = {"BitwiseAnd": "BitwiseAnd", "BitwiseOr": "BitwiseOr", "BitwiseXor": "BitwiseXor"}
 
 
+_LOGICAL = {"BitwiseAnd": "And", "BitwiseOr": "Or", "BitwiseXor": "Xor"}
+
+
+@op(*_BITWISE, batch=B.ELEMENTWISE)
+def bitwise_logical(ctx):
+    """On booleans (attention masks: MASTER's decoder) bitwise is logical: ONNX And/Or/Xor, at
+    any opset. ONNX's bitwise operators on integers come with opset 18."""
+    dtype = np.dtype(ctx.out_dtype())
+    if dtype != np.bool_:
+        raise ConversionError(f"{ctx.where()}: a bitwise operation on {dtype} needs opset >= "
+                              f"18 (ONNX {_BITWISE[ctx.node.op_type]}); on booleans any opset")
+    ctx.set_output(ctx.make(_LOGICAL[ctx.node.op_type], [_operand(ctx, 0, dtype),
+                                                        _operand(ctx, 1, dtype)]))
+
+
 @op(*_BITWISE, since=18, batch=B.ELEMENTWISE)
 def bitwise(ctx):
     dtype = np.dtype(ctx.out_dtype())
+    if dtype == np.bool_:
+        bitwise_logical(ctx)
+        return
     if not np.issubdtype(dtype, np.integer):
         raise ConversionError(f"{ctx.where()}: bitwise operation on {dtype}")
     ctx.set_output(ctx.make(_BITWISE[ctx.node.op_type], [_operand(ctx, 0, dtype),

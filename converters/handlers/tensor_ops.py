@@ -968,7 +968,24 @@ def _trilu_rule(node, st):
     B.set_outputs(node, st, b)
 
 
-@op("Tril", "Triu", since=14, batch=_trilu_rule)
+@op("Tril", "Triu", batch=_trilu_rule)
+def trilu_masked(ctx):
+    """Before ONNX Trilu (opset 14): the matrix (last two axes, static sizes) selected by a
+    constant triangular mask (MASTER's causal decoder masks)."""
+    shape = ctx.in_shape(0)
+    rows, cols = (shape[-2], shape[-1]) if shape and len(shape) >= 2 else (None, None)
+    if rows is None or cols is None:
+        raise ConversionError(f"{ctx.where()}: a triangle of a matrix of run-time size needs "
+                              "opset >= 14 (ONNX Trilu)")
+    k = int(ctx.const(1, "diagonal", 0))
+    ones = np.ones((rows, cols), np.bool_)
+    mask = np.triu(ones, k) if ctx.node.op_type == "Triu" else np.tril(ones, k)
+    dtype = ctx.out_dtype()
+    ctx.set_output(ctx.make("Where", [ctx.initializer(mask), ctx.tensor(0),
+                                      ctx.initializer(np.zeros((), dtype))]))
+
+
+@op("Tril", "Triu", since=14)
 def trilu(ctx):
     k = int(ctx.const(1, "diagonal", 0))
     ctx.set_output(ctx.make("Trilu", [ctx.tensor(0), ctx.initializer(np.array(k, np.int64))],

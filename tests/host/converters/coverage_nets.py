@@ -776,8 +776,21 @@ class AcoshAtanh(nn.Cell):
         return (ops.acosh(ops.abs(x) + 1.5), ops.atanh(ops.tanh(x) * 0.5))
 
 
+class BitwiseMasks(nn.Cell):
+    """MASTER's decoder: a padding mask and a causal (tril) mask joined by bitwise_and on
+    booleans -- logical And/Or/Xor at any opset."""
+
+    def construct(self, x):
+        pad = x[:, 0] > -0.5                                  # (N, 6, 8) bool
+        causal = ops.tril(ops.ones((6, 8), ms.int32)).astype(ms.bool_)
+        both = ops.bitwise_and(pad, causal)
+        return (ops.masked_fill(x[:, 1], both, 0.0), ops.bitwise_or(pad, causal),
+                ops.bitwise_xor(pad, causal), ops.tril(x, -1), ops.triu(x[:, 0], 2))
+
+
 CASES += [
     ("bitwise", "compare", Bitwise, (2, 4, 6, 8)),
+    ("bitwise_masks", "mask", BitwiseMasks, (2, 4, 6, 8)),
     ("gather_nd_scatter_nd", "gather", IndexScatterGather, (2, 4, 6, 8)),
     ("linspace_eye", "math", Generators, (2, 4, 6, 8)),
     ("acosh_atanh", "math", AcoshAtanh, (2, 4, 6, 8)),
