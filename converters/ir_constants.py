@@ -14,6 +14,16 @@ import numpy as np
 from . import ir
 from .errors import ConversionError
 
+# the lowering registers itself (converters/lowering.py imports the handlers, which use this
+# module, so this module cannot import it)
+_LOWERING = None
+
+
+def use_lowering(lowering_class) -> None:
+    global _LOWERING
+    _LOWERING = lowering_class
+
+
 _MAX_NODES = 64          # an index computation is a handful of nodes; past this, give up
 _MAX_ELEMENTS = 1 << 22  # and it is small: never fold a weight-sized tensor here
 
@@ -59,14 +69,15 @@ def _producers(x: ir.Value):
 
 
 def _fold(x: ir.Value, opset: int) -> Optional[np.ndarray]:
-    from .lowering import Lowering
     from .passes import fold_constants
+    if _LOWERING is None:
+        return None
     if x.shape is None or None in x.shape or int(np.prod(x.shape)) > _MAX_ELEMENTS:
         return None
     nodes = _producers(x)
     if nodes is None:
         return None
-    lowering = Lowering(ir.Graph("constant", [], [], nodes), opset)
+    lowering = _LOWERING(ir.Graph("constant", [], [], nodes), opset)
     try:
         og = lowering.run()
     except ConversionError:

@@ -3,7 +3,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import ir, primitive_args
+from . import ir, ir_constants, primitive_args
 from .errors import ConversionError, UnsupportedOpsError
 from .handlers import registry
 from .onnx_graph import FrozenList, ONode, OnnxGraph, TensorInfo
@@ -252,3 +252,6 @@ def check_supported(graph: ir.Graph, opset: int) -> None:
 def lower(graph: ir.Graph, opset: int) -> OnnxGraph:
     from . import handlers  # noqa: F401  (registers every handler)
     return Lowering(graph, opset).run()
+
+
+ir_constants.use_lowering(Lowering)
