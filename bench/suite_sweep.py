@@ -514,14 +514,13 @@ def _convert_and_check(model_id, workdir):
                         rec[label] = f"{len(outs)} outputs, MindSpore has {len(refs)}"
                         ok = False
                         continue
-                    errs, tols = zip(*(_compare(o, r) for o, r in zip(outs, refs)))
+                    errs, tols = map(list, zip(*(_compare(o, r) for o, r in zip(outs, refs))))
                     for j, (o, r) in enumerate(zip(outs, refs)):
                         if errs[j] > tols[j]:
                             e, t = _compare_rows(o, r)
                             if e <= t:   # the same rows, near-ties in another order
                                 rec.setdefault("tie_order", []).append(f"{label} output {j}")
-                                errs, tols = (errs[:j] + (e,) + errs[j + 1:],
-                                              tols[:j] + (t,) + tols[j + 1:])
+                                errs[j], tols[j] = e, t
                     shapes = [f"output {j}: {tuple(o.shape)}, MindSpore {tuple(r.shape)}"
                               for j, (o, r) in enumerate(zip(outs, refs)) if o.shape != r.shape]
                     if shapes:

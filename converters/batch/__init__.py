@@ -12,14 +12,14 @@ from .rules import (ELEMENTWISE, PER_SAMPLE, SAME_AXIS, along, along_axis, along
                     Reseed, repeated_over_batch,
                     broadcast_axis, channel_op, describe, elementwise, normalize_from,
                     per_sample, reduce, refuse, same_axis)
-from .state import (BatchState, Refuse, Rewrites, Rule, apply_rewrites, arg, common_outer,
-                    first_carrier, ints, keeps_outer, prod, rank_of, repeat_over_batch,
-                    set_outputs, static_shape, where)
+from .state import (BatchState, Refuse, Rewrites, Rule, apply_rewrites, arg, batch_node,
+                    common_outer, first_carrier, ints, is_sample_index, keeps_outer, prod,
+                    rank_of, repeat_over_batch, set_outputs, static_shape, where)
 
 __all__ = ["make_batch_dynamic", "ELEMENTWISE", "PER_SAMPLE", "SAME_AXIS", "along",
            "along_axis", "along_output_axis",
            "Reseed", "repeated_over_batch", "broadcast_axis", "channel_op", "describe", "elementwise",
            "normalize_from", "per_sample", "reduce", "refuse", "same_axis", "BatchState",
-           "Refuse", "Rewrites", "Rule", "apply_rewrites", "arg", "common_outer", "first_carrier",
-           "ints", "keeps_outer", "repeat_over_batch",
+           "Refuse", "Rewrites", "Rule", "apply_rewrites", "arg", "batch_node", "common_outer",
+           "first_carrier", "ints", "is_sample_index", "keeps_outer", "repeat_over_batch",
            "prod", "rank_of", "set_outputs", "static_shape", "where"]

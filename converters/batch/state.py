@@ -94,14 +94,32 @@ def ints(v):
     return [int(a) for a in np.asarray(v).reshape(-1)]
 
 
-def repeat_over_batch(name: str, value, ref, axis: int, shape, scope, st: BatchState):
-    """A converter-internal _BroadcastBatch node that repeats `value` (size 1 on `axis`) to the
-    batch of `ref` (a batch tensor on axis 0): its output, of `shape`, a batch tensor on
-    `axis`. The caller puts the node (the output's producer) into the graph."""
-    node = ir.Node(name, "_BroadcastBatch", [value, ref], [], {"axis": axis}, scope)
-    node.outputs.append(ir.Value(name, value.dtype, tuple(shape), "node", node, 0))
+def batch_node(name: str, op_type: str, inputs, attrs, dtype, shape, axis: int, scope,
+               st: BatchState):
+    """A converter-internal node the analysis creates (_BroadcastBatch, _SampleIndex): its one
+    output, of `shape`, a batch tensor on `axis`. The caller puts the node (the output's
+    producer) into the graph."""
+    node = ir.Node(name, op_type, list(inputs), [], attrs, scope)
+    node.outputs.append(ir.Value(name, dtype, tuple(shape), "node", node, 0))
     st.set(node.outputs[0], axis)
     return node.outputs[0]
+
+
+def repeat_over_batch(name: str, value, ref, axis: int, shape, scope, st: BatchState):
+    """A _BroadcastBatch node that repeats `value` (size 1 on `axis`) to the batch of `ref` (a
+    batch tensor on axis 0): its output, a batch tensor on `axis` (`batch_node`)."""
+    return batch_node(name, "_BroadcastBatch", [value, ref], {"axis": axis}, value.dtype, shape,
+                      axis, scope, st)
+
+
+def is_sample_index(data, samples: int) -> bool:
+    """Is the compile-time integer array `data` the sample index along its axis 0 -- n at every
+    position of slice n, for `samples` slices (`ops.arange(N)[:, None]` as a static export of
+    batch N folds it)?"""
+    if data is None or data.ndim < 1 or data.shape[0] != samples or data.dtype.kind not in "iu":
+        return False
+    index = np.arange(samples).reshape([samples] + [1] * (data.ndim - 1))
+    return bool(np.array_equal(data, np.broadcast_to(index, data.shape)))
 
 
 def common_outer(node, st: BatchState, carriers) -> int:

@@ -405,10 +405,9 @@ def _sample_indexed(indices, samples):
             int(axis[0]) % len(indices.shape) != len(indices.shape) - 1:
         return None
     first = value_of(items[0])
-    if first is None or first.ndim < 2 or first.shape[-1] != 1 or first.shape[0] != samples:
+    if first is None or first.ndim < 2 or first.shape[-1] != 1:
         return None
-    sample = np.arange(samples).reshape([samples] + [1] * (first.ndim - 1))
-    return items[1] if np.array_equal(first, np.broadcast_to(sample, first.shape)) else None
+    return items[1] if B.is_sample_index(first, samples) else None
 
 
 def _gather_nd_rule(node, st):

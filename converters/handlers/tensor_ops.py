@@ -221,19 +221,12 @@ def _sample_index_constants(node, st: B.BatchState, items):
         return items
     out = []
     for k, v in enumerate(items):
-        data = None if st.carries(v) or not isinstance(v, ir.Value) or not v.shape or \
-            v.shape[0] != st.batch else value_of(v)
-        sample = np.arange(st.batch).reshape([st.batch] + [1] * (len(v.shape) - 1)) \
-            if data is not None else None
-        if data is None or data.dtype.kind not in "iu" or \
-                not np.array_equal(data, np.broadcast_to(sample, data.shape)):
+        if st.carries(v) or not isinstance(v, ir.Value) or not v.shape or \
+                v.shape[0] != st.batch or not B.is_sample_index(value_of(v), st.batch):
             out.append(v)
             continue
-        name = f"{node.name}/sample_index{k}"
-        index = ir.Node(name, "_SampleIndex", [ref], [], {"shape": tuple(v.shape)}, node.scope)
-        index.outputs.append(ir.Value(name, v.dtype, tuple(v.shape), "node", index, 0))
-        st.set(index.outputs[0], 0)
-        out.append(index.outputs[0])
+        out.append(B.batch_node(f"{node.name}/sample_index{k}", "_SampleIndex", [ref],
+                                {"shape": tuple(v.shape)}, v.dtype, v.shape, 0, node.scope, st))
     return out
 
 
