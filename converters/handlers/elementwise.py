@@ -33,10 +33,24 @@ def _operand(ctx, pos, dtype):
     return t
 
 
+_NARROW_INTS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.uint8, np.uint16))
+
+
+def arithmetic_dtype(ctx, dtype, onnx_op: str):
+    """The type to compute `onnx_op` in: Add/Sub/Mul/Pow take 8- and 16-bit integers from
+    opset 14 on; before it they are computed in int32 and cast back, which wraps as
+    MindSpore's narrow integers do."""
+    if np.dtype(dtype) in _NARROW_INTS and onnx_op in ("Add", "Sub", "Mul", "Pow") and \
+            ctx.opset < 14:
+        return np.dtype(np.int32)
+    return np.dtype(dtype)
+
+
 @op(*_BINARY, batch=B.ELEMENTWISE)
 def binary(ctx):
     onnx_op = _BINARY[ctx.node.op_type]
-    dtype = ctx.out_dtype()
+    out_dtype = ctx.out_dtype()
+    dtype = arithmetic_dtype(ctx, out_dtype, onnx_op)
     a, b = _operand(ctx, 0, dtype), _operand(ctx, 1, dtype)
     # AddExt / SubExt: input + alpha * other
     if ctx.node.op_type in ("AddExt", "SubExt", "AddScalar", "SubScalar", "InplaceAddExt",
@@ -46,7 +60,8 @@ def binary(ctx):
             b = ctx.make("Mul", [b, ctx.tensor_of(np.asarray(alpha, dtype=dtype))])
     if onnx_op == "Div" and np.issubdtype(np.dtype(dtype), np.integer):
         raise ConversionError(f"{ctx.where()}: integer division is not supported")
-    ctx.set_output(ctx.make(onnx_op, [a, b]))
+    y = ctx.make(onnx_op, [a, b])
+    ctx.set_output(y if dtype == np.dtype(out_dtype) else ctx.cast(y, out_dtype))
 
 
 @op(*_COMPARE, batch=B.ELEMENTWISE)
@@ -76,8 +91,11 @@ def rsqrt(ctx):
 
 @op("Square", batch=B.ELEMENTWISE)
 def square(ctx):
-    x = ctx.tensor(0)
-    ctx.set_output(ctx.make("Mul", [x, x]))
+    dtype = np.dtype(ctx.out_dtype())
+    work = arithmetic_dtype(ctx, dtype, "Mul")
+    x = _operand(ctx, 0, work)
+    y = ctx.make("Mul", [x, x])
+    ctx.set_output(y if work == dtype else ctx.cast(y, dtype))
 
 
 @op("Select", batch=B.ELEMENTWISE)

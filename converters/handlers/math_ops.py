@@ -116,16 +116,89 @@ _BITWISE = {"BitwiseAnd": "BitwiseAnd", "BitwiseOr": "BitwiseOr", "BitwiseXor": 
 _LOGICAL = {"BitwiseAnd": "And", "BitwiseOr": "Or", "BitwiseXor": "Xor"}
 
 
+_CHUNK = 16   # bits summed per reduction: OpenVINO's CPU ReduceSum on integers is exact to 2^24
+
+
+def _bit_tables(n_bits: int, signed: bool):
+    """Per bit position, laid out (chunk, bit in chunk): the divisor of the chunk's value
+    whose floored quotient holds the bit as its lowest bit, the modulus and divisor that
+    extract it, and its weight in the chunk. No constant exceeds 2^16, so a runtime that
+    computes int64 in int32 (OpenVINO's CPU plugin) still gets every bit of values that fit.
+    The sign bit of a signed type weighs -2^(size-1) in the top chunk; it is taken from the
+    quotient by 2^(size-2), mod 4, div 2."""
+    size = min(_CHUNK, n_bits)
+    power = np.array([[1 << k for k in range(size)]] * (n_bits // size), np.int64)
+    mod = np.full(power.shape, 2, np.int64)
+    div = np.ones(power.shape, np.int64)
+    weight = power.copy()
+    if signed:
+        power[-1, -1], mod[-1, -1], div[-1, -1] = 1 << (size - 2), 4, 2
+        weight[-1, -1] = -(1 << (size - 1))
+    return power, mod, div, weight
+
+
+def _bits(ctx, x, n_chunks: int, tables):
+    """The two's-complement bits of int64 `x` on two new last axes (chunk, bit). Chunk j's
+    value is floor(x / 2^(16 j)) by repeated floor division by 2^16, bit k of it
+    floor(value / 2^k) mod 2: arithmetic shifts, exact for negatives too."""
+    power, mod, div = tables
+    chunk = ctx.unsqueeze(x, [-1])
+    chunks = [chunk]
+    for _ in range(1, n_chunks):
+        chunk = _floor_div(ctx, chunk, ctx.initializer(np.array(1 << _CHUNK, np.int64)),
+                           np.dtype(np.int64))
+        chunks.append(chunk)
+    value = chunks[0] if n_chunks == 1 else ctx.make("Concat", chunks, axis=-1)
+    q = _floor_div(ctx, ctx.unsqueeze(value, [-1]), power, np.dtype(np.int64))
+    return ctx.make("Div", [ctx.make("Mod", [q, mod], fmod=0), div])
+
+
+def _bitwise_arithmetic(ctx, dtype):
+    """Integer bitwise before opset 18, from the bits of each operand in int64 arithmetic
+    (Div, Mod, Mul: every runtime has int64 kernels for them), recomposed by a weighted sum per
+    16-bit chunk and the chunks by multiples of 2^16. Uses n_bits times the operands' memory: meant for
+    the masks and flags networks compute, not for bulk data."""
+    n_bits = dtype.itemsize * 8
+    # unsigned types below 64 bits are non-negative in int64; uint64 wraps through int64
+    signed = np.issubdtype(dtype, np.signedinteger) or dtype == np.uint64
+    n_chunks = n_bits // min(_CHUNK, n_bits)
+    power, mod, div, weight = (ctx.initializer(t, "bit_table")
+                               for t in _bit_tables(n_bits, signed))
+    a, b = (_bits(ctx, ctx.cast(_operand(ctx, i, dtype), np.int64), n_chunks,
+                  (power, mod, div)) for i in (0, 1))
+    both = ctx.make("Mul", [a, b])
+    kind = ctx.node.op_type
+    if kind == "BitwiseAnd":
+        bits = both
+    elif kind == "BitwiseOr":
+        bits = ctx.make("Sub", [ctx.make("Add", [a, b]), both])
+    else:
+        bits = ctx.make("Abs", [ctx.make("Sub", [a, b])])
+    chunks = ctx.reduce("ReduceSum", ctx.make("Mul", [bits, weight]), [-1], False)
+    # Horner over the chunks, top first, by 2^16 only: a runtime that narrows int64
+    # constants to int32 saturates 2^32 and beyond, while integer Mul and Add wrap
+    scale = ctx.initializer(np.array(1 << _CHUNK, np.int64))
+    value = None
+    for j in reversed(range(n_chunks)):
+        part = ctx.make("Gather", [chunks, ctx.initializer(np.array(j, np.int64))], axis=-1)
+        value = part if value is None else ctx.make("Add", [ctx.make("Mul", [value, scale]),
+                                                           part])
+    return value if dtype == np.int64 else ctx.cast(value, dtype)
+
+
 @op(*_BITWISE, batch=B.ELEMENTWISE)
 def bitwise_logical(ctx):
     """On booleans (attention masks: MASTER's decoder) bitwise is logical: ONNX And/Or/Xor, at
-    any opset. ONNX's bitwise operators on integers come with opset 18."""
+    any opset. ONNX's bitwise operators on integers come with opset 18; before it they are
+    computed bit by bit (_bitwise_arithmetic)."""
     dtype = np.dtype(ctx.out_dtype())
-    if dtype != np.bool_:
-        raise ConversionError(f"{ctx.where()}: a bitwise operation on {dtype} needs opset >= "
-                              f"18 (ONNX {_BITWISE[ctx.node.op_type]}); on booleans any opset")
-    ctx.set_output(ctx.make(_LOGICAL[ctx.node.op_type], [_operand(ctx, 0, dtype),
-                                                        _operand(ctx, 1, dtype)]))
+    if dtype == np.bool_:
+        ctx.set_output(ctx.make(_LOGICAL[ctx.node.op_type], [_operand(ctx, 0, dtype),
+                                                            _operand(ctx, 1, dtype)]))
+    elif np.issubdtype(dtype, np.integer):
+        ctx.set_output(_bitwise_arithmetic(ctx, dtype))
+    else:
+        raise ConversionError(f"{ctx.where()}: bitwise operation on {dtype}")
 
 
 @op(*_BITWISE, since=18, batch=B.ELEMENTWISE)

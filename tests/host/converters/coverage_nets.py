@@ -759,6 +759,18 @@ class Bitwise(nn.Cell):
         return (ops.bitwise_and(i, 3), ops.bitwise_or(i, 5), ops.bitwise_xor(i, 6))
 
 
+class BitwiseSignedTypes(nn.Cell):
+    """Bitwise on negative and narrow integers: before opset 18 computed bit by bit, the
+    sign bit included."""
+
+    def construct(self, x):
+        i = (x * 40).astype(ms.int32)                         # negatives and positives
+        return (ops.bitwise_and(i, -7), ops.bitwise_or(i.astype(ms.int64), -100),
+                ops.bitwise_xor(i.astype(ms.int8), ms.Tensor(-3, ms.int8)),
+                ops.bitwise_and(ops.abs(i).astype(ms.uint8), ms.Tensor(0x5A, ms.uint8)),
+                ops.bitwise_or(i.astype(ms.int16), i[:, :1].astype(ms.int16) * 3))
+
+
 class IndexScatterGather(nn.Cell):
     def construct(self, x):
         idx = ms.Tensor(np.array([[0, 1], [1, 2]], np.int32))
@@ -791,6 +803,7 @@ class BitwiseMasks(nn.Cell):
 CASES += [
     ("bitwise", "compare", Bitwise, (2, 4, 6, 8)),
     ("bitwise_masks", "mask", BitwiseMasks, (2, 4, 6, 8)),
+    ("bitwise_signed_types", "compare", BitwiseSignedTypes, (2, 4, 6, 8)),
     ("gather_nd_scatter_nd", "gather", IndexScatterGather, (2, 4, 6, 8)),
     ("linspace_eye", "math", Generators, (2, 4, 6, 8)),
     ("acosh_atanh", "math", AcoshAtanh, (2, 4, 6, 8)),
