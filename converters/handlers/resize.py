@@ -179,22 +179,131 @@ def _grid_sampler_rule(node, st):
     B.set_outputs(node, st, 0)
 
 
-@op("GridSampler2D", since=16, batch=_grid_sampler_rule)
-def grid_sampler_2d(ctx):
-    """ONNX GridSample (opset 16; opset 20 renamed bilinear/bicubic to linear/cubic). Below
-    opset 16 there is no handler, and the unsupported-primitive report names opset 16."""
+def _grid_args(ctx):
     where = ctx.where()
     mode = _enum(ctx.const(2, "interpolation_mode", 0), _GRID_MODES, "interpolation mode", where)
     padding = _enum(ctx.const(3, "padding_mode", 0), _GRID_PADDING, "padding mode", where)
-    align = int(bool(ctx.const(4, "align_corners", False)))
+    align = bool(ctx.const(4, "align_corners", False))
     if mode == "bicubic":
         # MindSpore's CPU backend has no bicubic grid sampling, so nothing could be checked
         raise ConversionError(f"{where}: bicubic grid sampling is not verified against MindSpore")
+    return mode, padding, align
+
+
+@op("GridSampler2D", since=16, batch=_grid_sampler_rule)
+def grid_sampler_2d(ctx):
+    """ONNX GridSample (opset 16; opset 20 renamed bilinear/bicubic to linear/cubic)."""
+    mode, padding, align = _grid_args(ctx)
     if ctx.opset >= 20:
         mode = _GRID_MODES_20[mode]
     dtype = ctx.out_dtype()
     ctx.set_output(ctx.make("GridSample", [ctx.tensor(0, dtype), ctx.tensor(1, dtype)],
-                            mode=mode, padding_mode=padding, align_corners=align))
+                            mode=mode, padding_mode=padding, align_corners=int(align)))
+
+
+class _GridGather:
+    """Grid sampling before opset 16 (no GridSample): pixel coordinates from the normalised
+    grid, padded as GridSample pads them, and the neighbours fetched per sample by GatherND
+    (batch_dims=1) from the NHWC input. Coordinates are (x, y) on the grid's last axis, so each
+    step works on both at once against the vector of sizes (W, H)."""
+
+    def __init__(self, ctx, dtype):
+        self.ctx, self.dtype = ctx, dtype
+        x = ctx.tensor(0, dtype)
+        hw = ctx.make("Slice", [ctx.make("Shape", [x]), self.ints([2]), self.ints([4])])
+        self.size_i = ctx.make("Gather", [hw, self.ints([1, 0])], axis=0)      # (W, H)
+        self.size = ctx.cast(self.size_i, dtype)
+        self.nhwc = ctx.make("Transpose", [x], perm=[0, 2, 3, 1])
+
+    def ints(self, values):
+        return self.ctx.initializer(np.array(values, np.int64))
+
+    def num(self, value):
+        return self.ctx.initializer(np.array(value, self.dtype))
+
+    def op(self, op_type, *inputs, **attrs):
+        return self.ctx.make(op_type, list(inputs), **attrs)
+
+    def unnormalise(self, grid, align):
+        one = self.num(1.0)
+        if align:    # -1 and 1 are the corner pixels' centres
+            return self.op("Mul", self.op("Div", self.op("Add", grid, one), self.num(2.0)),
+                           self.op("Sub", self.size, one))
+        # -1 and 1 are the corner pixels' outer edges
+        return self.op("Div", self.op("Sub", self.op("Mul", self.op("Add", grid, one),
+                                                     self.size), one), self.num(2.0))
+
+    def clip(self, c):
+        return self.op("Min", self.op("Max", c, self.num(0.0)),
+                       self.op("Sub", self.size, self.num(1.0)))
+
+    def reflect(self, c, align):
+        """Reflect about the border (pixel centres with align_corners, edges without), then
+        clip; a size of 1 with align_corners has no span and maps everything to 0."""
+        low = self.num(0.0 if align else -0.5)
+        span = self.op("Sub", self.size, self.num(1.0)) if align else self.size
+        zero_span = self.op("Equal", span, self.num(0.0))
+        safe = self.op("Where", zero_span, self.num(1.0), span)
+        dist = self.op("Abs", self.op("Sub", c, low))
+        extra = self.op("Mod", dist, safe, fmod=1)
+        flips = self.op("Floor", self.op("Div", dist, safe))
+        odd = self.op("Sub", flips, self.op("Mul", self.num(2.0), self.op(
+            "Floor", self.op("Div", flips, self.num(2.0)))))
+        back = self.op("Add", self.op("Sub", safe, extra), low)
+        out = self.op("Where", self.op("Equal", odd, self.num(0.0)), self.op("Add", extra, low),
+                      back)
+        return self.clip(self.op("Where", zero_span, self.num(0.0), out))
+
+    def corner(self, c_int, weight, bounded):
+        """weight * x at integer (x, y) coordinates c_int; zero where they are outside the
+        image unless `bounded` (border/reflection coordinates are inside already)."""
+        if not bounded:
+            inside = self.op("And", self.op("GreaterOrEqual", c_int, self.ints(0)),
+                             self.op("Less", c_int, self.size_i))
+            inside = self.op("Cast", inside, to=np.dtype(self.dtype))
+            inside = self.ctx.reduce("ReduceProd", inside, [-1], True)
+            weight = inside if weight is None else self.op("Mul", weight, inside)
+        clamped = self.op("Min", self.op("Max", c_int, self.ints(0)),
+                          self.op("Sub", self.size_i, self.ints(1)))
+        yx = self.op("Gather", clamped, self.ints([1, 0]), axis=-1)
+        value = self.op("GatherND", self.nhwc, yx, batch_dims=1)           # (N, Ho, Wo, C)
+        return value if weight is None else self.op("Mul", value, weight)
+
+    def sample(self, mode, padding, align):
+        grid = self.ctx.tensor(1, self.dtype)
+        c = self.unnormalise(grid, align)
+        if padding == "border":
+            c = self.clip(c)
+        elif padding == "reflection":
+            c = self.reflect(c, align)
+        bounded = padding != "zeros"
+        if mode == "nearest":     # Round is half to even, as GridSample's nearest
+            out = self.corner(self.op("Cast", self.op("Round", c), to=np.dtype(np.int64)),
+                              None, bounded)
+        else:
+            c0 = self.op("Floor", c)
+            frac = self.op("Sub", c, c0)
+            c0 = self.op("Cast", c0, to=np.dtype(np.int64))
+            fx, fy = (self.op("Slice", frac, self.ints([i]), self.ints([i + 1]), self.ints([-1]))
+                      for i in (0, 1))
+            one = self.num(1.0)
+            out = None
+            for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+                wx = fx if dx else self.op("Sub", one, fx)
+                wy = fy if dy else self.op("Sub", one, fy)
+                term = self.corner(self.op("Add", c0, self.ints([dx, dy])),
+                                   self.op("Mul", wx, wy), bounded)
+                out = term if out is None else self.op("Add", out, term)
+        return self.op("Transpose", out, perm=[0, 3, 1, 2])
+
+
+@op("GridSampler2D", batch=_grid_sampler_rule)
+def grid_sampler_2d_by_gather(ctx):
+    mode, padding, align = _grid_args(ctx)
+    shape = ctx.in_shape(0)
+    if shape is not None and len(shape) != 4:
+        raise ConversionError(f"{ctx.where()}: needs a 4-D input")
+    ctx.set_output(_GridGather(ctx, np.dtype(ctx.out_dtype())).sample(mode, padding, align))
 
 
 def _affine_grid_rule(node, st):

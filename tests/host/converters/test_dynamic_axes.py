@@ -105,6 +105,20 @@ class Segmenter(nn.Cell):
         return to_input, scaled, nearest
 
 
+class Warper(nn.Cell):
+    """A spatial transformer's sampling: a per-pixel flow field from a convolution warps the
+    image (GridSampler2D, bilinear with zero padding and nearest with reflection; below opset
+    16 by gathers) at any image size."""
+    def __init__(self):
+        super().__init__()
+        self.flow = nn.Conv2d(3, 2, 3, pad_mode="same", has_bias=True)
+
+    def construct(self, x):
+        grid = ops.tanh(self.flow(x)).transpose(0, 2, 3, 1) * 1.2
+        return (ops.grid_sample(x, grid, "bilinear", "zeros", False),
+                ops.grid_sample(x, grid, "nearest", "reflection", True))
+
+
 CASES = {
     # name: (network, symbolic input shape, dtype, the ONNX input's axes, sizes fed)
     "image": (ImageClassifier, [None, 3, None, None], np.float32,
@@ -118,6 +132,8 @@ CASES = {
     "segmentation": (Segmenter, [None, 3, None, None], np.float32,
                      ["batch", 3, "height", "width"],
                      [(1, 3, 16, 20), (3, 3, 34, 18), (8, 3, 12, 12)]),
+    "warp": (Warper, [None, 3, None, None], np.float32, ["batch", 3, "height", "width"],
+             [(1, 3, 16, 20), (3, 3, 9, 31), (8, 3, 12, 12)]),
 }
 
 
