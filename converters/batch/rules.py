@@ -10,6 +10,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import ir
+from ..ir_constants import value_of
 from .state import (BatchState, Refuse, Rewrites, Rule, arg, ints, keeps_outer, rank_of,
                     set_outputs, where)
 
@@ -55,14 +56,16 @@ def broadcast_axis(node, st: BatchState, operands: Sequence[int],
 
 
 def first_slice_if_uniform(v: ir.Value, k: int) -> Optional[ir.Value]:
-    """A constant whose slices along axis k are all equal (e.g. a zero initial state, or a bias
-    MindSpore folded into one row per sample) as its first slice: broadcasting restores it at
-    any batch size. None when the slices differ or it is computed at run time."""
-    if v.data is None or np.ndim(v.data) != len(v.shape):
+    """A constant whose slices along axis k are all equal (e.g. a zero initial state, a bias
+    MindSpore folded into one row per sample, nn.Threshold's FillV2 of the export's shape) as
+    its first slice: broadcasting restores it at any batch size. None when the slices differ
+    or it depends on run-time data."""
+    data = v.data if v.data is not None else value_of(v)
+    if data is None or np.ndim(data) != len(v.shape):
         return None
-    first = np.take(v.data, [0], axis=k)
-    same = np.array_equal(v.data, np.broadcast_to(first, v.data.shape),
-                          equal_nan=v.data.dtype.kind in "fc")
+    first = np.take(data, [0], axis=k)
+    same = np.array_equal(data, np.broadcast_to(first, data.shape),
+                          equal_nan=data.dtype.kind in "fc")
     if not same:
         return None
     shape = tuple(1 if i == k else d for i, d in enumerate(v.shape))

@@ -93,6 +93,28 @@ def _check_in_place(ctx):
                               "give index_add a tensor nothing else reads")
 
 
+@op("IndexAdd", batch=_index_add_rule)
+def index_add_by_match(ctx):
+    """IndexAdd before ScatterElements has reduction='add' (opset 16): the indexed axis moved
+    to the front, the rest flattened (any batch), the additions folded in by reduce_matched,
+    and moved back."""
+    _check_in_place(ctx)
+    rank = ctx.in_rank(0)
+    axis = int(ctx.const(None, "axis")) % rank
+    dtype = np.dtype(ctx.out_dtype())
+    perm = [axis] + [j for j in range(rank) if j != axis]
+    back = [int(j) for j in np.argsort(perm)]
+    x = ctx.make("Transpose", [ctx.tensor(0, dtype)], perm=perm)
+    y = ctx.make("Transpose", [ctx.tensor(2, dtype)], perm=perm)
+    by_row = ctx.initializer(np.array([0, -1], np.int64))
+    positions = ctx.make("Reshape", [ctx.cast(ctx.tensor(1), np.int64),
+                                     ctx.initializer(np.array([-1], np.int64))])
+    out = reduce_matched(ctx, ctx.make("Reshape", [x, by_row]), positions,
+                         ctx.make("Reshape", [y, by_row]), "add", dtype)
+    out = ctx.make("Reshape", [out, ctx.make("Shape", [x])])
+    ctx.set_output(ctx.make("Transpose", [out], perm=back))
+
+
 @op("IndexAdd", since=16, batch=_index_add_rule)
 def index_add(ctx):
     """x with y added at `indices` along `axis`, repeated indices accumulating: ONNX
@@ -364,8 +386,85 @@ def tensor_scatter_update(ctx):
     ctx.set_output(_assign_box(ctx, ctx.tensor(0, dtype), ctx.tensor(2, dtype), box, shape))
 
 
-# ScatterND's reduction attribute: add/mul from opset 16, max/min from opset 18. Below those the
-# primitives have no handler and the unsupported-primitive report names the opset they need.
+def _identity(reduction, dtype):
+    """The value a reduction leaves its other operand with: 0, 1, or the type's lowest /
+    highest value."""
+    if reduction in ("add", "mul"):
+        return 0 if reduction == "add" else 1
+    if np.issubdtype(dtype, np.floating):
+        return -np.inf if reduction == "max" else np.inf
+    return np.iinfo(dtype).min if reduction == "max" else np.iinfo(dtype).max
+
+
+_COMBINE = {"add": ("ReduceSum", "Add"), "mul": ("ReduceProd", "Mul"),
+            "max": ("ReduceMax", "Max"), "min": ("ReduceMin", "Min")}
+
+
+def reduce_matched(ctx, x2, positions, updates2, reduction, dtype):
+    """x2 (M, R) with updates2 (K, R) folded into the rows `positions` (K) names, duplicates
+    reduced: a one-hot match (M, K) selects each row's updates, the reduction runs over K
+    with its identity elsewhere, and x2 takes it in with the same operation. For runtimes
+    without ScatterND / ScatterElements reductions (before opset 16 / 18); costs M*K*R."""
+    rows = ctx.make("Range", [ctx.initializer(np.array(0, np.int64)), ctx.make(
+        "Squeeze", [ctx.make("Slice", [ctx.make("Shape", [x2]), ctx.initializer(
+            np.array([0], np.int64)), ctx.initializer(np.array([1], np.int64))]),
+            ctx.initializer(np.array([0], np.int64))]), ctx.initializer(np.array(1, np.int64))])
+    match = ctx.make("Equal", [ctx.unsqueeze(rows, [1]), ctx.unsqueeze(positions, [0])])
+    picked = ctx.make("Where", [ctx.unsqueeze(match, [2]), ctx.unsqueeze(updates2, [0]),
+                                ctx.initializer(np.array(_identity(reduction, dtype), dtype))])
+    reduce_op, combine = _COMBINE[reduction]
+    return ctx.make(combine, [x2, ctx.reduce(reduce_op, picked, [1], False)])
+
+
+def _tensor_scatter_by_match(ctx, reduction, negate=False):
+    """TensorScatter{Add,Sub,Mul,Max,Min} before ScatterND has the reduction: the index
+    tuples (..., k) become row positions over x's first k axes (static), and reduce_matched
+    folds the updates in."""
+    shape = ctx.in_shape(0)
+    idx_shape = ctx.in_shape(1)
+    if not shape or None in shape or not idx_shape or idx_shape[-1] is None:
+        raise ConversionError(f"{ctx.where()}: a scatter with a reduction before opset "
+                              f"{16 if reduction in ('add', 'mul') else 18} needs static shapes")
+    k = int(idx_shape[-1])
+    dtype = np.dtype(ctx.out_dtype())
+    strides = np.array([int(np.prod(shape[j + 1:k])) for j in range(k)], np.int64)
+    idx = ctx.make("Reshape", [ctx.cast(ctx.tensor(1), np.int64),
+                               ctx.initializer(np.array([-1, k], np.int64))])
+    positions = ctx.reduce("ReduceSum", ctx.make("Mul", [idx, ctx.initializer(strides)]),
+                           [1], False)
+    rest = int(np.prod(shape[k:]))
+    updates = ctx.make("Reshape", [ctx.tensor(2, dtype), ctx.initializer(
+        np.array([-1, rest], np.int64))])
+    if negate:
+        updates = ctx.make("Neg", [updates])
+    x2 = ctx.make("Reshape", [ctx.tensor(0, dtype), ctx.initializer(
+        np.array([int(np.prod(shape[:k])), rest], np.int64))])
+    y = reduce_matched(ctx, x2, positions, updates, reduction, dtype)
+    ctx.set_output(ctx.make("Reshape", [y, ctx.initializer(np.array(shape, np.int64))]))
+
+
+# ScatterND's reduction attribute: add/mul from opset 16, max/min from opset 18; before those
+# the updates are matched to their rows (_tensor_scatter_by_match).
+@op("TensorScatterAdd", batch=_SCATTER_REFUSE)
+def tensor_scatter_add_by_match(ctx):
+    _tensor_scatter_by_match(ctx, "add")
+
+
+@op("TensorScatterSub", batch=_SCATTER_REFUSE)
+def tensor_scatter_sub_by_match(ctx):
+    _tensor_scatter_by_match(ctx, "add", negate=True)
+
+
+@op("TensorScatterMul", batch=_SCATTER_REFUSE)
+def tensor_scatter_mul_by_match(ctx):
+    _tensor_scatter_by_match(ctx, "mul")
+
+
+@op("TensorScatterMax", "TensorScatterMin", batch=_SCATTER_REFUSE)
+def tensor_scatter_max_min_by_match(ctx):
+    _tensor_scatter_by_match(ctx, "max" if ctx.node.op_type == "TensorScatterMax" else "min")
+
+
 @op("TensorScatterAdd", since=16, batch=_SCATTER_REFUSE)
 def tensor_scatter_add(ctx):
     _tensor_scatter(ctx, "add")

@@ -19,9 +19,6 @@ REFUSED_DYNAMIC = {
     "tensor_scatter_update": "part of the batch axis",
     "tensor_scatter_add_sub_mul": "run-time index",
     "tensor_scatter_max_min": "run-time index",
-    # nn.Threshold's fill value is folded to a constant of the export's batch size (2 here);
-    # from a batch-1 export it broadcasts and converts
-    "threshold": "constant of size 2 along the batch axis",
 }
 
 
