@@ -450,8 +450,11 @@ def _compare_rows(actual, ref):
         return float("inf"), 0.0
     a = actual.astype(np.float64).reshape((-1,) + ref.shape[-2:])
     r = ref.astype(np.float64).reshape(a.shape)
-    descending = [c for c in range(r.shape[-1]) if np.all(np.diff(r[:, :, c], axis=1) <= 0)]
-    if not descending or r.shape[1] < 2:
+    if r.shape[-1] > 64 or r.shape[1] < 2:   # rows of a few fields, not a map
+        return float("inf"), 0.0
+    descending = [c for c in range(r.shape[-1]) if np.all(np.diff(r[:, :, c], axis=1) <= 0)
+                  and np.all(np.ptp(r[:, :, c], axis=1) > 0)]
+    if not descending:
         return float("inf"), 0.0
     score = descending[0]
     if np.any(np.diff(a[:, :, score], axis=1) > 0):    # not selected in score order
@@ -488,6 +491,20 @@ def _checks(kind, dynamic):
         return [(f"size{k}", f"ax{k}_in{{}}", f"ax{k}_out{{}}") for k in (0, 1)]
     return [(f"b{b}", f"in{{}}_b{b}", f"out{{}}_b{b}")
             for b in ((1, DYN_BATCH) if dynamic else (1,))]
+
+
+# An output that misses the tolerance still agrees with MindSpore as closely as ONNX Runtime
+# agrees with itself when it only reorders float32 arithmetic (graph optimisations off):
+# within NOISE_FACTOR times that difference, the gap is the network's float32 noise floor.
+NOISE_FACTOR = 2.0
+
+
+def _unoptimised(model, ort):
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CPUExecutionProvider"])
 
 
 def _convert_and_check(model_id, workdir):
@@ -531,7 +548,7 @@ def _convert_and_check(model_id, workdir):
                 sess = ort.InferenceSession(model.SerializeToString(), opts,
                                             providers=["CPUExecutionProvider"])
                 names = [i.name for i in sess.get_inputs()]
-                ok = True
+                ok, plain = True, None
                 for label, in_key, out_key in _checks(kind, dynamic):
                     if in_key.format(0) not in data:
                         rec[label] = "no MindSpore reference"
@@ -551,6 +568,14 @@ def _convert_and_check(model_id, workdir):
                             if e <= t:   # the same rows up to near-ties in order and at the cut
                                 rec.setdefault("tie_order", []).append(f"{label} output {j}")
                                 errs[j], tols[j] = e, t
+                    if any(e > t for e, t in zip(errs, tols)):
+                        plain = plain or _unoptimised(model, ort)
+                        floors = [_compare(o, r)[0] for o, r in zip(plain.run(None, feed), outs)]
+                        rec[f"noise_floor_{label}"] = floors
+                        for j, f in enumerate(floors):
+                            if tols[j] < errs[j] <= NOISE_FACTOR * f:
+                                rec.setdefault("noise", []).append(f"{label} output {j}")
+                                tols[j] = NOISE_FACTOR * f
                     shapes = [f"output {j}: {tuple(o.shape)}, MindSpore {tuple(r.shape)}"
                               for j, (o, r) in enumerate(zip(outs, refs)) if o.shape != r.shape]
                     if shapes:
@@ -558,7 +583,8 @@ def _convert_and_check(model_id, workdir):
                     rec[f"max_err_{label}"] = list(errs)
                     rec[f"tol_{label}"] = list(tols)
                     ok = ok and all(e <= t for e, t in zip(errs, tols))
-                rec["status"] = ("ties" if rec.get("tie_order") else "ok") if ok else "mismatch"
+                rec["status"] = ("mismatch" if not ok else "noise" if rec.get("noise") else
+                                 "ties" if rec.get("tie_order") else "ok")
             except UnsupportedOpsError as exc:
                 rec["status"] = "refused"
                 rec["unsupported"] = list(exc.unsupported)
@@ -699,7 +725,7 @@ def _summary(rec):
     return " ".join(f"{k}={v['status']}" for k, v in sorted(conv.items()))
 
 
-MARK = {"ok": "ok", "ties": "ok~", "refused": "no", "mismatch": "MISMATCH", "crash": "CRASH",
+MARK = {"ok": "ok", "ties": "ok~", "noise": "ok≈", "refused": "no", "mismatch": "MISMATCH", "crash": "CRASH",
         "no_mindir": "-"}
 
 
@@ -716,6 +742,7 @@ def table(results) -> str:
     blocked = {}   # primitive -> models it blocks
     tot = {"tried": 0, "exported": 0, "dyn_exported": 0, "axes_exported": 0}
     tot.update({k: 0 for k in KINDS})
+    tot.update({k + "_noise": 0 for k in KINDS})
     mismatches = []
     for model_id in sorted(results):
         rec = results[model_id]
@@ -731,7 +758,7 @@ def table(results) -> str:
         tot["exported"] += 1
         tot["dyn_exported"] += "export_dyn_error" not in exp
         tot["axes_exported"] += "axes_inputs" in exp
-        cells, notes = [], []
+        cells, notes, noise_floors = [], [], []
         prims = set()
         for kind in KINDS:
             marks = []
@@ -747,9 +774,18 @@ def table(results) -> str:
                     notes.append(f"ok~: {', '.join(r['tie_order'])} equal MindSpore's up to "
                                  "the order of near-equal rows (and, at the top-k cut, "
                                  "which of them)")
+                if r.get("noise"):
+                    noise_floors += [f for k, v in r.items() if k.startswith("noise_floor")
+                                     for f in v]
             if all(m in ("ok", "ok~") for m in marks):
                 tot[kind] += 1
+            elif all(m in ("ok", "ok~", "ok≈") for m in marks):
+                tot[kind + "_noise"] += 1
             cells.append("/".join(marks))
+        if noise_floors:
+            notes.append(f"ok≈: within {NOISE_FACTOR:g}x ONNX Runtime's own difference "
+                         f"between its optimised and unoptimised runs (up to "
+                         f"{max(noise_floors):.2g}): float32 noise")
         for p in prims:
             blocked.setdefault(p, set()).add(model_id)
         if "export_dyn_error" in exp:
@@ -776,7 +812,8 @@ def table(results) -> str:
               f"static {tot['static']}/{n}, dynamic (symbolic MINDIR) {tot['dynamic']}/{n}, "
               f"dynpass (batch-1 MINDIR + --dynamic_batch) {tot['dynpass']}/{n}; "
               f"dynaxes (symbolic width / frames, --dynamic_axes) "
-              f"{tot['dynaxes']}/{tot['axes_exported']}.", "",
+              f"{tot['dynaxes']}/{tot['axes_exported']}. Within float32 noise (ok≈) besides: "
+              + ", ".join(f"{k} {tot[k + '_noise']}" for k in KINDS) + ".", "",
               "Primitives the converter refuses (models blocked, at any opset/kind):", ""]
     for p, ms in sorted(blocked.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         lines.append(f"- {p}: {len(ms)} ({', '.join(sorted(ms))})")
