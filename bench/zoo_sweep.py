@@ -150,7 +150,7 @@ def _mindir_path(base):
     return base + ".mindir" if os.path.exists(base + ".mindir") else base + "_graph.mindir"
 
 
-def _one_ulp_away(a, rng):
+def one_ulp_away(a, rng):
     import numpy as np
     away = np.where(rng.rand(*a.shape) < 0.5, -np.inf, np.inf).astype(np.float32)
     return np.nextafter(a, away)
@@ -181,9 +181,9 @@ def _ulp_sensitivity(name, workdir):
               if v.data is not None and v.data.dtype == np.float32}
     draws = []
     for _ in range(ULP_DRAWS):
-        moved = {k: ms.Tensor(_one_ulp_away(v, rng)) for k, v in params.items()}
+        moved = {k: ms.Tensor(one_ulp_away(v, rng)) for k, v in params.items()}
         b = nn.GraphCell(ms.load(mindir), params_init=moved)(
-            ms.Tensor(_one_ulp_away(x, rng))).asnumpy()
+            ms.Tensor(one_ulp_away(x, rng))).asnumpy()
         draws.append(float(np.max(np.abs(a - b))))
     return {"ulp_draws": draws, "max_diff": max(draws),
             "tol": _tolerance(a)}
