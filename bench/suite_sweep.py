@@ -549,6 +549,8 @@ def _convert_and_check(model_id, workdir):
                 rec["convert_s"] = round(time.perf_counter() - t, 3)
                 if axes:
                     rec["axes"] = describe(model)
+                if conv.notes:
+                    rec["converter_notes"] = list(conv.notes)
                 sess = ort.InferenceSession(model.SerializeToString(), opts,
                                             providers=["CPUExecutionProvider"])
                 names = [i.name for i in sess.get_inputs()]
@@ -845,6 +847,7 @@ def table(results) -> str:
                                        _within_sensitivity(rec, r)))
                 if r.get("status") not in ("ok", "no_mindir") and r.get("reason"):
                     notes.append(f"{kind}: {r['reason'][:150]}")
+                notes += [f"converter note: {n[:200]}" for n in r.get("converter_notes", [])]
                 if r.get("tie_order"):
                     notes.append(f"ok~: {', '.join(r['tie_order'])} equal MindSpore's up to "
                                  "the order of near-equal rows (and, at the top-k cut, "

@@ -80,6 +80,8 @@ def main(argv=None) -> int:
         runs = "; ".join(", ".join(f"{k}={v}" for k, v in sorted(r.items()))
                          for r in result.conversion.check_runs)
         print(f"dynamic axes: {axes.describe(result.conversion.model)} (checked at {runs})")
+    for note in result.notes:
+        print(f"note: {note}")
     return 0
 
 

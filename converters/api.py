@@ -48,6 +48,8 @@ class Conversion:
     dynamic_axes: Dict[str, Dict[int, str]] = field(default_factory=dict)
     # the symbolic sizes the last check ran the model at, one dict per run
     check_runs: Sequence[Dict[str, int]] = ()
+    # where the ONNX deliberately differs from MindSpore's behaviour, one line each
+    notes: Sequence[str] = ()
 
 
 @dataclass
@@ -73,6 +75,10 @@ class ConversionResult:
     @property
     def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
         return self.conversion.dynamic_axes
+
+    @property
+    def notes(self) -> Sequence[str]:
+        return self.conversion.notes
 
 
 def check_opset(opset) -> int:
@@ -156,7 +162,7 @@ def convert_detailed(mindir_path: str, opset: int = DEFAULT_OPSET, dynamic_batch
     provenance = Provenance(onnx_to_ir, {v: k for k, v in onnx_to_ir.items()})
     timings["total"] = time.perf_counter() - t0
     return Conversion(model, graph, og, provenance, opset, bool(dynamic_batch), static_batch,
-                      stats, timings, axes.model_axes(model), runs)
+                      stats, timings, axes.model_axes(model), runs, tuple(og.notes))
 
 
 def convert_to_model(mindir_path: str, opset: int = DEFAULT_OPSET,

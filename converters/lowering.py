@@ -69,6 +69,11 @@ class NodeContext:
     def where(self) -> str:
         return primitive_args.where(self.node)
 
+    def note(self, message: str) -> None:
+        """Record that this node's ONNX differs from MindSpore's behaviour on purpose
+        (`Conversion.notes`): the user is told, the conversion goes on."""
+        self.graph.notes.append(f"{self.where()}: {message}")
+
     # ---------------------------------------------------------------- ONNX tensors
     def tensor(self, pos: int, dtype=None) -> str:
         """The ONNX tensor of input `pos`; literals become initializers (of `dtype` if given)."""

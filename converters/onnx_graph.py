@@ -89,6 +89,9 @@ class OnnxGraph:
         self.generated = set()                         # names made up by fresh()
         self._counter = 0
         self.visiting: Optional[ONode] = None  # the node a pass is looking at (for errors)
+        # where the ONNX deliberately computes something other than MindSpore would (a
+        # behaviour ONNX cannot express), one line each, told to the user with the result
+        self.notes: List[str] = []
 
     # ---------------------------------------------------------------- nodes
     @property

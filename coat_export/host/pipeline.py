@@ -66,6 +66,8 @@ def export_onnx(built: BuiltModel, path: str, batch_size: int = 1, dynamic_batch
                 raise UserError(f"ONNX conversion failed: {exc}") from exc
     say(f"     {result.mindir_nodes} MindSpore nodes -> {result.onnx_nodes} ONNX nodes, "
         f"{result.initializers} initializers")
+    for note in result.notes:
+        say(f"     note: {note}")
     return result
 
 

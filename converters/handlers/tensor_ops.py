@@ -171,7 +171,15 @@ def squeeze(ctx):
     if not _squeeze_listed(node) and shape is not None and None in shape:
         # MindSpore squeezes a symbolic axis too when it is 1 at run time (ECAPA-TDNN's
         # embedding is (192,) at batch 1, (N, 192) otherwise) and records a dynamic rank. An
-        # ONNX graph output has one rank: the symbolic axes stay (the static size-1 ones go).
+        # ONNX graph keeps one rank per tensor: the symbolic axes stay (the static size-1
+        # ones go), and the user is told where MindSpore's result would have another rank.
+        symbolic = [i for i, d in enumerate(shape) if d is None]
+        shape_text = "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+        ctx.note(f"squeezes every axis of size 1 of a {shape_text} input: MindSpore drops "
+                 f"symbolic axis {', '.join(map(str, symbolic))} too where it is 1 at run time "
+                 "(a rank that changes with the input), the ONNX keeps it, so there its "
+                 "result has one more axis than MindSpore's; name the axes to squeeze "
+                 "(squeeze(axis=...)) in the network for one rank in both")
         node.outputs[0].shape = tuple(d for i, d in enumerate(shape) if i not in axes)
     ctx.set_output(ctx.squeeze(ctx.tensor(0), axes) if axes else ctx.tensor(0))
 

@@ -317,3 +317,40 @@ def test_integer_bitwise_over_the_full_range(tmp_path, opset):
     expected = ms_forward(net, x)
     assert np.array_equal(expected[0], a & b)      # MindSpore itself: two's complement
     assert_close(ort_forward(model, x), expected, what=f"opset {opset}")
+
+
+class PooledEmbedding(nn.Cell):
+    """ECAPA-TDNN's ending: a (N, 6, 1) embedding squeezed of every size-1 axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(4, 6)
+
+    def construct(self, x):
+        return self.fc(x.mean(axis=1)).expand_dims(-1).squeeze()
+
+
+def test_squeeze_of_every_unit_axis_keeps_a_symbolic_batch_and_says_so(tmp_path, capsys):
+    """MindSpore drops a symbolic batch of 1 too (a rank that changes with the input); the
+    ONNX keeps one rank, and the conversion tells the user where the two differ."""
+    from coat_export.converters.__main__ import main as cli_main
+
+    net = PooledEmbedding()
+    path = export(net, tmp_path / "emb", (1, 5, 4), dynamic_batch=True)
+    conv = converters.convert_detailed(path, opset=17, dynamic_batch=True)
+    validate(conv.model)
+    [note] = conv.notes
+    assert "squeezes every axis of size 1 of a (?, 6, 1) input" in note and "axis 0" in note
+    for batch in (2, 3):
+        x = np.random.RandomState(batch).randn(batch, 5, 4).astype(np.float32)
+        assert_close(ort_forward(conv.model, x), ms_forward(net, x), what=f"batch {batch}")
+    x = np.random.RandomState(1).randn(1, 5, 4).astype(np.float32)
+    [ref] = ms_forward(net, x)
+    [out] = ort_forward(conv.model, x)
+    assert ref.shape == (6,) and out.shape == (1, 6)   # the difference the note describes
+    assert_close([out[0]], [ref], what="batch 1")
+    assert cli_main([path, str(tmp_path / "emb.onnx"), "--dynamic_batch"]) == 0
+    assert f"note: {note}" in capsys.readouterr().out
+    # a static batch has nothing symbolic to keep: no note
+    static = export(net, tmp_path / "emb_static", (2, 5, 4))
+    assert converters.convert_detailed(static, opset=17).notes == ()
