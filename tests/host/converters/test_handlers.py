@@ -354,3 +354,30 @@ def test_squeeze_of_every_unit_axis_keeps_a_symbolic_batch_and_says_so(tmp_path,
     # a static batch has nothing symbolic to keep: no note
     static = export(net, tmp_path / "emb_static", (2, 5, 4))
     assert converters.convert_detailed(static, opset=17).notes == ()
+
+
+class LargeActivations(nn.Cell):
+    def construct(self, x):
+        return (ops.mish(x), ops.softplus(x), ops.silu(x))
+
+
+def test_mish_softplus_silu_of_large_inputs_are_the_exact_values(tmp_path):
+    """Against float64 math, over inputs up to float32's range: Mish and Softplus of a large x
+    are x (MindSpore 2.10's CPU Mish returns NaN from x = 44.36, where exp(2x) overflows; the
+    ONNX computes the function, and matches MindSpore below that)."""
+    x = np.concatenate([np.linspace(-100, 100, 401), [44.37, 88.8, 1e4, 1e30, 3e38]])
+    x = x.astype(np.float32).reshape(1, -1)
+    net = LargeActivations()
+    path = export(net, tmp_path / "act", x.shape)
+    model = converters.convert_to_model(path, opset=17)
+    mish, softplus, silu = ort_forward(model, x)
+    v = x.astype(np.float64)
+    sp = np.logaddexp(0.0, v)                          # log(1 + e^x) without overflow
+    for got, want, what in ((mish, v * np.tanh(sp), "mish"), (softplus, sp, "softplus"),
+                            (silu, v / (1 + np.exp(-v)), "silu")):
+        assert np.isfinite(got).all(), what
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=what)
+    small = x < 44
+    ref = ms_forward(net, x)
+    assert_close([mish[small], softplus[small], silu[small]],
+                 [r[small] for r in ref], what="MindSpore below 44")
