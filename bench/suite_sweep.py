@@ -52,8 +52,8 @@ import sys
 import time
 
 # the zoo sweep's bookkeeping: the converter's commit, incremental saves, failure lines
-from zoo_sweep import (ULP_DRAWS, converter_commit, failure_reason,  # noqa: E402
-                       one_ulp_away, save_results)
+from zoo_sweep import (converter_commit, failure_reason, one_ulp_moved,  # noqa: E402
+                       save_results)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -629,8 +629,8 @@ def _ulp_sensitivity(model_id, workdir):
     """How closely any correct float32 implementation can agree with MindSpore, per output,
     measured by MindSpore alone on the static MINDIR (graph mode): `graph_vs_pynative`, its
     graph run against the PyNative forward the reference outputs came from; `max_diff`, the
-    largest of ULP_DRAWS differences between its run and a run with every input element and
-    float32 weight moved by one ulp in a random direction."""
+    largest of the differences between its run and runs with every input element and float32
+    weight moved by one ulp in a random direction (`one_ulp_moved`)."""
     import numpy as np
     import mindspore as ms
     from mindspore import nn
@@ -642,20 +642,12 @@ def _ulp_sensitivity(model_id, workdir):
     xs = [data[f"in{i}_b1"] for i in range(len(data)) if f"in{i}_b1" in data]
     refs = [data[f"out{j}_b1"] for j in range(len(data)) if f"out{j}_b1" in data]
 
-    def run(cell, inputs):
-        return [o.asnumpy() for o in _flatten(cell(*[ms.Tensor(x) for x in inputs]))]
-
     graph = nn.GraphCell(ms.load(mindir))
-    a = run(graph, xs)
+    a = _outputs(graph, xs)
     params = {k: v.asnumpy() for k, v in graph.parameters_dict().items()}
     params = {k: v for k, v in params.items() if v.dtype == np.float32}
-    rng = np.random.RandomState(1)
-    draws = []
-    for _ in range(ULP_DRAWS):
-        moved = {k: ms.Tensor(one_ulp_away(v, rng)) for k, v in params.items()}
-        b = run(nn.GraphCell(ms.load(mindir), params_init=moved),
-                [one_ulp_away(x, rng) if x.dtype == np.float32 else x for x in xs])
-        draws.append([_compare(o, r)[0] for o, r in zip(b, a)])
+    draws = [[_compare(o, r)[0] for o, r in zip(_outputs(cell, moved), a)]
+             for cell, moved in one_ulp_moved(mindir, xs, params)]
     return {"graph_vs_pynative": [_compare(o, r)[0] for o, r in zip(a, refs)],
             "ulp_draws": draws, "max_diff": [max(d) for d in zip(*draws)],
             "moved_parameters": len(params)}

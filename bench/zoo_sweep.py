@@ -150,13 +150,28 @@ def _mindir_path(base):
     return base + ".mindir" if os.path.exists(base + ".mindir") else base + "_graph.mindir"
 
 
-def one_ulp_away(a, rng):
+def _one_ulp_away(a, rng):
     import numpy as np
     away = np.where(rng.rand(*a.shape) < 0.5, -np.inf, np.inf).astype(np.float32)
     return np.nextafter(a, away)
 
 
 ULP_DRAWS = 3
+
+
+def one_ulp_moved(mindir, inputs, params):
+    """ULP_DRAWS times (seeded): the MINDIR as a GraphCell with every weight of `params`
+    (name -> float32 array) moved by one ulp in a random direction, and `inputs` with every
+    float32 element moved so. Yields (cell, moved inputs) for the caller to run."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    rng = np.random.RandomState(1)
+    for _ in range(ULP_DRAWS):
+        moved = {k: ms.Tensor(_one_ulp_away(v, rng)) for k, v in params.items()}
+        xs = [_one_ulp_away(x, rng) if x.dtype == np.float32 else x for x in inputs]
+        yield nn.GraphCell(ms.load(mindir), params_init=moved), xs
 
 
 def _ulp_sensitivity(name, workdir):
@@ -175,16 +190,11 @@ def _ulp_sensitivity(name, workdir):
     base = os.path.join(workdir, name)
     mindir = _mindir_path(base)
     x = np.load(base + ".npz")["x"][:1].astype(np.float32)
-    rng = np.random.RandomState(1)
     a = nn.GraphCell(ms.load(mindir))(ms.Tensor(x)).asnumpy()
     params = {k: v.data for k, v in converters.read_mindir(mindir).parameters.items()
               if v.data is not None and v.data.dtype == np.float32}
-    draws = []
-    for _ in range(ULP_DRAWS):
-        moved = {k: ms.Tensor(one_ulp_away(v, rng)) for k, v in params.items()}
-        b = nn.GraphCell(ms.load(mindir), params_init=moved)(
-            ms.Tensor(one_ulp_away(x, rng))).asnumpy()
-        draws.append(float(np.max(np.abs(a - b))))
+    draws = [float(np.max(np.abs(a - cell(ms.Tensor(xs[0])).asnumpy())))
+             for cell, xs in one_ulp_moved(mindir, [x], params)]
     return {"ulp_draws": draws, "max_diff": max(draws),
             "tol": _tolerance(a)}
 
