@@ -446,7 +446,6 @@ def main(argv=None):
           f"Runtime fp32 / its best f32-compute fp32; top-1 / dTop1 (points vs fp32 in the "
           f"same runtime) / cos / agree (top-1 agreement) / gates: trained digits model, 450 "
           f"held-out images, INT8 gates = TOLERANCES['int8'] vs fp32 logits, same runtime")
-    models = args.models if lat else [DIGITS]
     if lat:
         print(table(lat, acc, args.models, all_recipes, all_runtimes, args.batches))
     if acc:
