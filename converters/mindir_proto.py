@@ -158,8 +158,11 @@ def read_external(t, base_dir, nbytes: int) -> bytes:
 
 
 def tensor_info(t):
-    """(numpy dtype or None, shape with None for symbolic dims) of a TensorProto."""
+    """(numpy dtype or None, shape with None for symbolic dims) of a TensorProto; the shape is
+    None for MindSpore's unknown-rank marker [-2] (kShapeRankAny)."""
     dtype = np.dtype(TENSOR_DTYPES[t.data_type]) if t.data_type in TENSOR_DTYPES else None
+    if list(t.dims) == [-2]:
+        return dtype, None
     return dtype, tuple(None if d < 0 else int(d) for d in t.dims)
 
 

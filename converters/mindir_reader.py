@@ -24,6 +24,7 @@ import numpy as np
 from . import ir
 from .errors import ConversionError
 from .mindir_proto import MONAD, decode_attribute, tensor_info, tensor_to_numpy
+from .tuple_index import OUTPUT_COUNT as _TUPLE_INDEX_OUTPUTS, get_tuple_index_info
 
 _MAX_CALL_DEPTH = 64  # a (corrupt) self-calling graph must not recurse forever
 
@@ -103,6 +104,10 @@ class MindIRReader:
         self.nodes: List[ir.Node] = []
         self.node_names = set()
         self.symbolic = False  # a graph input has a symbolic dimension
+        # GetTupleIndexInfo folding: id(tensor Value) -> (the Value, its dimensions), and the
+        # run-time dimensions it took as > 0 by id (the Values are kept, so ids stay unique)
+        self.dims_of: Dict[int, tuple] = {}
+        self.nonzero_dims: Dict[int, ir.Value] = {}
 
     # ------------------------------------------------------------------ entry point
     def read(self) -> ir.Graph:
@@ -280,11 +285,15 @@ class MindIRReader:
             return inputs[1] if cond else inputs[2]
         if op == "InSequence":
             try:
-                return _in_sequence(node, inputs)
+                return _in_sequence(node, inputs, self.nonzero_dims)
             except ConversionError as exc:
                 raise ConversionError(str(exc) + self._static_export_hint()) from exc
         if op in ("TupleLen", "ListLen", "sequence_len", "SequenceLen"):
             return len(inputs[0])
+        if op in ("tuple_equal", "TupleEqual", "list_equal"):
+            return _sequence_equal(node, inputs)
+        if op == "GetTupleIndexInfo":
+            return self._tuple_index_info(frame, node, prim, inputs)
         if op in _SCALAR_FOLD and all(_is_literal(x) for x in inputs):
             return _SCALAR_FOLD[op](*inputs)
         if op in _SCALAR_FOLD and op not in _SCALAR_RUNTIME:
@@ -314,12 +323,62 @@ class MindIRReader:
             return self._shape_node(irn)
         if info is None:
             info = [(None, None)]
+        if isinstance(info, tuple) and info[1] is None:
+            info = (info[0], _shape_when_rank_unknown(op, irn.inputs))
         single = not isinstance(info, list)
         for i, (dtype, shape) in enumerate([info] if single else info):
             irn.outputs.append(ir.Value(name if single else f"{name}.{i}", dtype, shape, "node",
                                         irn, i))
         self.nodes.append(irn)
         return irn.outputs[0] if single else tuple(irn.outputs)
+
+    def _dims(self, frame, node, x) -> tuple:
+        """A tensor's dimensions: ints, and scalar Values of a Shape node for symbolic ones."""
+        if not isinstance(x, ir.Value) or x.shape is None:
+            raise ConversionError(f"'{node.name}' needs the shape of a tensor of known rank")
+        if id(x) not in self.dims_of:
+            if x.is_static:
+                dims = tuple(int(d) for d in x.shape)
+            else:
+                name = self._fresh_name(frame, node, "/shape")
+                dims = self._shape_node(ir.Node(name, "Shape", [x], [], {}, node.domain))
+            self.dims_of[id(x)] = (x, dims)
+        return self.dims_of[id(x)][1]
+
+    def _tuple_index_info(self, frame, node, prim, inputs):
+        """Fold GetTupleIndexInfo into shape tuples (see `tuple_index`)."""
+        info = self._output_info(node)
+        if not isinstance(info, list) or len(info) != _TUPLE_INDEX_OUTPUTS:
+            raise ConversionError(f"'{node.name}' (GetTupleIndexInfo) has an output layout this "
+                                  f"converter does not know (expected {_TUPLE_INDEX_OUTPUTS} "
+                                  "outputs, as MindSpore 2.10 writes)")
+        attrs = self._attrs(prim)
+        types = attrs.get("tuple_index_types")
+        if not isinstance(types, (tuple, list)) or len(inputs) < 2:
+            raise ConversionError(f"'{node.name}' (GetTupleIndexInfo) lacks its index types")
+        used = [t for t in types if int(t) != 0]
+        shapes = [self._dims(frame, node, x) for x in inputs[2:2 + len(used)]]
+
+        def maximum(a, b):
+            irn = ir.Node(self._fresh_name(frame, node, "/max"), "Maximum", [a, b], [], {},
+                          node.domain)
+            out = ir.Value(irn.name, np.dtype(np.int64), (), "node", irn, 0)
+            irn.outputs.append(out)
+            self.nodes.append(irn)
+            return out
+
+        result = get_tuple_index_info(node.name, types, shapes, maximum,
+                                      str(attrs.get("tuple_index_info_type", "") or ""))
+        for v in ir.iter_values(result):
+            self.nonzero_dims[id(v)] = v
+        return result
+
+    def _fresh_name(self, frame, node, suffix: str) -> str:
+        name = frame.prefix + short_name(node.name) + suffix
+        while name in self.node_names:
+            name += "'"
+        self.node_names.add(name)
+        return name
 
     def _shape_node(self, irn):
         """Shape(x) as a tuple: static dimensions as ints, symbolic ones as scalar Values."""
@@ -335,7 +394,52 @@ class MindIRReader:
         return tuple(result)
 
 
-def _in_sequence(node, inputs):
+def _dim(d):
+    return int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None
+
+
+def _shape_when_rank_unknown(op, inputs):
+    """The output shape of the ops that follow a folded GetTupleIndexInfo, which MindSpore
+    records as of unknown rank although their shape arguments fix it; None otherwise."""
+    shapes = [x.shape if isinstance(x, ir.Value) else None for x in inputs]
+    if op in ("Reshape", "BroadcastTo") and len(inputs) > 1 and \
+            isinstance(inputs[1], (tuple, list)):
+        return tuple(_dim(d) for d in inputs[1])
+    if op == "ExpandDims" and shapes and shapes[0] is not None and len(inputs) > 1 \
+            and isinstance(inputs[1], int):
+        rank = len(shapes[0]) + 1
+        axis = inputs[1] % rank
+        return shapes[0][:axis] + (1,) + shapes[0][axis:]
+    if op == "Concat" and inputs and isinstance(inputs[0], (tuple, list)) and \
+            all(isinstance(x, ir.Value) and x.shape is not None for x in inputs[0]) and \
+            len({len(x.shape) for x in inputs[0]}) == 1 and len(inputs) > 1 and \
+            isinstance(inputs[1], int):
+        parts = [x.shape for x in inputs[0]]
+        axis = inputs[1] % len(parts[0])
+        size = [p[axis] for p in parts]
+        out = [d if len({p[i] for p in parts}) == 1 else None for i, d in enumerate(parts[0])]
+        out[axis] = sum(size) if None not in size else None
+        return tuple(out)
+    if op == "GatherNd" and len(shapes) > 1 and shapes[0] is not None and \
+            shapes[1] is not None and shapes[1] and shapes[1][-1] is not None:
+        return shapes[1][:-1] + shapes[0][shapes[1][-1]:]
+    return None
+
+
+def _sequence_equal(node, inputs):
+    a, b = inputs[0], inputs[1]
+    if not isinstance(a, (tuple, list)) or not isinstance(b, (tuple, list)):
+        raise ConversionError(f"'{node.name}' compares something that is not a tuple")
+    if len(a) != len(b):
+        return False
+    if any(_is_literal(x) and _is_literal(y) and x != y for x, y in zip(a, b)):
+        return False
+    if all(x is y or (_is_literal(x) and _is_literal(y)) for x, y in zip(a, b)):
+        return True
+    raise ConversionError(f"'{node.name}' compares tuples of run-time values")
+
+
+def _in_sequence(node, inputs, nonzero_dims=frozenset()):
     item, seq = inputs[0], inputs[1]
     if not isinstance(seq, (tuple, list)):
         raise ConversionError(f"'{node.name}' (InSequence) needs a tuple")
@@ -349,6 +453,9 @@ def _in_sequence(node, inputs):
     # uses this to test for its "unknown rank" marker -2.
     if all(isinstance(e, ir.Value) and e.producer is not None and e.producer.op_type == "Shape"
            for e in runtime) and isinstance(item, int) and item < 0:
+        return False
+    # `0 in final_shape` after a folded GetTupleIndexInfo, which takes its dimensions as > 0
+    if item == 0 and isinstance(item, int) and all(id(e) in nonzero_dims for e in runtime):
         return False
     if not runtime:
         return False

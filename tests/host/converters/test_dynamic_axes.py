@@ -119,6 +119,16 @@ class Warper(nn.Cell):
                 ops.grid_sample(x, grid, "nearest", "reflection", True))
 
 
+class TopDetections(nn.Cell):
+    """YOLOv10's post-processing: the boxes of the top-k scores per image, gathered with
+    `boxes[arange(n)[:, None], index]` — on a dynamic shape MindSpore exports that getitem as
+    GetTupleIndexInfo (shape tuples computed at run time), which the reader folds."""
+    def construct(self, x):
+        boxes, scores = x[:, :, :4], x[:, :, 4] + x[:, :, 5]
+        _, index = ops.topk(scores, 3)
+        return boxes[ops.arange(x.shape[0])[:, None], index]
+
+
 CASES = {
     # name: (network, symbolic input shape, dtype, the ONNX input's axes, sizes fed)
     "image": (ImageClassifier, [None, 3, None, None], np.float32,
@@ -132,6 +142,8 @@ CASES = {
     "segmentation": (Segmenter, [None, 3, None, None], np.float32,
                      ["batch", 3, "height", "width"],
                      [(1, 3, 16, 20), (3, 3, 34, 18), (8, 3, 12, 12)]),
+    "detections": (TopDetections, [None, None, 6], np.float32, ["batch", "sequence", 6],
+                   [(1, 7, 6), (3, 19, 6), (8, 4, 6)]),
     "warp": (Warper, [None, 3, None, None], np.float32, ["batch", 3, "height", "width"],
              [(1, 3, 16, 20), (3, 3, 9, 31), (8, 3, 12, 12)]),
 }
