@@ -15,7 +15,7 @@ from typing import Callable, List, Sequence, Tuple
 from .errors import ConversionError
 
 TYPE_UNKNOWN = 0   # MindSpore TypeId kTypeUnknown: an unused index slot
-TYPE_SLICE = 15    # kObjectTypeSlice: a slice entry, given as a 1-D tensor of its positions
+TYPE_SLICE = 15    # kObjectTypeSlice: a slice entry, given as its positions (length first)
 TYPE_TENSOR = 17   # kObjectTypeTensorType: a tensor index
 MAX_INDICES = 8    # kMaxTensorIndexDimNums: the op always has 8 slice-shape outputs
 OUTPUT_COUNT = 4 + MAX_INDICES  # MindSpore 2.10: fancy_position, broadcast, new, final, slices
@@ -61,14 +61,15 @@ def get_tuple_index_info(where: str, index_types: Sequence[int], tensor_shapes: 
     final_shape, 8 slice shapes), from the shapes of the index entries in order."""
     if info_type:
         raise ConversionError(f"'{where}' (GetTupleIndexInfo) of kind {info_type!r} (setitem) "
-                              "is not supported; export at a static batch size and convert "
-                              "with --dynamic_batch")
+                              "is not supported; export it at a static batch size and convert "
+                              "with --dynamic_batch instead")
     types = [int(t) for t in index_types if int(t) != TYPE_UNKNOWN]
     unknown = sorted({t for t in types if t not in (TYPE_SLICE, TYPE_TENSOR)})
     if unknown:
         raise ConversionError(f"'{where}' (GetTupleIndexInfo) has index entries of MindSpore "
                               f"type ids {unknown} (only tensors and slices are supported); "
-                              "export at a static batch size and convert with --dynamic_batch")
+                              "export it at a static batch size and convert with "
+                              "--dynamic_batch instead")
     if len(types) > len(tensor_shapes) or len(types) > MAX_INDICES:
         raise ConversionError(f"'{where}' (GetTupleIndexInfo) has {len(types)} index entries "
                               f"but {len(tensor_shapes)} index inputs")
@@ -76,8 +77,8 @@ def get_tuple_index_info(where: str, index_types: Sequence[int], tensor_shapes: 
     for t, shape in zip(types, tensor_shapes):
         if t == TYPE_TENSOR:
             index_shapes.append(list(shape))
-        elif len(shape) != 1:
-            raise ConversionError(f"'{where}' (GetTupleIndexInfo): a slice entry is not 1-D")
+        elif not shape:
+            raise ConversionError(f"'{where}' (GetTupleIndexInfo): a slice entry is a scalar")
         else:
             slice_len.append(shape[0])
     broadcast = list(index_shapes[0]) if index_shapes else []
