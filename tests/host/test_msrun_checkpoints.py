@@ -29,10 +29,13 @@ def test_msrun_data_parallel_rank_checkpoints_load(tmp_path):
     if not os.path.exists(msrun):
         pytest.skip("msrun is not installed with this MindSpore")
     out = tmp_path / "ckpt"
+    # msrun starts its workers with the `python` on PATH: make it this interpreter
     r = subprocess.run([msrun, "--worker_num=2", "--local_worker_num=2",
                         f"--master_port={_free_port()}", f"--log_dir={tmp_path / 'logs'}",
                         "--join=True", SCRIPT], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=900, env=dict(os.environ, REPO=REPO, OUT=str(out)))
+                       timeout=900, env=dict(os.environ, REPO=REPO, OUT=str(out),
+                                PATH=os.pathsep.join([os.path.dirname(sys.executable),
+                                                      os.environ.get("PATH", "")])))
     logs = "".join(p.read_text(errors="replace")[-2000:] for p in (tmp_path / "logs").glob("*"))
     assert r.returncode == 0, logs
     weights = []
