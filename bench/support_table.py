@@ -46,6 +46,7 @@ def main():
     from coat_export.converters import batch as B
     from coat_export.converters.handlers import registry
     from coat_export.converters.handlers.refused import REFUSED
+    from coat_export.converters.mindir_reader import FOLDED_AT_READ_TIME
     from coverage_nets import CASES
     from coverage_run import OPSETS, run_case
 
@@ -97,7 +98,18 @@ def main():
               "runs.", "", "| primitive | reason |", "| --- | --- |"]
     for prim, reason in sorted(REFUSED.items()):
         lines.append(f"| {prim} | {reason} |")
-    unhandled = sorted(p for p in seen if registry.lookup(p, 21) is None)
+    lines += ["", "## Primitives folded at read time", "",
+              "A getitem or setitem on a dynamic shape (a MINDIR exported with "
+              "`Tensor(shape=[None, ...])`) is exported as index helpers that compute index "
+              "grids and shape tuples from shapes only; the reader evaluates them at conversion "
+              "time (`converters/tuple_index.py`, `converters/tensor_index.py`) and picks the "
+              "branch MindSpore takes on their results. Checked by "
+              "`tests/host/converters/test_dynamic_axes.py` (detections, setitem) and "
+              "`test_slice_assignment.py`.", "", "| primitive | refused when |", "| --- | --- |"]
+    for prim, limit in sorted(FOLDED_AT_READ_TIME.items()):
+        lines.append(f"| {prim} | {limit} |")
+    unhandled = sorted(p for p in seen if registry.lookup(p, 21) is None
+                       and p not in FOLDED_AT_READ_TIME)
     if unhandled:
         lines += ["", "Seen in the coverage cases without a handler: " + ", ".join(unhandled)]
     lines += ["", f"Generated in {time.perf_counter() - t0:.0f} s."]

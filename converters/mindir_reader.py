@@ -24,6 +24,7 @@ import numpy as np
 from . import ir
 from .errors import ConversionError
 from .mindir_proto import MONAD, decode_attribute, tensor_info, tensor_to_numpy
+from .tensor_index import normalize_tuple_index, remove_expanded_dims, slice_to_indices
 from .tuple_index import OUTPUT_COUNT as _TUPLE_INDEX_OUTPUTS, get_tuple_index_info
 
 _MAX_CALL_DEPTH = 64  # a (corrupt) self-calling graph must not recurse forever
@@ -31,6 +32,19 @@ _MAX_CALL_DEPTH = 64  # a (corrupt) self-calling graph must not recurse forever
 _IDENTITY_OPS = {"Load", "Depend", "Return", "StopGradient", "stop_gradient"}
 _TUPLE_OPS = {"MakeTuple", "make_tuple", "MakeList", "make_list"}
 _GETITEM_OPS = {"TupleGetItem", "tuple_getitem", "ListGetItem", "list_getitem", "RealTupleGetItem"}
+# shape-only index helpers of a getitem/setitem on a dynamic shape, folded at read time
+_INDEX_HELPERS = ("SliceToIndices", "NormalizeTupleIndex", "RemoveExpandedDims")
+# what the reader folds, and when it refuses instead (SUPPORT.md lists these)
+FOLDED_AT_READ_TIME = {
+    "GetTupleIndexInfo": "entries other than tensors, slices and an ellipsis (None, bool); an "
+                         "empty index tensor; setitem by bool",
+    "SliceToIndices": "part of an axis of run-time size (`x[0:2]` of a symbolic batch: its "
+                      "bounds are clamped at run time); bounds known only at run time",
+    "NormalizeTupleIndex": "an int or sequence index of an axis of run-time size; bool "
+                           "sequences and slices",
+    "RemoveExpandedDims": "its flags depend on run-time values",
+    "SequenceSlice": "a tensor or run-time bounds", "SequenceAdd": "not two tuples",
+}
 _SCALAR_FOLD = {
     "ScalarAdd": operator.add, "scalar_add": operator.add,
     "ScalarSub": operator.sub, "scalar_sub": operator.sub,
@@ -294,6 +308,11 @@ class MindIRReader:
             return _sequence_equal(node, inputs)
         if op == "GetTupleIndexInfo":
             return self._tuple_index_info(frame, node, prim, inputs)
+        if op in _INDEX_HELPERS:
+            return self._index_helper(frame, node, prim, op, inputs)
+        if op in ("SequenceSlice", "SequenceAdd") and all(
+                isinstance(x, (tuple, list)) or _is_literal(x) for x in inputs):
+            return _sequence_op(node, op, inputs)
         if op in _SCALAR_FOLD and all(_is_literal(x) for x in inputs):
             return _SCALAR_FOLD[op](*inputs)
         if op in _SCALAR_FOLD and op not in _SCALAR_RUNTIME:
@@ -356,8 +375,8 @@ class MindIRReader:
         types = attrs.get("tuple_index_types")
         if not isinstance(types, (tuple, list)) or len(inputs) < 2:
             raise ConversionError(f"'{node.name}' (GetTupleIndexInfo) lacks its index types")
-        used = [t for t in types if int(t) != 0]
-        shapes = [self._dims(frame, node, x) for x in inputs[2:2 + len(used)]]
+        data = self._dims(frame, node, inputs[0])
+        shapes = [self._dims(frame, node, x) for x in inputs[2:]]
 
         def maximum(a, b):
             irn = ir.Node(self._fresh_name(frame, node, "/max"), "Maximum", [a, b], [], {},
@@ -368,10 +387,56 @@ class MindIRReader:
             return out
 
         result = get_tuple_index_info(node.name, types, shapes, maximum,
-                                      str(attrs.get("tuple_index_info_type", "") or ""))
+                                      str(attrs.get("tuple_index_info_type", "") or ""),
+                                      data, inputs[1], int(attrs.get("expand_dims_cnt", 0)))
         for v in ir.iter_values(result):
             self.nonzero_dims[id(v)] = v
         return result
+
+    def _index_helper(self, frame, node, prim, op, inputs):
+        """Fold SliceToIndices, NormalizeTupleIndex and RemoveExpandedDims (see
+        `tensor_index`): their tensor inputs count only by their shapes."""
+        attrs = self._attrs(prim)
+        if not inputs:
+            raise ConversionError(f"'{node.name}' ({op}) has no input")
+        data = self._dims(frame, node, inputs[0])
+        if op == "SliceToIndices":
+            if len(inputs) != 4:
+                raise ConversionError(f"'{node.name}' (SliceToIndices) takes 4 inputs")
+            result = slice_to_indices(node.name, data, *inputs[1:], attrs,
+                                      lambda size: self._arange(frame, node, size))
+        elif op == "NormalizeTupleIndex":
+            if len(inputs) != 2:
+                raise ConversionError(f"'{node.name}' (NormalizeTupleIndex) takes 2 inputs")
+            result = normalize_tuple_index(node.name, data, inputs[1], attrs,
+                                           lambda size: self._arange(frame, node, size))
+        else:
+            if len(inputs) != 5:
+                raise ConversionError(f"'{node.name}' (RemoveExpandedDims) takes 5 inputs")
+            value, has_false, broadcast, fancy = inputs[1:]
+            if isinstance(has_false, ir.Value) and has_false.data is not None:
+                has_false = int(np.asarray(has_false.data).reshape(-1)[0])
+            result = remove_expanded_dims(node.name, data, self._dims(frame, node, value),
+                                          has_false, broadcast, fancy, attrs)
+        if not isinstance(result, tuple):
+            result = (result,)
+        folded = tuple(self._constant(frame, node, x, i) if isinstance(x, np.ndarray) else x
+                       for i, x in enumerate(result))
+        return folded if len(folded) > 1 else folded[0]
+
+    def _constant(self, frame, node, data: np.ndarray, i: int) -> ir.Value:
+        return ir.Value(self._fresh_name(frame, node, f"/const{i}"), data.dtype,
+                        tuple(data.shape), "constant", data=data)
+
+    def _arange(self, frame, node, size) -> ir.Value:
+        """An int64 arange(size) node for a run-time dimension."""
+        zero, one = (self._constant(frame, node, np.array(v, np.int64), v) for v in (0, 1))
+        irn = ir.Node(self._fresh_name(frame, node, "/arange"), "Range", [zero, size, one], [],
+                      {}, node.domain)
+        out = ir.Value(irn.name, np.dtype(np.int64), (None,), "node", irn, 0)
+        irn.outputs.append(out)
+        self.nodes.append(irn)
+        return out
 
     def _fresh_name(self, frame, node, suffix: str) -> str:
         name = frame.prefix + short_name(node.name) + suffix
@@ -420,10 +485,50 @@ def _shape_when_rank_unknown(op, inputs):
         out = [d if len({p[i] for p in parts}) == 1 else None for i, d in enumerate(parts[0])]
         out[axis] = sum(size) if None not in size else None
         return tuple(out)
+    if op in _ELEMENTWISE:
+        tensors = [s for x, s in zip(inputs, shapes) if isinstance(x, ir.Value)]
+        if tensors and all(s is not None for s in tensors):
+            return _broadcast_shapes(tensors)
     if op == "GatherNd" and len(shapes) > 1 and shapes[0] is not None and \
             shapes[1] is not None and shapes[1] and shapes[1][-1] is not None:
         return shapes[1][:-1] + shapes[0][shapes[1][-1]:]
     return None
+
+
+# element-wise ops (scalar operands aside): the output shape broadcasts the inputs'
+_ELEMENTWISE = {"Muls", "Adds", "Mul", "Add", "Sub", "RealDiv", "Div", "FloorDiv", "Maximum",
+                "Minimum", "Neg", "Abs", "Exp", "Log", "Sigmoid", "Tanh", "ReLU", "Sqrt",
+                "Square", "Pow", "Cast"}
+
+
+def _broadcast_shapes(shapes):
+    """NumPy broadcasting of shapes with unknown (None) dimensions."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for i in range(rank):
+        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
+        fixed = {d for d in dims if d is not None and d != 1}
+        if len(fixed) == 1:
+            out.append(fixed.pop())
+        elif None in dims or len(fixed) > 1:
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def _sequence_op(node, op, inputs):
+    """SequenceSlice / SequenceAdd of shape tuples (entries may be run-time dimensions)."""
+    if op == "SequenceAdd":
+        if len(inputs) != 2 or not all(isinstance(x, (tuple, list)) for x in inputs):
+            raise ConversionError(f"'{node.name}' (SequenceAdd) needs two tuples")
+        return tuple(inputs[0]) + tuple(inputs[1])
+    if len(inputs) != 4 or not isinstance(inputs[0], (tuple, list)) or not all(
+            isinstance(b, int) and not isinstance(b, bool) for b in inputs[1:]):
+        raise ConversionError(f"'{node.name}' (SequenceSlice) needs a tuple and literal bounds")
+    if inputs[3] == 0:
+        raise ConversionError(f"'{node.name}' (SequenceSlice) has a step of 0")
+    return tuple(inputs[0][inputs[1]:inputs[2]:inputs[3]])
 
 
 def _sequence_equal(node, inputs):

@@ -15,10 +15,16 @@ from typing import Callable, List, Sequence, Tuple
 from .errors import ConversionError
 
 TYPE_UNKNOWN = 0   # MindSpore TypeId kTypeUnknown: an unused index slot
+TYPE_NONE = 7      # kMetaTypeNone: a None entry (a new axis)
+TYPE_ELLIPSIS = 9  # kMetaTypeEllipsis
 TYPE_SLICE = 15    # kObjectTypeSlice: a slice entry, given as its positions (length first)
 TYPE_TENSOR = 17   # kObjectTypeTensorType: a tensor index
 MAX_INDICES = 8    # kMaxTensorIndexDimNums: the op always has 8 slice-shape outputs
 OUTPUT_COUNT = 4 + MAX_INDICES  # MindSpore 2.10: fancy_position, broadcast, new, final, slices
+# tuple_index_info_type: getitem (empty) and setitem's three steps
+PRE_SETITEM, SETITEM, SETITEM_WITH_TENSOR = ("pre_setitem_by_tuple", "setitem_by_tuple",
+                                             "setitem_by_tuple_with_tensor")
+INFO_KINDS = ("", PRE_SETITEM, SETITEM, SETITEM_WITH_TENSOR)
 
 
 def broadcast_dims(a_shape: Sequence, b_shape: Sequence, maximum: Callable) -> List:
@@ -55,46 +61,85 @@ def _fancy_position(types: Sequence[int]) -> int:
     return positions[0]
 
 
+def _refuse(where: str, what: str) -> ConversionError:
+    return ConversionError(f"'{where}' (GetTupleIndexInfo) {what}; export it at a static batch "
+                           "size and convert with --dynamic_batch instead")
+
+
 def get_tuple_index_info(where: str, index_types: Sequence[int], tensor_shapes: Sequence,
-                         maximum: Callable, info_type: str = "") -> Tuple:
+                         maximum: Callable, info_type: str = "", data_shape: Sequence = (),
+                         fancy_in=0, expand_dims_cnt: int = 0) -> Tuple:
     """The op's outputs, (fancy_position, broadcast_shape, index_tensor_new_shape,
-    final_shape, 8 slice shapes), from the shapes of the index entries in order."""
-    if info_type:
-        raise ConversionError(f"'{where}' (GetTupleIndexInfo) of kind {info_type!r} (setitem) "
-                              "is not supported; export it at a static batch size and convert "
-                              "with --dynamic_batch instead")
-    types = [int(t) for t in index_types if int(t) != TYPE_UNKNOWN]
-    unknown = sorted({t for t in types if t not in (TYPE_SLICE, TYPE_TENSOR)})
+    final_shape, 8 slice shapes), from the shapes of the index entries in order.
+
+    `tensor_shapes` are the shapes of the op's index inputs (tensors, and the index tensors
+    slices and an ellipsis were turned into); `data_shape` the indexed tensor's; `fancy_in` the
+    fancy position a setitem passes in (getitem kinds compute their own)."""
+    if info_type not in INFO_KINDS:
+        raise _refuse(where, f"of kind {info_type!r} is not supported")
+    types = [int(t) for t in index_types]
+    unknown = sorted({t for t in types if t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS, TYPE_SLICE,
+                                                   TYPE_TENSOR)})
     if unknown:
-        raise ConversionError(f"'{where}' (GetTupleIndexInfo) has index entries of MindSpore "
-                              f"type ids {unknown} (only tensors and slices are supported); "
-                              "export it at a static batch size and convert with "
-                              "--dynamic_batch instead")
-    if len(types) > len(tensor_shapes) or len(types) > MAX_INDICES:
-        raise ConversionError(f"'{where}' (GetTupleIndexInfo) has {len(types)} index entries "
-                              f"but {len(tensor_shapes)} index inputs")
-    index_shapes, slice_len = [], []
-    for t, shape in zip(types, tensor_shapes):
-        if t == TYPE_TENSOR:
-            index_shapes.append(list(shape))
-        elif not shape:
-            raise ConversionError(f"'{where}' (GetTupleIndexInfo): a slice entry is a scalar")
-        else:
-            slice_len.append(shape[0])
+        raise _refuse(where, f"has index entries of MindSpore type ids {unknown} (only "
+                             "tensors, slices and an ellipsis are supported)")
+    has_ellipsis = TYPE_ELLIPSIS in types
+    not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+    valid = (len(data_shape) + expand_dims_cnt) if has_ellipsis else not_ellipsis
+    if valid > len(tensor_shapes) or valid > MAX_INDICES:
+        raise _refuse(where, f"has {valid} index entries but {len(tensor_shapes)} index inputs")
+    shapes = [list(s) for s in tensor_shapes[:valid]]
+    # the ellipsis entry's index inputs come last (MindSpore's GetSliceShape)
+    moved = list(types)
+    if has_ellipsis:
+        moved.remove(TYPE_ELLIPSIS)
+        moved.append(TYPE_ELLIPSIS)
+    index_shapes, slice_shapes = [], []
+    for t, shape in zip(moved, shapes):
+        (index_shapes if t == TYPE_TENSOR else slice_shapes).append(shape)
+    if any(s and isinstance(s[0], int) and s[0] == 0 for s in index_shapes):
+        # MindSpore then appends the remaining data dims and fills instead of gathering
+        raise _refuse(where, "indexes with an empty tensor")
     broadcast = list(index_shapes[0]) if index_shapes else []
     for shape in index_shapes[1:]:
         broadcast = broadcast_dims(broadcast, shape, maximum)
-    fancy = min(_fancy_position(types), len(slice_len))
+    if info_type == SETITEM_WITH_TENSOR and len(broadcast) < 2:
+        broadcast.insert(0, 1)
+    ellipsis_dims = valid - not_ellipsis
+    if info_type in (SETITEM, SETITEM_WITH_TENSOR):
+        if not isinstance(fancy_in, int):
+            raise _refuse(where, "takes its fancy position at run time")
+        fancy = fancy_in
+    else:
+        expanded = []
+        for t in types:
+            expanded += [TYPE_SLICE] * ellipsis_dims if t == TYPE_ELLIPSIS else [t]
+        fancy = _fancy_position(expanded)
+    if info_type == PRE_SETITEM:
+        return (fancy, tuple(broadcast), (), (), *[()] * MAX_INDICES)
+    if any(not s for s in slice_shapes):
+        raise _refuse(where, "has a slice entry that is a scalar")
+    before_ellipsis = 0   # slices ahead of the ellipsis
+    for t in types:
+        if t == TYPE_ELLIPSIS:
+            break
+        before_ellipsis += t == TYPE_SLICE
+    plain = len(slice_shapes) - ellipsis_dims
+    slice_len = [s[0] for s in slice_shapes[:plain]]
+    slice_len[before_ellipsis:before_ellipsis] = [s[0] for s in slice_shapes[plain:]]
+    fancy = min(fancy, len(slice_len))
     final = slice_len[:fancy] + broadcast + slice_len[fancy:]
-    # an index tensor of literal length 0 makes MindSpore append the remaining data dims;
-    # that form leaves final_shape with a 0, which the graph then fills instead of gathering
-    if any(s and isinstance(s[0], int) and s[0] == 0 for s in index_shapes):
-        raise ConversionError(f"'{where}' (GetTupleIndexInfo) indexes with an empty tensor")
+    if data_shape and all(isinstance(d, int) and d == 0 for d in data_shape):
+        raise _refuse(where, "indexes an empty tensor")
     new_shape = [1] * fancy + broadcast + [1] * (len(slice_len) - fancy)
     slices = []
     for i in range(len(slice_len)):
         shape = [1] * len(slice_len)
         shape[i] = slice_len[i]
         slices.append(tuple(shape[:fancy] + [1] * len(broadcast) + shape[fancy:]))
+    # the ellipsis dims' slice shapes go last, as their index inputs came
+    ellipsis_slices = slices[before_ellipsis:before_ellipsis + ellipsis_dims]
+    del slices[before_ellipsis:before_ellipsis + ellipsis_dims]
+    slices += ellipsis_slices
     slices += [(1,) * len(final)] * (MAX_INDICES - len(slices))
     return (fancy, tuple(broadcast), tuple(new_shape), tuple(final), *slices)

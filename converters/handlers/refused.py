@@ -23,7 +23,4 @@ REFUSED = {
     "Meshgrid": "not implemented",
     "Conv3DTranspose": "not implemented",
     "MaxPoolWithArgmax": "MindSpore's flat argmax indices differ from ONNX's",
-    "SliceToIndices": ("a slice mixed with tensor indices on a dynamic shape is not implemented; "
-                       "export it at a static batch size and convert with --dynamic_batch "
-                       "instead"),
 }

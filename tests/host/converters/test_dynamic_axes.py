@@ -129,6 +129,21 @@ class TopDetections(nn.Cell):
         return boxes[ops.arange(x.shape[0])[:, None], index]
 
 
+class BoxDecoder(nn.Cell):
+    """YOLOv3/v5/v7's head decode, ``y[..., 0:2] = ...``: a setitem on a dynamic shape, which
+    MindSpore exports as SliceToIndices, NormalizeTupleIndex, GetTupleIndexInfo and
+    RemoveExpandedDims (index grids and shapes computed at run time), a Switch on their
+    results and a TensorScatterUpdate; the reader folds the helpers and picks the branch."""
+    def construct(self, x):
+        y = ops.sigmoid(x)
+        y[..., 0:2] = y[..., 0:2] * 2.0 - 0.5
+        y[..., 2:4] = (y[..., 2:4] * 2) ** 2
+        y[..., 5::-2] = 0.25               # a negative step
+        y[:, 1:3] = y[:, 1:3] + 1.0        # the whole (symbolic) batch axis, then a slice
+        y[..., -1:] = x[..., -1:]          # negative bounds
+        return y
+
+
 CASES = {
     # name: (network, symbolic input shape, dtype, the ONNX input's axes, sizes fed)
     "image": (ImageClassifier, [None, 3, None, None], np.float32,
@@ -144,6 +159,9 @@ CASES = {
                      [(1, 3, 16, 20), (3, 3, 34, 18), (8, 3, 12, 12)]),
     "detections": (TopDetections, [None, None, 6], np.float32, ["batch", "sequence", 6],
                    [(1, 7, 6), (3, 19, 6), (8, 4, 6)]),
+    "setitem": (BoxDecoder, [None, 3, None, None, 7], np.float32,
+                ["batch", 3, "depth", "height", 7],
+                [(1, 3, 4, 5, 7), (3, 3, 6, 2, 7), (8, 3, 3, 3, 7)]),
     "warp": (Warper, [None, 3, None, None], np.float32, ["batch", 3, "height", "width"],
              [(1, 3, 16, 20), (3, 3, 9, 31), (8, 3, 12, 12)]),
 }

@@ -87,10 +87,23 @@ def test_value_of_folds_constant_index_arithmetic_only():
     assert _index_box(shuffled, (5, 9)) is None
 
 
-def test_a_symbolic_batch_setitem_says_to_export_static(tmp_path):
-    """MindSpore's setitem on a dynamic shape computes its indices and branches at run time
-    (SliceToIndices, ScalarEq...): the refusal names the way that works."""
-    path = export(SetItemSlices(), tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
+@pytest.mark.parametrize("cls", [SetItemSlices, BatchedGatherNd])
+def test_a_symbolic_batch_setitem_converts(cls, tmp_path):
+    """MindSpore exports a setitem on a dynamic shape as index helpers (SliceToIndices,
+    RemoveExpandedDims...) and branches on their results: the reader folds them."""
+    net = cls()
+    path = export(net, tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
+    model = converters.convert_to_model(path, opset=17)
+    for seed, n in enumerate((1, 3, 8)):
+        x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
+        assert runtime_status(model, x, ms_forward(net, x)) == "ok", f"batch {n}"
+
+
+def test_a_symbolic_batch_setitem_of_part_of_the_batch_says_to_export_static(tmp_path):
+    """`y[0:1, ...] = v` clamps its bounds to the run-time batch: the refusal names the way
+    that works."""
+    path = export(AssignsOneSample(), tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
     with pytest.raises(converters.ConversionError,
-                       match="export it at a static batch size and convert with --dynamic_batch"):
-        converters.convert_to_model(path, opset=17, dynamic_batch=True)
+                       match="part of an axis of run-time size.*export it at a static batch "
+                             "size and convert with --dynamic_batch"):
+        converters.convert_to_model(path, opset=17)

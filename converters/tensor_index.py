@@ -1,0 +1,165 @@
+"""MindSpore's tensor-index helpers SliceToIndices, NormalizeTupleIndex and
+RemoveExpandedDims, evaluated at conversion time.
+
+A setitem such as ``y[..., 0:2] = v`` on a tensor of dynamic shape is exported as these
+helpers, GetTupleIndexInfo (`tuple_index`), a Switch on their results, and a
+TensorScatterUpdate whose index grid is built from them. The helpers read only the *shapes*
+of their tensor inputs and their literal slice bounds, so the reader folds them: index
+tensors of static axes become constants, those of symbolic axes run-time ``arange`` nodes,
+flags and shape tuples Python values, and the Switch then picks its branch at conversion
+time. Symbolic dimensions are taken as non-zero, as in `tuple_index`.
+
+Semantics follow MindSpore's ops of the same names (mindspore/core/ops/slice_to_indices.cc,
+normalize_tuple_index.cc, remove_expanded_dims.cc). A slice of an axis of run-time size needs
+its bounds clamped at run time; that is refused with the static-export remedy.
+"""
+from typing import Callable, List, Sequence, Tuple
+
+import numpy as np
+
+from .errors import ConversionError
+from .tuple_index import TYPE_ELLIPSIS, TYPE_NONE, TYPE_SLICE, TYPE_UNKNOWN
+
+_REMEDY = "; export it at a static batch size and convert with --dynamic_batch instead"
+
+
+def _types(attrs: dict, where: str, op: str) -> List[int]:
+    types = attrs.get("tuple_index_types")
+    if not isinstance(types, (tuple, list)):
+        raise ConversionError(f"'{where}' ({op}) lacks its index types")
+    return [int(t) for t in types]
+
+
+def normalize_dim_index(rank: int, dim_index: int, types: Sequence[int],
+                        expand_dims_mask: int = 0) -> int:
+    """The data axis index entry `dim_index` addresses: entries after an ellipsis move by the
+    axes it spans; new axes (None entries, `expand_dims_mask`) ahead of it do not count."""
+    if not types:
+        return 0
+    ellipsis_at = types.index(TYPE_ELLIPSIS) if TYPE_ELLIPSIS in types else None
+    not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+    expanded_before = sum((expand_dims_mask >> i) & 1 for i in range(dim_index))
+    if ellipsis_at is None or dim_index < ellipsis_at:
+        return dim_index - expanded_before
+    ellipsis_dims = rank + bin(expand_dims_mask).count("1") - not_ellipsis
+    return ellipsis_dims + dim_index - 1 - expanded_before
+
+
+def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs: dict,
+                     arange: Callable) -> Tuple:
+    """SliceToIndices: (indices, value_shape, start, stop, step, is_empty) of one slice entry
+    of a tuple index, the slice normalised as Python's (bounds clamped to the axis).
+    `arange(dim)` builds the indices of a whole axis of run-time size (``x[:, ...]``)."""
+    types = _types(attrs, where, "SliceToIndices")
+    axis = normalize_dim_index(len(data_shape), int(attrs.get("tuple_index_axis", 0)), types,
+                               int(attrs.get("expand_dims_mask", 0)))
+    if not 0 <= axis < len(data_shape):
+        raise ConversionError(f"'{where}' (SliceToIndices) indexes axis {axis} of a "
+                              f"{len(data_shape)}-d tensor")
+    bounds = [start, stop, step]
+    if not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in bounds):
+        raise ConversionError(f"'{where}' (SliceToIndices) has slice bounds known only at "
+                              "run time" + _REMEDY)
+    none = list(attrs.get("init_by_none", (0, 0, 0)))
+    bounds = [None if i < len(none) and none[i] else int(b) for i, b in enumerate(bounds)]
+    if bounds[2] == 0:
+        raise ConversionError(f"'{where}' (SliceToIndices) has a slice step of 0")
+    size = data_shape[axis]
+    if not isinstance(size, int):
+        # the whole axis needs no clamping (and a symbolic dimension is taken as non-zero)
+        if bounds[0] in (None, 0) and bounds[1] is None and bounds[2] in (None, 1):
+            indices = arange(size)
+            if not types:
+                raise ConversionError(f"'{where}' (SliceToIndices) of a plain slice (no tuple "
+                                      "index) on an axis of run-time size" + _REMEDY)
+            return (indices, (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
+        raise ConversionError(f"'{where}' (SliceToIndices) slices part of an axis of run-time "
+                              "size (its bounds are clamped at run time)" + _REMEDY)
+    first, last, stride = slice(*bounds).indices(size)
+    indices = np.arange(first, last, stride, dtype=np.int64)
+    if indices.size == 0:
+        return (indices, 1, 1, 1, 1, 1)
+    if not types:
+        indices = indices.reshape(-1, 1)
+    value_shape = (int(indices.size),) + tuple(data_shape[1:])
+    return (indices, value_shape, first, last, stride, 0)
+
+
+def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,
+                          arange: Callable):
+    """NormalizeTupleIndex: one entry of a tuple index as an index tensor of its data axis.
+    `arange(dim)` builds the index tensor of an axis of run-time size."""
+    types = _types(attrs, where, "NormalizeTupleIndex")
+    kind = str(attrs.get("origin_index_type", "") or "")
+    dim_index = int(attrs.get("tuple_index_axis", 0))
+    rank = len(data_shape)
+    if kind == "ellipsis_index":
+        ellipsis_at = types.index(TYPE_ELLIPSIS) if TYPE_ELLIPSIS in types else 0
+        not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+        if dim_index >= rank - not_ellipsis:
+            return np.array([1], np.int64)
+        size = data_shape[ellipsis_at + dim_index]
+    elif kind == "none_index":
+        size = data_shape[normalize_dim_index(rank, dim_index, types)]
+    elif kind in ("int_index", "tensor_index_sequence_index"):
+        size = data_shape[normalize_dim_index(rank, dim_index, types,
+                                              int(attrs.get("expand_dims_mask", 0)))]
+        values = np.asarray(index.data if hasattr(index, "data") else index)
+        if not isinstance(size, int) or values.dtype.kind not in "iu":
+            raise ConversionError(f"'{where}' (NormalizeTupleIndex) normalises an index of an "
+                                  "axis of run-time size" + _REMEDY)
+        if np.any(values >= size) or np.any(values < -size):
+            raise ConversionError(f"'{where}' (NormalizeTupleIndex): index {values.tolist()} "
+                                  f"is out of bounds for an axis of size {size}")
+        return (values % size).astype(np.int64) if size else values.astype(np.int64)
+    else:
+        raise ConversionError(f"'{where}' (NormalizeTupleIndex) of kind {kind!r} is not "
+                              "supported" + _REMEDY)
+    return np.arange(size, dtype=np.int64) if isinstance(size, int) else arange(size)
+
+
+def remove_expanded_dims(where: str, data_shape: Sequence, value_shape: Sequence, has_false,
+                         broadcast: Sequence, idx_advanced, attrs: dict) -> Tuple:
+    """RemoveExpandedDims: (indices_out, the value's shape without the new axes, fancy
+    position). indices_out 0: nothing is selected (an empty slice; the data is returned as
+    it is), 1: the index is empty and the whole value is taken, -1: scatter the value."""
+    types = _types(attrs, where, "RemoveExpandedDims")
+    if not isinstance(has_false, int) or not isinstance(idx_advanced, int):
+        raise ConversionError(f"'{where}' (RemoveExpandedDims) depends on run-time values"
+                              + _REMEDY)
+    expand = int(attrs.get("expand_dims_cnt", 0))
+    has_ellipsis = TYPE_ELLIPSIS in types
+    not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+    valid = len(data_shape) + expand if has_ellipsis else not_ellipsis
+    rem_ndim = len(data_shape) - (valid - expand)
+    not_expanded = []
+    for t in types:
+        if t == TYPE_NONE:
+            not_expanded.append(False)
+        elif t == TYPE_SLICE:
+            not_expanded.append(True)
+        elif t == TYPE_ELLIPSIS:
+            not_expanded += [True] * (len(data_shape) + expand - not_ellipsis)
+    if has_false > 0:
+        if any(not isinstance(d, int) for d in broadcast) or int(np.prod(broadcast)) != 1:
+            raise ConversionError(f"'{where}' (RemoveExpandedDims): unable to broadcast "
+                                  f"indices {list(broadcast)}")
+        return (0, (), idx_advanced)
+    if idx_advanced != -1:
+        has_sequence = bool(attrs.get("has_sequence", False))
+        dims = [False] if attrs.get("has_true", False) and not has_sequence else \
+            [True] * len(broadcast)
+        idx_advanced = min(idx_advanced, len(not_expanded))
+        not_expanded[idx_advanced:idx_advanced] = dims
+    not_expanded += [True] * rem_ndim
+    leading_false = 0
+    while leading_false < len(not_expanded) and not not_expanded[leading_false]:
+        leading_false += 1
+    idx_advanced = max(0, idx_advanced - leading_false)
+    diff = len(not_expanded) - len(value_shape)
+    if diff < 0:
+        raise ConversionError(f"'{where}' (RemoveExpandedDims): the value has more axes "
+                              f"({len(value_shape)}) than the index selects")
+    kept = tuple(d for i, d in enumerate(value_shape) if not_expanded[i + diff])
+    indices_out = 1 if attrs.get("empty_indices_out", False) else -1
+    return (indices_out, kept, idx_advanced)
