@@ -17,6 +17,7 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
+from . import ir
 from .errors import ConversionError
 from .tuple_index import TYPE_ELLIPSIS, TYPE_NONE, TYPE_SLICE, TYPE_UNKNOWN
 
@@ -104,7 +105,10 @@ def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,
     elif kind in ("int_index", "tensor_index_sequence_index"):
         size = data_shape[normalize_dim_index(rank, dim_index, types,
                                               int(attrs.get("expand_dims_mask", 0)))]
-        values = np.asarray(index.data if hasattr(index, "data") else index)
+        values = np.asarray(index.data if isinstance(index, ir.Value) else index)
+        if isinstance(index, ir.Value) and index.data is None:
+            raise ConversionError(f"'{where}' (NormalizeTupleIndex) normalises an index known "
+                                  "only at run time" + _REMEDY)
         if not isinstance(size, int) or values.dtype.kind not in "iu":
             raise ConversionError(f"'{where}' (NormalizeTupleIndex) normalises an index of an "
                                   "axis of run-time size" + _REMEDY)
