@@ -15,6 +15,7 @@ plumbing nodes are resolved, sub-graph calls are inlined, `Switch`es whose condi
 constant (MindSpore keeps some Python-level shape checks as control flow in dynamic-shape
 graphs) are resolved, and scalar arithmetic on constants is folded.
 """
+import functools
 import operator
 import os
 from typing import Any, Dict, List, Optional
@@ -25,7 +26,8 @@ from . import ir
 from .errors import ConversionError
 from .mindir_proto import MONAD, decode_attribute, tensor_info, tensor_to_numpy
 from .tensor_index import normalize_tuple_index, remove_expanded_dims, slice_to_indices
-from .tuple_index import OUTPUT_COUNT as _TUPLE_INDEX_OUTPUTS, get_tuple_index_info
+from .tuple_index import (OUTPUT_COUNT as _TUPLE_INDEX_OUTPUTS, STATIC_EXPORT_REMEDY,
+                          broadcast_dims, get_tuple_index_info)
 
 _MAX_CALL_DEPTH = 64  # a (corrupt) self-calling graph must not recurse forever
 
@@ -33,7 +35,7 @@ _IDENTITY_OPS = {"Load", "Depend", "Return", "StopGradient", "stop_gradient"}
 _TUPLE_OPS = {"MakeTuple", "make_tuple", "MakeList", "make_list"}
 _GETITEM_OPS = {"TupleGetItem", "tuple_getitem", "ListGetItem", "list_getitem", "RealTupleGetItem"}
 # shape-only index helpers of a getitem/setitem on a dynamic shape, folded at read time
-_INDEX_HELPERS = ("SliceToIndices", "NormalizeTupleIndex", "RemoveExpandedDims")
+_INDEX_HELPERS = {"SliceToIndices": 4, "NormalizeTupleIndex": 2, "RemoveExpandedDims": 5}
 # what the reader folds, and when it refuses instead (SUPPORT.md lists these)
 FOLDED_AT_READ_TIME = {
     "GetTupleIndexInfo": "entries other than tensors, slices and an ellipsis (None, bool); an "
@@ -327,8 +329,7 @@ class MindIRReader:
         if not self.symbolic:
             return ""
         return ("; this MINDIR has symbolic input dimensions and keeps shape logic for run "
-                "time (MindSpore's setitem/getitem on dynamic shapes): export it at a static "
-                "batch size and convert with --dynamic_batch instead")
+                "time (MindSpore's setitem/getitem on dynamic shapes): " + STATIC_EXPORT_REMEDY)
 
     def _make_node(self, frame, node, prim, op, inputs):
         name = frame.prefix + short_name(node.name)
@@ -396,23 +397,18 @@ class MindIRReader:
     def _index_helper(self, frame, node, prim, op, inputs):
         """Fold SliceToIndices, NormalizeTupleIndex and RemoveExpandedDims (see
         `tensor_index`): their tensor inputs count only by their shapes."""
+        if len(inputs) != _INDEX_HELPERS[op]:
+            raise ConversionError(f"'{node.name}' ({op}) takes {_INDEX_HELPERS[op]} inputs, "
+                                  f"it has {len(inputs)}")
         attrs = self._attrs(prim)
-        if not inputs:
-            raise ConversionError(f"'{node.name}' ({op}) has no input")
         data = self._dims(frame, node, inputs[0])
         if op == "SliceToIndices":
-            if len(inputs) != 4:
-                raise ConversionError(f"'{node.name}' (SliceToIndices) takes 4 inputs")
             result = slice_to_indices(node.name, data, *inputs[1:], attrs,
                                       lambda size: self._arange(frame, node, size))
         elif op == "NormalizeTupleIndex":
-            if len(inputs) != 2:
-                raise ConversionError(f"'{node.name}' (NormalizeTupleIndex) takes 2 inputs")
             result = normalize_tuple_index(node.name, data, inputs[1], attrs,
                                            lambda size: self._arange(frame, node, size))
         else:
-            if len(inputs) != 5:
-                raise ConversionError(f"'{node.name}' (RemoveExpandedDims) takes 5 inputs")
             value, has_false, broadcast, fancy = inputs[1:]
             if isinstance(has_false, ir.Value) and has_false.data is not None:
                 has_false = int(np.asarray(has_false.data).reshape(-1)[0])
@@ -488,7 +484,8 @@ def _shape_when_rank_unknown(op, inputs):
     if op in _ELEMENTWISE:
         tensors = [s for x, s in zip(inputs, shapes) if isinstance(x, ir.Value)]
         if tensors and all(s is not None for s in tensors):
-            return _broadcast_shapes(tensors)
+            return tuple(functools.reduce(
+                lambda a, b: broadcast_dims(a, b, maximum=lambda x, y: None), tensors))
     if op == "GatherNd" and len(shapes) > 1 and shapes[0] is not None and \
             shapes[1] is not None and shapes[1] and shapes[1][-1] is not None:
         return shapes[1][:-1] + shapes[0][shapes[1][-1]:]
@@ -499,22 +496,6 @@ def _shape_when_rank_unknown(op, inputs):
 _ELEMENTWISE = {"Muls", "Adds", "Mul", "Add", "Sub", "RealDiv", "Div", "FloorDiv", "Maximum",
                 "Minimum", "Neg", "Abs", "Exp", "Log", "Sigmoid", "Tanh", "ReLU", "Sqrt",
                 "Square", "Pow", "Cast"}
-
-
-def _broadcast_shapes(shapes):
-    """NumPy broadcasting of shapes with unknown (None) dimensions."""
-    rank = max(len(s) for s in shapes)
-    out = []
-    for i in range(rank):
-        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
-        fixed = {d for d in dims if d is not None and d != 1}
-        if len(fixed) == 1:
-            out.append(fixed.pop())
-        elif None in dims or len(fixed) > 1:
-            out.append(None)
-        else:
-            out.append(1)
-    return tuple(out)
 
 
 def _sequence_op(node, op, inputs):

@@ -19,9 +19,10 @@ import numpy as np
 
 from . import ir
 from .errors import ConversionError
-from .tuple_index import TYPE_ELLIPSIS, TYPE_NONE, TYPE_SLICE, TYPE_UNKNOWN
+from .tuple_index import (STATIC_EXPORT_REMEDY, TYPE_ELLIPSIS, TYPE_NONE, TYPE_SLICE,
+                          entries_besides_ellipsis)
 
-_REMEDY = "; export it at a static batch size and convert with --dynamic_batch instead"
+_REMEDY = "; " + STATIC_EXPORT_REMEDY
 
 
 def _types(attrs: dict, where: str, op: str) -> List[int]:
@@ -38,7 +39,7 @@ def normalize_dim_index(rank: int, dim_index: int, types: Sequence[int],
     if not types:
         return 0
     ellipsis_at = types.index(TYPE_ELLIPSIS) if TYPE_ELLIPSIS in types else None
-    not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+    not_ellipsis = entries_besides_ellipsis(types)
     expanded_before = sum((expand_dims_mask >> i) & 1 for i in range(dim_index))
     if ellipsis_at is None or dim_index < ellipsis_at:
         return dim_index - expanded_before
@@ -69,11 +70,10 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
     if not isinstance(size, int):
         # the whole axis needs no clamping (and a symbolic dimension is taken as non-zero)
         if bounds[0] in (None, 0) and bounds[1] is None and bounds[2] in (None, 1):
-            indices = arange(size)
             if not types:
                 raise ConversionError(f"'{where}' (SliceToIndices) of a plain slice (no tuple "
                                       "index) on an axis of run-time size" + _REMEDY)
-            return (indices, (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
+            return (arange(size), (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
         raise ConversionError(f"'{where}' (SliceToIndices) slices part of an axis of run-time "
                               "size (its bounds are clamped at run time)" + _REMEDY)
     first, last, stride = slice(*bounds).indices(size)
@@ -96,7 +96,7 @@ def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,
     rank = len(data_shape)
     if kind == "ellipsis_index":
         ellipsis_at = types.index(TYPE_ELLIPSIS) if TYPE_ELLIPSIS in types else 0
-        not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+        not_ellipsis = entries_besides_ellipsis(types)
         if dim_index >= rank - not_ellipsis:
             return np.array([1], np.int64)
         size = data_shape[ellipsis_at + dim_index]
@@ -105,10 +105,10 @@ def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,
     elif kind in ("int_index", "tensor_index_sequence_index"):
         size = data_shape[normalize_dim_index(rank, dim_index, types,
                                               int(attrs.get("expand_dims_mask", 0)))]
-        values = np.asarray(index.data if isinstance(index, ir.Value) else index)
         if isinstance(index, ir.Value) and index.data is None:
             raise ConversionError(f"'{where}' (NormalizeTupleIndex) normalises an index known "
                                   "only at run time" + _REMEDY)
+        values = np.asarray(index.data if isinstance(index, ir.Value) else index)
         if not isinstance(size, int) or values.dtype.kind not in "iu":
             raise ConversionError(f"'{where}' (NormalizeTupleIndex) normalises an index of an "
                                   "axis of run-time size" + _REMEDY)
@@ -133,7 +133,7 @@ def remove_expanded_dims(where: str, data_shape: Sequence, value_shape: Sequence
                               + _REMEDY)
     expand = int(attrs.get("expand_dims_cnt", 0))
     has_ellipsis = TYPE_ELLIPSIS in types
-    not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+    not_ellipsis = entries_besides_ellipsis(types)
     valid = len(data_shape) + expand if has_ellipsis else not_ellipsis
     rem_ndim = len(data_shape) - (valid - expand)
     not_expanded = []

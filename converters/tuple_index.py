@@ -25,6 +25,13 @@ OUTPUT_COUNT = 4 + MAX_INDICES  # MindSpore 2.10: fancy_position, broadcast, new
 PRE_SETITEM, SETITEM, SETITEM_WITH_TENSOR = ("pre_setitem_by_tuple", "setitem_by_tuple",
                                              "setitem_by_tuple_with_tensor")
 INFO_KINDS = ("", PRE_SETITEM, SETITEM, SETITEM_WITH_TENSOR)
+# what works when shape logic cannot be folded
+STATIC_EXPORT_REMEDY = "export it at a static batch size and convert with --dynamic_batch instead"
+
+
+def entries_besides_ellipsis(types: Sequence[int]) -> int:
+    """How many entries of a tuple index are neither unused slots nor the ellipsis."""
+    return sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
 
 
 def broadcast_dims(a_shape: Sequence, b_shape: Sequence, maximum: Callable) -> List:
@@ -62,8 +69,7 @@ def _fancy_position(types: Sequence[int]) -> int:
 
 
 def _refuse(where: str, what: str) -> ConversionError:
-    return ConversionError(f"'{where}' (GetTupleIndexInfo) {what}; export it at a static batch "
-                           "size and convert with --dynamic_batch instead")
+    return ConversionError(f"'{where}' (GetTupleIndexInfo) {what}; {STATIC_EXPORT_REMEDY}")
 
 
 def get_tuple_index_info(where: str, index_types: Sequence[int], tensor_shapes: Sequence,
@@ -84,7 +90,7 @@ def get_tuple_index_info(where: str, index_types: Sequence[int], tensor_shapes: 
         raise _refuse(where, f"has index entries of MindSpore type ids {unknown} (only "
                              "tensors, slices and an ellipsis are supported)")
     has_ellipsis = TYPE_ELLIPSIS in types
-    not_ellipsis = sum(t not in (TYPE_UNKNOWN, TYPE_ELLIPSIS) for t in types)
+    not_ellipsis = entries_besides_ellipsis(types)
     valid = (len(data_shape) + expand_dims_cnt) if has_ellipsis else not_ellipsis
     if valid > len(tensor_shapes) or valid > MAX_INDICES:
         raise _refuse(where, f"has {valid} index entries but {len(tensor_shapes)} index inputs")
