@@ -969,21 +969,40 @@ def _trilu_rule(node, st):
     B.set_outputs(node, st, b)
 
 
+def _positions(ctx, x: str, axis: int, size) -> str:
+    """0..size-1 along `axis` of x (int64, 1-D): a constant for a static size, a Range over
+    the run-time dimension otherwise."""
+    if size is not None:
+        return ctx.initializer(np.arange(size, dtype=np.int64))
+    dim = ctx.make("Gather", [ctx.make("Shape", [x]), ctx.initializer(np.array(axis, np.int64))],
+                   axis=0)
+    return ctx.make("Range", [ctx.initializer(np.array(0, np.int64)), dim,
+                              ctx.initializer(np.array(1, np.int64))])
+
+
 @op("Tril", "Triu", batch=_trilu_rule)
 def trilu_masked(ctx):
-    """Before ONNX Trilu (opset 14): the matrix (last two axes, static sizes) selected by a
-    constant triangular mask (MASTER's causal decoder masks)."""
+    """Before ONNX Trilu (opset 14): the matrix (last two axes) selected by a triangular mask,
+    column - row <= k (Tril) or >= k (Triu). Static sizes give a constant mask (MASTER's causal
+    decoder masks); run-time ones build it from the matrix's row and column positions."""
     shape = ctx.in_shape(0)
-    rows, cols = (shape[-2], shape[-1]) if shape and len(shape) >= 2 else (None, None)
-    if rows is None or cols is None:
-        raise ConversionError(f"{ctx.where()}: a triangle of a matrix of run-time size needs "
-                              "opset >= 14 (ONNX Trilu)")
+    if not shape or len(shape) < 2:
+        raise ConversionError(f"{ctx.where()}: a triangle of a tensor of fewer than 2 axes")
+    rows, cols = shape[-2], shape[-1]
     k = int(ctx.const(1, "diagonal", 0))
-    ones = np.ones((rows, cols), np.bool_)
-    mask = np.triu(ones, k) if ctx.node.op_type == "Triu" else np.tril(ones, k)
+    upper = ctx.node.op_type == "Triu"
+    x = ctx.tensor(0)
+    if rows is not None and cols is not None:
+        ones = np.ones((rows, cols), np.bool_)
+        mask = ctx.initializer(np.triu(ones, k) if upper else np.tril(ones, k))
+    else:
+        rank = len(shape)
+        offset = ctx.make("Sub", [ctx.unsqueeze(_positions(ctx, x, rank - 1, cols), [0]),
+                                  ctx.unsqueeze(_positions(ctx, x, rank - 2, rows), [1])])
+        mask = ctx.make("GreaterOrEqual" if upper else "LessOrEqual",
+                        [offset, ctx.initializer(np.array(k, np.int64))])
     dtype = ctx.out_dtype()
-    ctx.set_output(ctx.make("Where", [ctx.initializer(mask), ctx.tensor(0),
-                                      ctx.initializer(np.zeros((), dtype))]))
+    ctx.set_output(ctx.make("Where", [mask, x, ctx.initializer(np.zeros((), dtype))]))
 
 
 @op("Tril", "Triu", since=14)

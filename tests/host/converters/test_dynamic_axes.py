@@ -144,6 +144,15 @@ class BoxDecoder(nn.Cell):
         return y
 
 
+class CausalScores(nn.Cell):
+    """MASTER's decoder: attention scores over a sequence of run-time length, masked to
+    their lower and upper triangles (before ONNX Trilu, opset 14, a mask built from the
+    row and column positions)."""
+    def construct(self, x):
+        scores = ops.matmul(x, x.swapaxes(1, 2))
+        return ops.tril(scores), ops.triu(scores, 1), ops.tril(x, -1)
+
+
 CASES = {
     # name: (network, symbolic input shape, dtype, the ONNX input's axes, sizes fed)
     "image": (ImageClassifier, [None, 3, None, None], np.float32,
@@ -162,6 +171,8 @@ CASES = {
     "setitem": (BoxDecoder, [None, 3, None, None, 7], np.float32,
                 ["batch", 3, "depth", "height", 7],
                 [(1, 3, 4, 5, 7), (3, 3, 6, 2, 7), (8, 3, 3, 3, 7)]),
+    "causal": (CausalScores, [None, None, 6], np.float32, ["batch", "sequence", 6],
+               [(1, 7, 6), (3, 19, 6), (8, 4, 6)]),
     "warp": (Warper, [None, 3, None, None], np.float32, ["batch", 3, "height", "width"],
              [(1, 3, 16, 20), (3, 3, 9, 31), (8, 3, 12, 12)]),
 }
