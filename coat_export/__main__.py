@@ -1,20 +1,18 @@
-"""`python -m coat_export`: the CLI (see coat_export.cli)."""
-import sys
+"""`python -m coat_export` and the `coat-export` console script: the CLI (coat_export.cli).
+
+Light on purpose: Ctrl-C and SIGTERM are handled before the CLI's imports start.
+"""
 
 
-def _main() -> int:
-    from .edge.cli_support import install_signal_handlers
+def entry() -> None:
+    from .edge.interrupts import exit_on_interrupt_while_starting
 
-    install_signal_handlers()
-    try:
-        from .cli import main
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the CLI itself imports
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    return main()
+    exit_on_interrupt_while_starting()
+    from .cli import main
+    from .edge.cli_support import run_program
+
+    run_program(main)
 
 
 if __name__ == "__main__":
-    from .edge.cli_support import run_program
-
-    run_program(_main)
+    entry()

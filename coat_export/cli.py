@@ -62,7 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def main_entry() -> None:
-    """Console-script entry point (`coat-export`)."""
-    from .edge.cli_support import run_program
+    """Console-script entry point of earlier installs; `coat-export` now starts at
+    coat_export.__main__:entry, which handles Ctrl-C before this module's imports."""
+    from .__main__ import entry
 
-    run_program(main)
+    entry()

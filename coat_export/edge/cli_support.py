@@ -112,8 +112,7 @@ def _interrupted(terminated: bool) -> int:
     from .atomic import remove_process_scratch
 
     remove_process_scratch()
-    print(f"error: {'terminated' if terminated else 'interrupted'}; nothing was left "
-          "half-written", file=sys.stderr)
+    print(interrupts.interrupted_line(terminated), file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

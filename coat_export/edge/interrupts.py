@@ -6,7 +6,9 @@ be, which may be inside a library callback that turns it into another exception 
 where work becomes visible (the end of a progress step, an atomic rename) check it: a swallowed
 interrupt still stops the run before anything is committed.
 """
+import os
 import signal
+import sys
 from contextlib import contextmanager
 
 
@@ -47,3 +49,54 @@ def deferred():
     finally:
         _DEFERRED.pop()
     raise_if_interrupted()
+
+
+
+def interrupted_line(terminated: bool) -> str:
+    return f"error: {'terminated' if terminated else 'interrupted'}; nothing was left half-written"
+
+
+def exit_on_interrupt_while_starting() -> None:
+    """Entry points call this first. Until the command installs its own handlers
+    (cli_support.run_guarded), Ctrl-C or SIGTERM ends the process at once with one line: it
+    arrives while modules import, where an exception would surface as a traceback of
+    whichever module was loading, and nothing has been written yet."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, _exit_at_once)
+        except ValueError:  # not the main thread: the embedding program owns signals
+            pass
+
+
+@contextmanager
+def exit_at_once_on_interrupt():
+    """A block no exception may cut, such as a C++ library's import: MindSpore's died with
+    SIGSEGV and no line when a KeyboardInterrupt unwound its half-initialised modules. Ctrl-C
+    or SIGTERM inside it ends the process at once (this process's scratch removed, one line);
+    work already committed is complete, by the atomic writes."""
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, _exit_at_once)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_at_once(signum, frame) -> None:
+    terminated = signum == signal.SIGTERM
+    # the scratch this process may have made (the same package's atomic module, if loaded:
+    # importing from a signal handler that interrupted an import could deadlock)
+    atomic = sys.modules.get(__name__.rsplit(".", 1)[0] + ".atomic")
+    try:
+        if atomic is not None:
+            atomic.remove_process_scratch()
+        sys.stderr.write(interrupted_line(terminated) + "\n")
+        sys.stderr.flush()
+    except Exception:  # a half-imported module or a closed stream: still exit with the code
+        pass
+    os._exit(143 if terminated else 130)

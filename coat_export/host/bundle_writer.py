@@ -39,6 +39,10 @@ sys.dont_write_bytecode = True   # no __pycache__ in the bundle (read-only media
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from coat_edge.interrupts import exit_on_interrupt_while_starting  # noqa: E402
+
+exit_on_interrupt_while_starting()  # before the runtimes' imports
+
 from coat_edge.cli_support import run_program  # noqa: E402  (the bundle's own runtime)
 from coat_edge.predict import main  # noqa: E402
 
