@@ -59,11 +59,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     # compiling) into the working directory unless told otherwise: into our scratch instead
     os.environ.setdefault("MS_OM_PATH", process_scratch_path("mindspore"))
     return run_command(args._run, args)
-
-
-def main_entry() -> None:
-    """Console-script entry point of earlier installs; `coat-export` now starts at
-    coat_export.__main__:entry, which handles Ctrl-C before this module's imports."""
-    from .__main__ import entry
-
-    entry()
