@@ -143,6 +143,16 @@ class NodeContext:
                              keepdims=int(keepdims))
         return self.make(op_type, [x], axes=[int(a) for a in axes], keepdims=int(keepdims))
 
+    def dim(self, x: str, axis: int) -> str:
+        """x's dimension `axis` at run time, a 0-d int64."""
+        return self.make("Gather", [self.make("Shape", [x]),
+                                    self.initializer(np.array(axis, np.int64))], axis=0)
+
+    def arange(self, n: str) -> str:
+        """0, 1, ..., n - 1 (int64) for a 0-d int64 `n` known at run time."""
+        return self.make("Range", [self.initializer(np.array(0, np.int64)), n,
+                                   self.initializer(np.array(1, np.int64))])
+
     def cast(self, x: str, dtype) -> str:
         return self.make("Cast", [x], to=np.dtype(dtype))
 

@@ -96,29 +96,13 @@ def _on_signal(signum, frame):
 def install_signal_handlers() -> None:
     """SIGINT and SIGTERM become exceptions, so `finally` blocks remove temporaries.
     Entry points call this first, before any slow import."""
-    try:
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
-    except ValueError:  # not the main thread: the embedding program owns signals
-        pass
+    interrupts.install_for_interrupts(_on_signal)
 
 
 def _interrupted(terminated: bool) -> int:
-    """One line, then exit at once: our `finally` blocks have run, and a library interrupted
-    half-way through its import (MindSpore) would otherwise print its own errors from its
-    exit handlers."""
-    import os
-
-    from .atomic import remove_process_scratch
-
-    remove_process_scratch()
-    print(interrupts.interrupted_line(terminated), file=sys.stderr)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(143 if terminated else 130)
+    """One line, then exit at once: our `finally` blocks have run (interrupts.exit_interrupted;
+    run_guarded has loaded the scratch helper it uses)."""
+    return interrupts.exit_interrupted(terminated)
 
 
 _HOLD_WHEN_DONE = []

@@ -51,9 +51,45 @@ def deferred():
     raise_if_interrupted()
 
 
-
 def interrupted_line(terminated: bool) -> str:
     return f"error: {'terminated' if terminated else 'interrupted'}; nothing was left half-written"
+
+
+def exit_interrupted(terminated: bool) -> None:
+    """Remove this process's scratch, print one line and exit at once (130 / 143), without
+    unwinding: a library cut half-way through its import (MindSpore) would otherwise print
+    its own errors from its exit handlers, or crash. Safe inside a signal handler: the
+    scratch helper is taken from the loaded modules (importing there, in the middle of an
+    import, could deadlock); if it is not loaded, this process has made no scratch."""
+    atomic = sys.modules.get(__name__.rsplit(".", 1)[0] + ".atomic")
+    try:
+        if atomic is not None:
+            atomic.remove_process_scratch()
+        sys.stderr.write(interrupted_line(terminated) + "\n")
+    except Exception:  # a half-imported module or a closed stream: still exit with the code
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(143 if terminated else 130)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    exit_interrupted(signum == signal.SIGTERM)
+
+
+def install_for_interrupts(handler) -> dict:
+    """`handler` for SIGINT and SIGTERM; the handlers it replaced. Outside the main thread
+    the embedding program owns signals, and nothing changes."""
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:
+            pass
+    return previous
 
 
 def exit_on_interrupt_while_starting() -> None:
@@ -61,42 +97,17 @@ def exit_on_interrupt_while_starting() -> None:
     (cli_support.run_guarded), Ctrl-C or SIGTERM ends the process at once with one line: it
     arrives while modules import, where an exception would surface as a traceback of
     whichever module was loading, and nothing has been written yet."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            signal.signal(sig, _exit_at_once)
-        except ValueError:  # not the main thread: the embedding program owns signals
-            pass
+    install_for_interrupts(_exit_on_signal)
 
 
 @contextmanager
 def exit_at_once_on_interrupt():
-    """A block no exception may cut, such as a C++ library's import: MindSpore's died with
-    SIGSEGV and no line when a KeyboardInterrupt unwound its half-initialised modules. Ctrl-C
-    or SIGTERM inside it ends the process at once (this process's scratch removed, one line);
-    work already committed is complete, by the atomic writes."""
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[sig] = signal.signal(sig, _exit_at_once)
-        except ValueError:  # not the main thread
-            pass
+    """A block no exception may cut, such as a C++ library's import (an interrupted MindSpore
+    import once died of SIGSEGV, with no line): Ctrl-C or SIGTERM inside it exits at once,
+    through exit_interrupted; work already committed is complete, by the atomic writes."""
+    previous = install_for_interrupts(_exit_on_signal)
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _exit_at_once(signum, frame) -> None:
-    terminated = signum == signal.SIGTERM
-    # the scratch this process may have made (the same package's atomic module, if loaded:
-    # importing from a signal handler that interrupted an import could deadlock)
-    atomic = sys.modules.get(__name__.rsplit(".", 1)[0] + ".atomic")
-    try:
-        if atomic is not None:
-            atomic.remove_process_scratch()
-        sys.stderr.write(interrupted_line(terminated) + "\n")
-        sys.stderr.flush()
-    except Exception:  # a half-imported module or a closed stream: still exit with the code
-        pass
-    os._exit(143 if terminated else 130)

@@ -405,10 +405,7 @@ def reduce_matched(ctx, x2, positions, updates2, reduction, dtype):
     reduced: a one-hot match (M, K) selects each row's updates, the reduction runs over K
     with its identity elsewhere, and x2 takes it in with the same operation. For runtimes
     without ScatterND / ScatterElements reductions (before opset 16 / 18); costs M*K*R."""
-    rows = ctx.make("Range", [ctx.initializer(np.array(0, np.int64)), ctx.make(
-        "Squeeze", [ctx.make("Slice", [ctx.make("Shape", [x2]), ctx.initializer(
-            np.array([0], np.int64)), ctx.initializer(np.array([1], np.int64))]),
-            ctx.initializer(np.array([0], np.int64))]), ctx.initializer(np.array(1, np.int64))])
+    rows = ctx.arange(ctx.dim(x2, 0))
     match = ctx.make("Equal", [ctx.unsqueeze(rows, [1]), ctx.unsqueeze(positions, [0])])
     picked = ctx.make("Where", [ctx.unsqueeze(match, [2]), ctx.unsqueeze(updates2, [0]),
                                 ctx.initializer(np.array(_identity(reduction, dtype), dtype))])

@@ -835,10 +835,8 @@ def sample_index(ctx):
     position of sample n, for the batch of input 0 (on its axis 0), in the attribute `shape`
     with its axis 0 the batch."""
     shape = list(ctx.node.attrs["shape"])
-    batch = ctx.make("Gather", [ctx.make("Shape", [ctx.tensor(0)]),
-                                ctx.initializer(np.array(0, np.int64))], axis=0)
-    index = ctx.make("Range", [ctx.initializer(np.array(0, np.int64)), batch,
-                               ctx.initializer(np.array(1, np.int64))])
+    batch = ctx.dim(ctx.tensor(0), 0)
+    index = ctx.arange(batch)
     index = ctx.make("Reshape", [index, ctx.initializer(np.array([-1] + [1] * (len(shape) - 1),
                                                                  np.int64))])
     if shape[1:]:
@@ -974,10 +972,7 @@ def _positions(ctx, x: str, axis: int, size) -> str:
     the run-time dimension otherwise."""
     if size is not None:
         return ctx.initializer(np.arange(size, dtype=np.int64))
-    dim = ctx.make("Gather", [ctx.make("Shape", [x]), ctx.initializer(np.array(axis, np.int64))],
-                   axis=0)
-    return ctx.make("Range", [ctx.initializer(np.array(0, np.int64)), dim,
-                              ctx.initializer(np.array(1, np.int64))])
+    return ctx.arange(ctx.dim(x, axis))
 
 
 @op("Tril", "Triu", batch=_trilu_rule)
