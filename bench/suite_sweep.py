@@ -101,6 +101,10 @@ AUDIO = {
     "conformer_encoder": dict(inputs=[((163, 80), "float32"), ((1, 40), "bool"),
                                       ((40, 40), "bool")]),
 }
+# Inputs a model reads as something other than data (see _random_inputs): RobustScanner's
+# eval inputs are the image, its valid-width mask over the 40 feature columns (all valid) and
+# the decoder's word positions 0..39 (MindOCR's RobustScannerRecResizeImg / eval config).
+INPUT_VALUES = {"mindocr/robustscanner_resnet31": {1: "ones", 2: "positions"}}
 # Models whose input has a variable axis besides the batch (a text line's width, an
 # utterance's frames): the `dynaxes` kind exports them with that axis symbolic (None in
 # `symbolic`), converts with --dynamic_axes and checks at two sizes (`sizes`: full input specs,
@@ -205,13 +209,21 @@ def _outputs(net, xs):
             for o in _flatten(net(*[ms.Tensor(x) for x in xs]))]
 
 
-def _random_inputs(specs, batch, seed):
+def _random_inputs(specs, batch, seed, values=None):
+    """Inputs for `specs` at `batch`: floats uniform in [-1, 1), masks all true, integers
+    the full length of the first input's last axis; `values` (input position -> "ones" or
+    "positions", from INPUT_VALUES) overrides that for inputs a model reads otherwise."""
     import numpy as np
     rng = np.random.RandomState(seed)
     arrays = []
-    for shape, dtype in specs:
+    for i, (shape, dtype) in enumerate(specs):
         full = (batch,) + tuple(shape)
-        if dtype == "bool":
+        kind = (values or {}).get(i)
+        if kind == "ones":
+            arrays.append(np.ones(full, dtype=dtype))
+        elif kind == "positions":
+            arrays.append(np.broadcast_to(np.arange(full[-1], dtype=dtype), full).copy())
+        elif dtype == "bool":
             arrays.append(np.ones(full, dtype=bool))
         elif dtype.startswith("int"):
             # lengths / sizes: the full length of the first input's last axis
@@ -270,14 +282,28 @@ def _build(suite, name, opts):
                 skipped.append(path)
                 return None
             return load_model(net, path, *a, **k)
+        def no_pretrained(*a, **k):
+            # EAST's and PSENet's ResNet-50 builders set their backbone's pretrained=True
+            # whenever the model's is False (`pretrained_backbone = not pretrained`)
+            skipped.append("load_pretrained")
+
         skipped = []
+        # every module that imported MindOCR's load_pretrained holds its own reference
+        holders = [m for m in list(sys.modules.values())
+                   if getattr(m, "__name__", "").startswith("mindocr.")
+                   and getattr(m, "load_pretrained", None) is not None]
+        originals = [(m, m.load_pretrained) for m in holders]
         backbone_builder.load_model = random_backbone
+        for m, _ in originals:
+            m.load_pretrained = no_pretrained
         try:
             net = build_model(name, **kw)
         finally:
             backbone_builder.load_model = load_model
+            for m, fn in originals:
+                m.load_pretrained = fn
         if skipped:
-            note += "; backbone checkpoint URL the builder passes skipped (random weights)"
+            note += "; backbone checkpoint the builder asks for skipped (random weights)"
         # CRNN's neck casts its LSTM to float16 (a MindSpore >= 2.3 workaround for Ascend),
         # which MindSpore's CPU kernels reject: back to float32, as a CPU user must
         for _, cell in net.cells_and_names():
@@ -286,7 +312,13 @@ def _build(suite, name, opts):
                 cell.seq_encoder.to_float(ms.float32)
                 cell.encoder_cast_to_fp16 = False
                 note += "; neck LSTM kept in float32 (its Ascend float16 cast fails on CPU)"
-        return net, [(tuple(size), "float32")], note
+        specs = [(tuple(size), "float32")]
+        if name.startswith("robustscanner"):
+            # its head reads (valid_width_mask, word_positions) after the image: ResNet-31's
+            # features are a quarter of the image's width; 40 is the head's max_text_len
+            specs += [((1, int(size[-1]) // 4), "float32"), ((40,), "int32")]
+            note += "; inputs 2-3: valid-width mask (all valid) and word positions 0..39"
+        return net, specs, note
     if suite == "mindaudio":
         import mindaudio.models as m
         spec = AUDIO[name]
@@ -362,7 +394,7 @@ def _export(model_id, workdir, opts):
     rec = {"input_specs": [[list(s), d] for s, d in specs], "input_note": note,
            "mindspore": ms.__version__, "perturbed_parameters": perturbed}
     for batch in (1, DYN_BATCH):
-        xs = _random_inputs(specs, batch, seed=batch)
+        xs = _random_inputs(specs, batch, seed=batch, values=INPUT_VALUES.get(model_id))
         t = time.perf_counter()
         try:
             outs = _outputs(net, xs)
@@ -378,7 +410,8 @@ def _export(model_id, workdir, opts):
             data[f"out{j}_b{batch}"] = o
         rec[f"outputs_b{batch}"] = [list(o.shape) for o in outs]
     t = time.perf_counter()
-    ms.export(net, *[ms.Tensor(x) for x in _random_inputs(specs, 1, 1)],
+    ms.export(net, *[ms.Tensor(x) for x in _random_inputs(specs, 1, 1,
+                                                           INPUT_VALUES.get(model_id))],
               file_name=base + ".static", file_format="MINDIR")
     rec["export_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
