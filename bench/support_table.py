@@ -104,7 +104,7 @@ def main():
               "grids and shape tuples from shapes only; the reader evaluates them at conversion "
               "time (`converters/tuple_index.py`, `converters/tensor_index.py`) and picks the "
               "branch MindSpore takes on their results. Checked by "
-              "`tests/host/converters/test_dynamic_axes.py` (detections, setitem) and "
+              "`tests/host/converters/test_dynamic_axes.py` (detections, setitem, edges) and "
               "`test_slice_assignment.py`.", "", "| primitive | refused when |", "| --- | --- |"]
     for prim, limit in sorted(FOLDED_AT_READ_TIME.items()):
         lines.append(f"| {prim} | {limit} |")

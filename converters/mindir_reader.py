@@ -40,8 +40,10 @@ _INDEX_HELPERS = {"SliceToIndices": 4, "NormalizeTupleIndex": 2, "RemoveExpanded
 FOLDED_AT_READ_TIME = {
     "GetTupleIndexInfo": "entries other than tensors, slices and an ellipsis (None, bool); an "
                          "empty index tensor; setitem by bool",
-    "SliceToIndices": "part of an axis of run-time size (`x[0:2]` of a symbolic batch: its "
-                      "bounds are clamped at run time); bounds known only at run time",
+    "SliceToIndices": "part of an axis of run-time size that is empty at some sizes "
+                      "(`x[1:3]`, `x[:-1]`, a negative step: MindSpore branches on emptiness "
+                      "at run time; `x[:k]`, `x[-k:]` and `x[::s]` convert, clamped by "
+                      "run-time nodes); bounds known only at run time",
     "NormalizeTupleIndex": "an int or sequence index of an axis of run-time size; bool "
                            "sequences and slices",
     "RemoveExpandedDims": "its flags depend on run-time values",
@@ -404,7 +406,7 @@ class MindIRReader:
         data = self._dims(frame, node, inputs[0])
         if op == "SliceToIndices":
             result = slice_to_indices(node.name, data, *inputs[1:], attrs,
-                                      lambda size: self._arange(frame, node, size))
+                                      _RunTimeScalars(self, frame, node))
         elif op == "NormalizeTupleIndex":
             result = normalize_tuple_index(node.name, data, inputs[1], attrs,
                                            lambda size: self._arange(frame, node, size))
@@ -426,10 +428,14 @@ class MindIRReader:
 
     def _arange(self, frame, node, size) -> ir.Value:
         """An int64 arange(size) node for a run-time dimension."""
-        zero, one = (self._constant(frame, node, np.array(v, np.int64), v) for v in (0, 1))
-        irn = ir.Node(self._fresh_name(frame, node, "/arange"), "Range", [zero, size, one], [],
-                      {}, node.domain)
-        out = ir.Value(irn.name, np.dtype(np.int64), (None,), "node", irn, 0)
+        return self._int64_node(frame, node, "Range", [0, size, 1], (None,), "/arange")
+
+    def _int64_node(self, frame, node, op: str, operands, shape, suffix: str) -> ir.Value:
+        """One int64 node of `op` over `operands` (Python ints become constants)."""
+        operands = [self._constant(frame, node, np.array(v, np.int64), k)
+                    if isinstance(v, (int, np.integer)) else v for k, v in enumerate(operands)]
+        irn = ir.Node(self._fresh_name(frame, node, suffix), op, operands, [], {}, node.domain)
+        out = ir.Value(irn.name, np.dtype(np.int64), shape, "node", irn, 0)
         irn.outputs.append(out)
         self.nodes.append(irn)
         return out
@@ -453,6 +459,28 @@ class MindIRReader:
             result.append(d if d is not None else v)
         self.nodes.append(irn)
         return tuple(result)
+
+
+class _RunTimeScalars:
+    """`tensor_index.RunTimeScalars` for one folded node: its int64 scalar and index nodes
+    go into the reader's graph, named after it."""
+
+    def __init__(self, reader, frame, node):
+        self.reader, self.frame, self.node = reader, frame, node
+
+    def arange(self, size) -> ir.Value:
+        return self.reader._arange(self.frame, self.node, size)
+
+    def binary(self, op: str, a, b) -> ir.Value:
+        return self.reader._int64_node(self.frame, self.node, op, [a, b], (), "/" + op.lower())
+
+    def nonzero(self, v) -> None:
+        if isinstance(v, ir.Value):
+            self.reader.nonzero_dims[id(v)] = v
+
+    def range(self, start, stop, step: int) -> ir.Value:
+        return self.reader._int64_node(self.frame, self.node, "Range", [start, stop, step],
+                                       (None,), "/range")
 
 
 def _dim(d):

@@ -10,10 +10,10 @@ flags and shape tuples Python values, and the Switch then picks its branch at co
 time. Symbolic dimensions are taken as non-zero, as in `tuple_index`.
 
 Semantics follow MindSpore's ops of the same names (mindspore/core/ops/slice_to_indices.cc,
-normalize_tuple_index.cc, remove_expanded_dims.cc). A slice of an axis of run-time size needs
-its bounds clamped at run time; that is refused with the static-export remedy.
+normalize_tuple_index.cc, remove_expanded_dims.cc). A slice of an axis of run-time size has
+its bounds clamped by run-time nodes where it cannot be empty (`_run_time_slice`).
 """
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -47,11 +47,20 @@ def normalize_dim_index(rank: int, dim_index: int, types: Sequence[int],
     return ellipsis_dims + dim_index - 1 - expanded_before
 
 
+class RunTimeScalars(Protocol):
+    """Builds int64 scalar and index nodes over run-time dimensions (the reader's graph)."""
+
+    def arange(self, size) -> ir.Value: ...              # [0, size)
+    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "Minimum", "Maximum"
+    def range(self, start, stop, step: int) -> ir.Value: ...
+    def nonzero(self, value) -> None: ...               # a size proven >= 1
+
+
 def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs: dict,
-                     arange: Callable) -> Tuple:
+                     scalars: RunTimeScalars) -> Tuple:
     """SliceToIndices: (indices, value_shape, start, stop, step, is_empty) of one slice entry
-    of a tuple index, the slice normalised as Python's (bounds clamped to the axis).
-    `arange(dim)` builds the indices of a whole axis of run-time size (``x[:, ...]``)."""
+    of a tuple index, the slice normalised as Python's (bounds clamped to the axis). On an
+    axis of run-time size the indices are built at run time (`scalars`)."""
     types = _types(attrs, where, "SliceToIndices")
     axis = normalize_dim_index(len(data_shape), int(attrs.get("tuple_index_axis", 0)), types,
                                int(attrs.get("expand_dims_mask", 0)))
@@ -68,14 +77,10 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
         raise ConversionError(f"'{where}' (SliceToIndices) has a slice step of 0")
     size = data_shape[axis]
     if not isinstance(size, int):
-        # the whole axis needs no clamping (and a symbolic dimension is taken as non-zero)
-        if bounds[0] in (None, 0) and bounds[1] is None and bounds[2] in (None, 1):
-            if not types:
-                raise ConversionError(f"'{where}' (SliceToIndices) of a plain slice (no tuple "
-                                      "index) on an axis of run-time size" + _REMEDY)
-            return (arange(size), (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
-        raise ConversionError(f"'{where}' (SliceToIndices) slices part of an axis of run-time "
-                              "size (its bounds are clamped at run time)" + _REMEDY)
+        if not types:
+            raise ConversionError(f"'{where}' (SliceToIndices) of a plain slice (no tuple "
+                                  "index) on an axis of run-time size" + _REMEDY)
+        return _run_time_slice(where, data_shape, size, *bounds, scalars)
     first, last, stride = slice(*bounds).indices(size)
     indices = np.arange(first, last, stride, dtype=np.int64)
     if indices.size == 0:
@@ -84,6 +89,38 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
         indices = indices.reshape(-1, 1)
     value_shape = (int(indices.size),) + tuple(data_shape[1:])
     return (indices, value_shape, first, last, stride, 0)
+
+
+def _run_time_slice(where, data_shape, size, start, stop, step, scalars) -> Tuple:
+    """A slice of an axis whose size `size` is known only at run time: its bounds clamped as
+    Python's, by nodes. MindSpore branches on the slice being empty, so only slices that
+    select something at every size >= 1 (symbolic dimensions are taken as non-zero) convert:
+    ``[:k]``, ``[0:k]``, ``[-k:]`` and ``[:]`` with a positive step."""
+    step = 1 if step is None else step
+    whole = start in (None, 0) and stop is None
+    if step < 0 or not (start in (None, 0) and (stop is None or stop > 0)
+                        or start is not None and start < 0 and stop is None):
+        raise ConversionError(
+            f"'{where}' (SliceToIndices) slices [{_bound(start)}:{_bound(stop)}:{step}] of an "
+            "axis of run-time size, which is empty at some sizes (MindSpore branches on that "
+            "at run time); only [:k], [-k:] and [:] with a positive step convert. Export "
+            "with that axis static")
+    if whole and step == 1:
+        return (scalars.arange(size), (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
+    first = 0 if start in (None, 0) else scalars.binary("Maximum", scalars.binary(
+        "Add", size, start), 0)
+    last = size if stop is None else scalars.binary("Minimum", size, stop)
+    indices = scalars.range(first, last, step)
+    count = last if first == 0 else scalars.binary("Sub", last, first)
+    if step != 1:   # ceil(count / step): count >= 1
+        count = scalars.binary("Add", scalars.binary("Div", scalars.binary(
+            "Sub", count, 1), step), 1)
+    scalars.nonzero(count)
+    return (indices, (count,) + tuple(data_shape[1:]), first, last, step, 0)
+
+
+def _bound(b):
+    return "" if b is None else str(b)
 
 
 def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,
@@ -115,7 +152,8 @@ def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,
         if np.any(values >= size) or np.any(values < -size):
             raise ConversionError(f"'{where}' (NormalizeTupleIndex): index {values.tolist()} "
                                   f"is out of bounds for an axis of size {size}")
-        return (values % size).astype(np.int64) if size else values.astype(np.int64)
+        # np.asarray: a 0-d index's arithmetic gives a NumPy scalar, not an array
+        return np.asarray((values % size) if size else values, dtype=np.int64)
     else:
         raise ConversionError(f"'{where}' (NormalizeTupleIndex) of kind {kind!r} is not "
                               "supported" + _REMEDY)

@@ -144,6 +144,20 @@ class BoxDecoder(nn.Cell):
         return y
 
 
+class EdgeFrames(nn.Cell):
+    """Setitems on parts of axes of run-time size (the first sample, the first and last
+    frames, every other frame): their bounds are clamped at run time, also where the
+    sequence is shorter than the slice."""
+    def construct(self, x):
+        y = ops.tanh(x)
+        y[0:1, :, 0:2] = 0.0               # part of the batch
+        y[:, :2] = y[:, :2] * 3.0          # at most two frames
+        y[:, -3:, 4:] = -1.0               # at most three from the end
+        y[:, ::2, 3] = 0.5                 # a step over the sequence, an integer index
+        y[..., 5] = y[..., 4]
+        return y
+
+
 class CausalScores(nn.Cell):
     """MASTER's decoder: attention scores over a sequence of run-time length, masked to
     their lower and upper triangles (before ONNX Trilu, opset 14, a mask built from the
@@ -171,6 +185,8 @@ CASES = {
     "setitem": (BoxDecoder, [None, 3, None, None, 7], np.float32,
                 ["batch", 3, "depth", "height", 7],
                 [(1, 3, 4, 5, 7), (3, 3, 6, 2, 7), (8, 3, 3, 3, 7)]),
+    "edges": (EdgeFrames, [None, None, 6], np.float32, ["batch", "sequence", 6],
+              [(1, 1, 6), (3, 7, 6), (8, 2, 6)]),
     "causal": (CausalScores, [None, None, 6], np.float32, ["batch", "sequence", 6],
                [(1, 7, 6), (3, 19, 6), (8, 4, 6)]),
     "warp": (Warper, [None, 3, None, None], np.float32, ["batch", 3, "height", "width"],

@@ -104,7 +104,7 @@ def test_slice_to_indices_is_pythons_slice(bounds):
     literal = [0 if b is None else b for b in bounds]
     attrs = {"tuple_index_types": (E, S) + (0,) * 6, "tuple_index_axis": 1,
              "init_by_none": none, "expand_dims_mask": 0}
-    out = slice_to_indices("n", (2, 3, 7), *literal, attrs, _no_runtime_max)
+    out = slice_to_indices("n", (2, 3, 7), *literal, attrs, _RecordedScalars())
     expected = np.arange(7)[slice(*bounds)]
     assert out[0].dtype == np.int64 and out[0].tolist() == expected.tolist()
     assert out[5] == int(expected.size == 0)   # the "nothing selected" flag
@@ -114,11 +114,44 @@ def test_slice_to_indices_on_a_run_time_axis():
     attrs = {"tuple_index_types": (S, S) + (0,) * 6, "tuple_index_axis": 0,
              "init_by_none": (1, 1, 1), "expand_dims_mask": 0}
     n = object()
-    out = slice_to_indices("n", (n, 3), 0, 0, 0, attrs, lambda size: ("arange", size))
+    out = slice_to_indices("n", (n, 3), 0, 0, 0, attrs, _RecordedScalars())
     assert out[0] == ("arange", n) and out[1] == (n, 3) and out[5] == 0
-    attrs["init_by_none"] = (0, 0, 1)   # x[0:2, ...]: clamping needs the run-time size
-    with pytest.raises(ConversionError, match="part of an axis of run-time size.*static batch"):
-        slice_to_indices("n", (n, 3), 0, 2, 0, attrs, _no_runtime_max)
+    # x[0:2, ...]: the bounds are clamped by run-time nodes; never empty at sizes >= 1
+    attrs["init_by_none"] = (0, 0, 1)
+    scalars = _RecordedScalars()
+    out = slice_to_indices("n", (n, 3), 0, 2, 0, attrs, scalars)
+    assert out[0] == ("Range", 0, ("Minimum", n, 2), 1) and out[1] == (("Minimum", n, 2), 3)
+    assert out[5] == 0 and scalars.nonzero_marked == [("Minimum", n, 2)]
+    out = slice_to_indices("n", (n, 3), -3, 0, 2, {**attrs, "init_by_none": (0, 1, 0)},
+                           scalars)   # x[-3::2]
+    first = ("Maximum", ("Add", n, -3), 0)
+    count = ("Add", ("Div", ("Sub", ("Sub", n, first), 1), 2), 1)
+    assert out[0] == ("Range", first, n, 2) and out[1] == (count, 3)
+    # x[1:3] is empty where the axis is 1 long, and MindSpore branches on that at run time
+    for bounds, none in (((1, 3, 0), (0, 0, 1)), ((0, -1, 0), (1, 0, 1)),
+                         ((0, 0, -1), (1, 1, 0))):
+        with pytest.raises(ConversionError, match="empty at some sizes.*Export with that "
+                                                  "axis static"):
+            slice_to_indices("n", (n, 3), *bounds, {**attrs, "init_by_none": none}, scalars)
+
+
+class _RecordedScalars:
+    """tensor_index.RunTimeScalars recording the expressions it is asked to build."""
+
+    def __init__(self):
+        self.nonzero_marked = []
+
+    def arange(self, size):
+        return ("arange", size)
+
+    def binary(self, op, a, b):
+        return (op, a, b)
+
+    def range(self, start, stop, step):
+        return ("Range", start, stop, step)
+
+    def nonzero(self, value):
+        self.nonzero_marked.append(value)
 
 
 def test_normalize_tuple_index_and_dim_index():
