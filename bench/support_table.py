@@ -104,8 +104,9 @@ def main():
               "grids and shape tuples from shapes only; the reader evaluates them at conversion "
               "time (`converters/tuple_index.py`, `converters/tensor_index.py`) and picks the "
               "branch MindSpore takes on their results. Checked by "
-              "`tests/host/converters/test_dynamic_axes.py` (detections, setitem, edges) and "
-              "`test_slice_assignment.py`.", "", "| primitive | refused when |", "| --- | --- |"]
+              "`tests/host/converters/test_dynamic_axes.py` (detections, setitem, edges, "
+              "later_frames) and `test_slice_assignment.py`.", "",
+              "| primitive | refused when |", "| --- | --- |"]
     for prim, limit in sorted(FOLDED_AT_READ_TIME.items()):
         lines.append(f"| {prim} | {limit} |")
     unhandled = sorted(p for p in seen if registry.lookup(p, 21) is None

@@ -40,10 +40,9 @@ _INDEX_HELPERS = {"SliceToIndices": 4, "NormalizeTupleIndex": 2, "RemoveExpanded
 FOLDED_AT_READ_TIME = {
     "GetTupleIndexInfo": "entries other than tensors, slices and an ellipsis (None, bool); an "
                          "empty index tensor; setitem by bool",
-    "SliceToIndices": "part of an axis of run-time size that is empty at some sizes "
-                      "(`x[1:3]`, `x[:-1]`, a negative step: MindSpore branches on emptiness "
-                      "at run time; `x[:k]`, `x[-k:]` and `x[::s]` convert, clamped by "
-                      "run-time nodes); bounds known only at run time",
+    "SliceToIndices": "a plain slice (`x[0:2] = v`, no tuple index) of an axis of run-time "
+                      "size; bounds known only at run time (slices of a tuple index on run-time "
+                      "axes convert, clamped by run-time nodes)",
     "NormalizeTupleIndex": "an int or sequence index of an axis of run-time size; bool "
                            "sequences and slices",
     "RemoveExpandedDims": "its flags depend on run-time values",

@@ -11,7 +11,7 @@ time. Symbolic dimensions are taken as non-zero, as in `tuple_index`.
 
 Semantics follow MindSpore's ops of the same names (mindspore/core/ops/slice_to_indices.cc,
 normalize_tuple_index.cc, remove_expanded_dims.cc). A slice of an axis of run-time size has
-its bounds clamped by run-time nodes where it cannot be empty (`_run_time_slice`).
+its bounds clamped by run-time nodes (`_run_time_slice`).
 """
 from typing import Callable, List, Protocol, Sequence, Tuple
 
@@ -51,7 +51,7 @@ class RunTimeScalars(Protocol):
     """Builds int64 scalar and index nodes over run-time dimensions (the reader's graph)."""
 
     def arange(self, size) -> ir.Value: ...              # [0, size)
-    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "Minimum", "Maximum"
+    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "Div", "Minimum"...
     def range(self, start, stop, step: int) -> ir.Value: ...
     def nonzero(self, value) -> None: ...               # a size proven >= 1
 
@@ -93,34 +93,41 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
 
 def _run_time_slice(where, data_shape, size, start, stop, step, scalars) -> Tuple:
     """A slice of an axis whose size `size` is known only at run time: its bounds clamped as
-    Python's, by nodes. MindSpore branches on the slice being empty, so only slices that
-    select something at every size >= 1 (symbolic dimensions are taken as non-zero) convert:
-    ``[:k]``, ``[0:k]``, ``[-k:]`` and ``[:]`` with a positive step."""
+    Python's, by nodes. MindSpore also branches on the slice being empty (its `is_empty`
+    output); the scatter branch is taken whatever the size, since scattering an empty
+    selection (zero index tuples) leaves the data as the empty branch returns it."""
     step = 1 if step is None else step
-    whole = start in (None, 0) and stop is None
-    if step < 0 or not (start in (None, 0) and (stop is None or stop > 0)
-                        or start is not None and start < 0 and stop is None):
-        raise ConversionError(
-            f"'{where}' (SliceToIndices) slices [{_bound(start)}:{_bound(stop)}:{step}] of an "
-            "axis of run-time size, which is empty at some sizes (MindSpore branches on that "
-            "at run time); only [:k], [-k:] and [:] with a positive step convert. Export "
-            "with that axis static")
-    if whole and step == 1:
+    if start in (None, 0) and stop is None and step == 1:
         return (scalars.arange(size), (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
-    first = 0 if start in (None, 0) else scalars.binary("Maximum", scalars.binary(
-        "Add", size, start), 0)
-    last = size if stop is None else scalars.binary("Minimum", size, stop)
+    op = scalars.binary
+    if step > 0:
+        lowest, highest = 0, size            # first and last clamp to [0, size]
+        first = 0 if start in (None, 0) else _clamp(op, size, start, lowest, highest)
+        last = size if stop is None else _clamp(op, size, stop, lowest, highest)
+        span = last if first == 0 else op("Sub", last, first)
+    else:
+        lowest, highest = -1, op("Sub", size, 1)   # ... to [-1, size - 1]
+        first = highest if start is None else _clamp(op, size, start, lowest, highest)
+        last = -1 if stop is None else _clamp(op, size, stop, lowest, highest)
+        span = op("Sub", first, last)
     indices = scalars.range(first, last, step)
-    count = last if first == 0 else scalars.binary("Sub", last, first)
-    if step != 1:   # ceil(count / step): count >= 1
-        count = scalars.binary("Add", scalars.binary("Div", scalars.binary(
-            "Sub", count, 1), step), 1)
-    scalars.nonzero(count)
+    count = span if abs(step) == 1 else op("Div", op("Add", span, abs(step) - 1), abs(step))
+    # selected at every size >= 1 (symbolic dimensions are taken as non-zero): [:k], [-k:]
+    never_empty = step > 0 and (start in (None, 0) and (stop is None or stop > 0)
+                                or start is not None and start < 0 and stop is None) \
+        or step < 0 and start in (None, -1) and stop is None
+    if never_empty:
+        scalars.nonzero(count)
+    else:
+        count = op("Maximum", count, 0)
     return (indices, (count,) + tuple(data_shape[1:]), first, last, step, 0)
 
 
-def _bound(b):
-    return "" if b is None else str(b)
+def _clamp(op, size, bound: int, lowest, highest):
+    """A literal slice bound on an axis of run-time `size`, as Python's slice.indices."""
+    if bound >= 0:
+        return op("Minimum", highest, bound)
+    return op("Maximum", op("Add", size, bound), lowest)
 
 
 def normalize_tuple_index(where: str, data_shape: Sequence, index, attrs: dict,

@@ -33,6 +33,17 @@ def ms_forward(net, x):
     return [out.asnumpy()]
 
 
+def mindir_forward(path, x):
+    """MindSpore's own output of the exported graph (`path`, a .mindir) on `x`, in graph
+    mode: the reference where PyNative cannot run the network itself (MindSpore 2.10's
+    CPU CopyWithSlice fails on a setitem that selects nothing)."""
+    graph = ms.nn.GraphCell(ms.load(str(path)))
+    out = graph(ms.Tensor(x))
+    if isinstance(out, (tuple, list)):
+        return [o.asnumpy() for o in out]
+    return [out.asnumpy()]
+
+
 def session(model):
     data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
     opts = ort.SessionOptions()

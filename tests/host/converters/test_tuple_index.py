@@ -125,14 +125,22 @@ def test_slice_to_indices_on_a_run_time_axis():
     out = slice_to_indices("n", (n, 3), -3, 0, 2, {**attrs, "init_by_none": (0, 1, 0)},
                            scalars)   # x[-3::2]
     first = ("Maximum", ("Add", n, -3), 0)
-    count = ("Add", ("Div", ("Sub", ("Sub", n, first), 1), 2), 1)
+    count = ("Div", ("Add", ("Sub", n, first), 1), 2)
     assert out[0] == ("Range", first, n, 2) and out[1] == (count, 3)
-    # x[1:3] is empty where the axis is 1 long, and MindSpore branches on that at run time
-    for bounds, none in (((1, 3, 0), (0, 0, 1)), ((0, -1, 0), (1, 0, 1)),
-                         ((0, 0, -1), (1, 1, 0))):
-        with pytest.raises(ConversionError, match="empty at some sizes.*Export with that "
-                                                  "axis static"):
-            slice_to_indices("n", (n, 3), *bounds, {**attrs, "init_by_none": none}, scalars)
+    assert scalars.nonzero_marked[-1] == count
+    # x[1:3] selects nothing where the axis is 1 long: its count is clamped at 0, not taken as
+    # non-zero; x[5::-2] clamps its start to the last index
+    marked = len(scalars.nonzero_marked)
+    out = slice_to_indices("n", (n, 3), 1, 3, 0, attrs, scalars)
+    first, last = ("Minimum", n, 1), ("Minimum", n, 3)
+    assert out[0] == ("Range", first, last, 1)
+    assert out[1] == (("Maximum", ("Sub", last, first), 0), 3) and out[5] == 0
+    out = slice_to_indices("n", (n, 3), 5, 0, -2, {**attrs, "init_by_none": (0, 1, 0)},
+                           scalars)
+    first = ("Minimum", ("Sub", n, 1), 5)
+    assert out[0] == ("Range", first, -1, -2)
+    assert out[1] == (("Maximum", ("Div", ("Add", ("Sub", first, -1), 1), 2), 0), 3)
+    assert len(scalars.nonzero_marked) == marked
 
 
 class _RecordedScalars:
