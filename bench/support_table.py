@@ -105,7 +105,7 @@ def main():
               "time (`converters/tuple_index.py`, `converters/tensor_index.py`) and picks the "
               "branch MindSpore takes on their results. Checked by "
               "`tests/host/converters/test_dynamic_axes.py` (detections, setitem, edges, "
-              "later_frames) and `test_slice_assignment.py`.", "",
+              "later_frames) and `test_slice_assignment.py` (plain slices too).", "",
               "| primitive | refused when |", "| --- | --- |"]
     for prim, limit in sorted(FOLDED_AT_READ_TIME.items()):
         lines.append(f"| {prim} | {limit} |")

@@ -40,9 +40,10 @@ _INDEX_HELPERS = {"SliceToIndices": 4, "NormalizeTupleIndex": 2, "RemoveExpanded
 FOLDED_AT_READ_TIME = {
     "GetTupleIndexInfo": "entries other than tensors, slices and an ellipsis (None, bool); an "
                          "empty index tensor; setitem by bool",
-    "SliceToIndices": "a plain slice (`x[0:2] = v`, no tuple index) of an axis of run-time "
-                      "size; bounds known only at run time (slices of a tuple index on run-time "
-                      "axes convert, clamped by run-time nodes)",
+    "SliceToIndices": "a plain slice (`x[::2] = v`, no tuple index) with a step other than 1 "
+                      "of an axis of run-time size; bounds known only at run time (other slices "
+                      "of run-time axes convert, clamped by run-time nodes; a plain one then "
+                      "copies its rows with TensorCopySlices, a Concat)",
     "NormalizeTupleIndex": "an int or sequence index of an axis of run-time size; bool "
                            "sequences and slices",
     "RemoveExpandedDims": "its flags depend on run-time values",
@@ -125,6 +126,9 @@ class MindIRReader:
         # run-time dimensions it took as > 0 by id (the Values are kept, so ids stay unique)
         self.dims_of: Dict[int, tuple] = {}
         self.nonzero_dims: Dict[int, ir.Value] = {}
+        # clamped bounds of run-time slices (tensor_index), whose equality (an empty slice)
+        # MindSpore's plain-slice setitem branches on
+        self.slice_bounds: Dict[tuple, tuple] = {}
 
     # ------------------------------------------------------------------ entry point
     def read(self) -> ir.Graph:
@@ -318,6 +322,12 @@ class MindIRReader:
             return _sequence_op(node, op, inputs)
         if op in _SCALAR_FOLD and all(_is_literal(x) for x in inputs):
             return _SCALAR_FOLD[op](*inputs)
+        if op in ("ScalarEq", "scalar_eq") and len(inputs) == 2 and \
+                (_scalar_key(inputs[0]), _scalar_key(inputs[1])) in self.slice_bounds:
+            # start == stop of a run-time slice (nothing selected): the branch for a
+            # non-empty slice copies an empty range there, which leaves the data as the
+            # empty branch returns it, so it serves every size
+            return False
         if op in _SCALAR_FOLD and op not in _SCALAR_RUNTIME:
             raise ConversionError(f"'{node.name}' ({op}) compares run-time values: "
                                   "data-dependent control flow is not supported"
@@ -477,9 +487,22 @@ class _RunTimeScalars:
         if isinstance(v, ir.Value):
             self.reader.nonzero_dims[id(v)] = v
 
+    def column(self, indices) -> ir.Value:
+        return self.reader._int64_node(self.frame, self.node, "ExpandDims", [indices, -1],
+                                       (None, 1), "/column")
+
+    def bounds(self, first, last) -> None:
+        self.reader.slice_bounds[(_scalar_key(first), _scalar_key(last))] = (first, last)
+
     def range(self, start, stop, step: int) -> ir.Value:
         return self.reader._int64_node(self.frame, self.node, "Range", [start, stop, step],
                                        (None,), "/range")
+
+
+def _scalar_key(x):
+    if isinstance(x, ir.Value):
+        return ("value", id(x))
+    return ("int", int(x)) if isinstance(x, (int, np.integer)) else ("other", id(x))
 
 
 def _dim(d):

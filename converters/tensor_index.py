@@ -54,6 +54,8 @@ class RunTimeScalars(Protocol):
     def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "Div", "Minimum"...
     def range(self, start, stop, step: int) -> ir.Value: ...
     def nonzero(self, value) -> None: ...               # a size proven >= 1
+    def column(self, indices) -> ir.Value: ...          # (n,) -> (n, 1)
+    def bounds(self, first, last) -> None: ...          # a run-time slice's clamped bounds
 
 
 def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs: dict,
@@ -77,10 +79,16 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
         raise ConversionError(f"'{where}' (SliceToIndices) has a slice step of 0")
     size = data_shape[axis]
     if not isinstance(size, int):
-        if not types:
+        if not types and bounds[2] not in (None, 1):
+            # its scatter branch: TensorScatterUpdate by these indices, not written yet
             raise ConversionError(f"'{where}' (SliceToIndices) of a plain slice (no tuple "
-                                  "index) on an axis of run-time size" + _REMEDY)
-        return _run_time_slice(where, data_shape, size, *bounds, scalars)
+                                  f"index) with step {bounds[2]} on an axis of run-time size: "
+                                  "export with that axis static, or write the setitem with a "
+                                  "tuple index (y[::2, ...] = v)")
+        result = _run_time_slice(where, data_shape, size, *bounds, scalars)
+        if not types:   # a plain slice: (n, 1) index tuples, as for a static size
+            result = (scalars.column(result[0]),) + result[1:]
+        return result
     first, last, stride = slice(*bounds).indices(size)
     indices = np.arange(first, last, stride, dtype=np.int64)
     if indices.size == 0:
@@ -98,6 +106,7 @@ def _run_time_slice(where, data_shape, size, start, stop, step, scalars) -> Tupl
     selection (zero index tuples) leaves the data as the empty branch returns it."""
     step = 1 if step is None else step
     if start in (None, 0) and stop is None and step == 1:
+        scalars.bounds(0, size)
         return (scalars.arange(size), (size,) + tuple(data_shape[1:]), 0, size, 1, 0)
     op = scalars.binary
     if step > 0:
@@ -120,6 +129,7 @@ def _run_time_slice(where, data_shape, size, start, stop, step, scalars) -> Tupl
         scalars.nonzero(count)
     else:
         count = op("Maximum", count, 0)
+    scalars.bounds(first, last)
     return (indices, (count,) + tuple(data_shape[1:]), first, last, step, 0)
 
 

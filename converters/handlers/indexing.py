@@ -386,6 +386,25 @@ def tensor_scatter_update(ctx):
     ctx.set_output(_assign_box(ctx, ctx.tensor(0, dtype), ctx.tensor(2, dtype), box, shape))
 
 
+@op("TensorCopySlices", batch=B.refuse("copies into a slice whose bounds are computed at run "
+                                        "time"))
+def tensor_copy_slices(ctx):
+    """x[begin:end] = value along axis 0 (MindSpore's plain-slice setitem on a dynamic shape,
+    bounds clamped at run time): x's rows before and after the slice around the value, one
+    Concat. An empty slice (begin == end) is x itself."""
+    begin, end, strides = (ctx.arg(k) for k in (2, 3, 4))
+    if not all(isinstance(t, (tuple, list)) and len(t) == 1 for t in (begin, end, strides)):
+        raise ConversionError(f"{ctx.where()}: copies a slice of more than one axis")
+    if isinstance(strides[0], ir.Value) or int(ctx.literal(strides[0])) != 1:
+        raise ConversionError(f"{ctx.where()}: copies a slice with a step other than 1")
+    dtype = ctx.out_dtype()
+    x = ctx.tensor(0, dtype)
+    zero, last = (ctx.initializer(np.array([v], np.int64)) for v in (0, INT64_MAX))
+    before = ctx.make("Slice", [x, zero, ctx.ints(begin), zero])
+    after = ctx.make("Slice", [x, ctx.ints(end), last, zero])
+    ctx.set_output(ctx.make("Concat", [before, ctx.tensor(1, dtype), after], axis=0))
+
+
 def _identity(reduction, dtype):
     """The value a reduction leaves its other operand with: 0, 1, or the type's lowest /
     highest value."""

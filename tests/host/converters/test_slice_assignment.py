@@ -131,3 +131,36 @@ def test_a_symbolic_batch_setitem_of_part_of_the_batch_converts(cls, reference, 
         x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
         expected = ms_forward(net, x) if reference == "pynative" else mindir_forward(path, x)
         assert runtime_status(model, x, expected) == "ok", f"batch {n}"
+
+
+class AssignsPlainSlices(nn.Cell):
+    """`y[a:b] = v` without a tuple index: MindSpore branches on start == stop and copies the
+    rows with TensorCopySlices, both on run-time bounds."""
+    def construct(self, x):
+        y = ops.tanh(x)
+        y[:-1] = 1.0                       # none at batch 1
+        y[1:3] = -1.0                      # none at batch 1
+        y[0:1] = y[0:1] * 2.0
+        y[-2:] = 0.5
+        return (y,)
+
+
+class AssignsEveryOtherSample(nn.Cell):
+    def construct(self, x):
+        y = ops.tanh(x)
+        y[::2] = 0.0
+        return (y,)
+
+
+def test_a_symbolic_batch_plain_slice_setitem_converts(tmp_path):
+    net = AssignsPlainSlices()
+    path = export(net, tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
+    model = converters.convert_to_model(path, opset=17)
+    for seed, n in enumerate((1, 3, 8)):
+        x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
+        assert runtime_status(model, x, ms_forward(net, x)) == "ok", f"batch {n}"
+    path = export(AssignsEveryOtherSample(), tmp_path / "step", (1,) + SHAPE,
+                  dynamic_batch=True)
+    with pytest.raises(converters.ConversionError,
+                       match="plain slice .* with step 2 on an axis of run-time size"):
+        converters.convert_to_model(path, opset=17)

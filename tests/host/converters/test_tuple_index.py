@@ -161,6 +161,12 @@ class _RecordedScalars:
     def nonzero(self, value):
         self.nonzero_marked.append(value)
 
+    def column(self, indices):
+        return ("column", indices)
+
+    def bounds(self, first, last):
+        pass
+
 
 def test_normalize_tuple_index_and_dim_index():
     types = [S, E, S] + [0] * 5
