@@ -102,8 +102,9 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
 def _run_time_slice(where, data_shape, size, start, stop, step, scalars) -> Tuple:
     """A slice of an axis whose size `size` is known only at run time: its bounds clamped as
     Python's, by nodes. MindSpore also branches on the slice being empty (its `is_empty`
-    output); the scatter branch is taken whatever the size, since scattering an empty
-    selection (zero index tuples) leaves the data as the empty branch returns it."""
+    output, or start == stop for a plain slice, `bounds`); the branch for a non-empty slice
+    is taken whatever the size, since scattering or copying an empty selection leaves the
+    data as the empty branch returns it."""
     step = 1 if step is None else step
     if start in (None, 0) and stop is None and step == 1:
         scalars.bounds(0, size)
