@@ -391,12 +391,7 @@ class MindIRReader:
         shapes = [self._dims(frame, node, x) for x in inputs[2:]]
 
         def maximum(a, b):
-            irn = ir.Node(self._fresh_name(frame, node, "/max"), "Maximum", [a, b], [], {},
-                          node.domain)
-            out = ir.Value(irn.name, np.dtype(np.int64), (), "node", irn, 0)
-            irn.outputs.append(out)
-            self.nodes.append(irn)
-            return out
+            return self._int64_node(frame, node, "Maximum", [a, b], (), "/max")
 
         result = get_tuple_index_info(node.name, types, shapes, maximum,
                                       str(attrs.get("tuple_index_info_type", "") or ""),

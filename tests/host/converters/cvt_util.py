@@ -27,18 +27,17 @@ def export(net, path_without_ext, shape, dynamic_batch=False, dtype=np.float32):
 def ms_forward(net, x):
     """MindSpore's own output, in PyNative mode."""
     with pynative_mode():
-        out = net(ms.Tensor(x))
-    if isinstance(out, (tuple, list)):
-        return [o.asnumpy() for o in out]
-    return [out.asnumpy()]
+        return _as_numpy(net(ms.Tensor(x)))
 
 
 def mindir_forward(path, x):
     """MindSpore's own output of the exported graph (`path`, a .mindir) on `x`, in graph
     mode: the reference where PyNative cannot run the network itself (MindSpore 2.10's
     CPU CopyWithSlice fails on a setitem that selects nothing)."""
-    graph = ms.nn.GraphCell(ms.load(str(path)))
-    out = graph(ms.Tensor(x))
+    return _as_numpy(ms.nn.GraphCell(ms.load(str(path)))(ms.Tensor(x)))
+
+
+def _as_numpy(out):
     if isinstance(out, (tuple, list)):
         return [o.asnumpy() for o in out]
     return [out.asnumpy()]

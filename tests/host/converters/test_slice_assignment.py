@@ -87,16 +87,22 @@ def test_value_of_folds_constant_index_arithmetic_only():
     assert _index_box(shuffled, (5, 9)) is None
 
 
-@pytest.mark.parametrize("cls", [SetItemSlices, BatchedGatherNd])
-def test_a_symbolic_batch_setitem_converts(cls, tmp_path):
-    """MindSpore exports a setitem on a dynamic shape as index helpers (SliceToIndices,
-    RemoveExpandedDims...) and branches on their results: the reader folds them."""
-    net = cls()
+def _check_a_symbolic_batch_export(net, tmp_path, reference="pynative"):
+    """`net` exported with a symbolic batch converts and matches MindSpore at batch 1, 3 and
+    8: its PyNative forward, or (`reference="graph"`) its run of the exported graph."""
     path = export(net, tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
     model = converters.convert_to_model(path, opset=17)
     for seed, n in enumerate((1, 3, 8)):
         x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
-        assert runtime_status(model, x, ms_forward(net, x)) == "ok", f"batch {n}"
+        expected = ms_forward(net, x) if reference == "pynative" else mindir_forward(path, x)
+        assert runtime_status(model, x, expected) == "ok", f"batch {n}"
+
+
+@pytest.mark.parametrize("cls", [SetItemSlices, BatchedGatherNd])
+def test_a_symbolic_batch_setitem_converts(cls, tmp_path):
+    """MindSpore exports a setitem on a dynamic shape as index helpers (SliceToIndices,
+    RemoveExpandedDims...) and branches on their results: the reader folds them."""
+    _check_a_symbolic_batch_export(cls(), tmp_path)
 
 
 class AssignsPartsOfTheBatch(nn.Cell):
@@ -124,13 +130,7 @@ def test_a_symbolic_batch_setitem_of_part_of_the_batch_converts(cls, reference, 
     does. The reference is MindSpore's own forward: PyNative, or the exported graph where
     PyNative fails (its CPU CopyWithSlice on an empty selection; MindSpore's graph in turn
     fails on the integer-index forms of the first network)."""
-    net = cls()
-    path = export(net, tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
-    model = converters.convert_to_model(path, opset=17)
-    for seed, n in enumerate((1, 3, 8)):
-        x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
-        expected = ms_forward(net, x) if reference == "pynative" else mindir_forward(path, x)
-        assert runtime_status(model, x, expected) == "ok", f"batch {n}"
+    _check_a_symbolic_batch_export(cls(), tmp_path, reference)
 
 
 class AssignsPlainSlices(nn.Cell):
@@ -153,12 +153,7 @@ class AssignsEveryOtherSample(nn.Cell):
 
 
 def test_a_symbolic_batch_plain_slice_setitem_converts(tmp_path):
-    net = AssignsPlainSlices()
-    path = export(net, tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
-    model = converters.convert_to_model(path, opset=17)
-    for seed, n in enumerate((1, 3, 8)):
-        x = np.random.RandomState(seed).randn(n, *SHAPE).astype(np.float32)
-        assert runtime_status(model, x, ms_forward(net, x)) == "ok", f"batch {n}"
+    _check_a_symbolic_batch_export(AssignsPlainSlices(), tmp_path)
     path = export(AssignsEveryOtherSample(), tmp_path / "step", (1,) + SHAPE,
                   dynamic_batch=True)
     with pytest.raises(converters.ConversionError,
