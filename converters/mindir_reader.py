@@ -40,10 +40,9 @@ _INDEX_HELPERS = {"SliceToIndices": 4, "NormalizeTupleIndex": 2, "RemoveExpanded
 FOLDED_AT_READ_TIME = {
     "GetTupleIndexInfo": "entries other than tensors, slices and an ellipsis (None, bool); an "
                          "empty index tensor; setitem by bool",
-    "SliceToIndices": "a plain slice (`x[::2] = v`, no tuple index) with a step other than 1 "
-                      "of an axis of run-time size; bounds known only at run time (other slices "
-                      "of run-time axes convert, clamped by run-time nodes; a plain one then "
-                      "copies its rows with TensorCopySlices, a Concat)",
+    "SliceToIndices": "bounds known only at run time (slices of run-time axes convert, "
+                      "clamped by run-time nodes; a plain one with step 1 then copies its rows "
+                      "with TensorCopySlices, a Concat)",
     "NormalizeTupleIndex": "an int or sequence index of an axis of run-time size; bool "
                            "sequences and slices",
     "RemoveExpandedDims": "its flags depend on run-time values",

@@ -51,7 +51,7 @@ class RunTimeScalars(Protocol):
     """Builds int64 scalar and index nodes over run-time dimensions (the reader's graph)."""
 
     def arange(self, size) -> ir.Value: ...              # [0, size)
-    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "Div", "Minimum"...
+    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "TruncateDiv", "Minimum"...
     def range(self, start, stop, step: int) -> ir.Value: ...
     def nonzero(self, value) -> None: ...               # a size proven >= 1
     def column(self, indices) -> ir.Value: ...          # (n,) -> (n, 1)
@@ -79,12 +79,6 @@ def slice_to_indices(where: str, data_shape: Sequence, start, stop, step, attrs:
         raise ConversionError(f"'{where}' (SliceToIndices) has a slice step of 0")
     size = data_shape[axis]
     if not isinstance(size, int):
-        if not types and bounds[2] not in (None, 1):
-            # its scatter branch: TensorScatterUpdate by these indices, not written yet
-            raise ConversionError(f"'{where}' (SliceToIndices) of a plain slice (no tuple "
-                                  f"index) with step {bounds[2]} on an axis of run-time size: "
-                                  "export with that axis static, or write the setitem with a "
-                                  "tuple index (y[::2, ...] = v)")
         result = _run_time_slice(where, data_shape, size, *bounds, scalars)
         if not types:   # a plain slice: (n, 1) index tuples, as for a static size
             result = (scalars.column(result[0]),) + result[1:]
@@ -121,7 +115,10 @@ def _run_time_slice(where, data_shape, size, start, stop, step, scalars) -> Tupl
         last = -1 if stop is None else _clamp(op, size, stop, lowest, highest)
         span = op("Sub", first, last)
     indices = scalars.range(first, last, step)
-    count = span if abs(step) == 1 else op("Div", op("Add", span, abs(step) - 1), abs(step))
+    # ceil(span / |step|); a negative span (nothing selected) is clamped to 0 below, so
+    # truncating and flooring agree
+    count = span if abs(step) == 1 else \
+        op("TruncateDiv", op("Add", span, abs(step) - 1), abs(step))
     # selected at every size >= 1 (symbolic dimensions are taken as non-zero): [:k], [-k:]
     never_empty = step > 0 and (start in (None, 0) and (stop is None or stop > 0)
                                 or start is not None and start < 0 and stop is None) \

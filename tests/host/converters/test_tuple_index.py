@@ -125,7 +125,7 @@ def test_slice_to_indices_on_a_run_time_axis():
     out = slice_to_indices("n", (n, 3), -3, 0, 2, {**attrs, "init_by_none": (0, 1, 0)},
                            scalars)   # x[-3::2]
     first = ("Maximum", ("Add", n, -3), 0)
-    count = ("Div", ("Add", ("Sub", n, first), 1), 2)
+    count = ("TruncateDiv", ("Add", ("Sub", n, first), 1), 2)
     assert out[0] == ("Range", first, n, 2) and out[1] == (count, 3)
     assert scalars.nonzero_marked[-1] == count
     # x[1:3] selects nothing where the axis is 1 long: its count is clamped at 0, not taken as
@@ -139,7 +139,7 @@ def test_slice_to_indices_on_a_run_time_axis():
                            scalars)
     first = ("Minimum", ("Sub", n, 1), 5)
     assert out[0] == ("Range", first, -1, -2)
-    assert out[1] == (("Maximum", ("Div", ("Add", ("Sub", first, -1), 1), 2), 0), 3)
+    assert out[1] == (("Maximum", ("TruncateDiv", ("Add", ("Sub", first, -1), 1), 2), 0), 3)
     assert len(scalars.nonzero_marked) == marked
 
 
