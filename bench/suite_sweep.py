@@ -35,7 +35,10 @@ the suite's documented default input):
    1e-4 * max(1, max|ref|);
 3. for a model with a parity failure in values: MindSpore's own float32 sensitivity on the
    batch-1 MINDIR (`_ulp_sensitivity`: its graph run against its PyNative reference, and how
-   far one ulp of input and weights moves each output), once per record (--redo_sensitivity).
+   far one ulp of input and weights moves each output), once per record (--redo_sensitivity);
+4. for a model whose symbolic-batch MINDIR the converter refuses: whether MindSpore's own graph
+   run of that MINDIR works at batch 1 (`_symbolic_run`), so that a graph MindSpore wrote wrong
+   is told from one the converter cannot express.
 
 A model that cannot be built or exported gets the informative line of its error; a conversion
 the converter refuses gets its message and, for unsupported primitives, their names
@@ -686,6 +689,27 @@ def _ulp_sensitivity(model_id, workdir):
             "moved_parameters": len(params)}
 
 
+def _symbolic_run(model_id, workdir):
+    """Whether MindSpore itself runs the symbolic-batch MINDIR it exported (graph mode, the
+    batch-1 inputs): measured where the converter refuses that MINDIR, to tell a graph
+    MindSpore wrote wrong from one the converter cannot express."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
+    base = os.path.join(workdir, model_id.replace("/", "__"))
+    data = np.load(base + ".npz")
+    xs = [data[f"in{i}_b1"] for i in range(len(data)) if f"in{i}_b1" in data]
+    t = time.perf_counter()
+    try:
+        outs = _outputs(nn.GraphCell(ms.load(_mindir(base + ".dyn"))), xs)
+    except Exception as exc:   # MindSpore's own failure is the measurement
+        return {"error": _first_line(exc), "seconds": round(time.perf_counter() - t, 1)}
+    return {"ran": True, "output_shapes": [list(o.shape) for o in outs],
+            "seconds": round(time.perf_counter() - t, 1)}
+
+
 def _list_suite(suite, opts):
     _install_stubs()
     if suite == "mindocr":
@@ -702,6 +726,8 @@ def worker(args):
         out = _export(args.worker, args.workdir, opts)
     elif args.phase == "sensitivity":
         out = _ulp_sensitivity(args.worker, args.workdir)
+    elif args.phase == "symbolic_run":
+        out = _symbolic_run(args.worker, args.workdir)
     else:
         out = _convert_and_check(args.worker, args.workdir)
     print("RESULT " + json.dumps(out), flush=True)
@@ -807,6 +833,11 @@ def sweep(args):
         rec["converter_commit"] = commit
         if _needs_sensitivity(rec, args):
             _add_sensitivity(model_id, suite, rec, args)
+        if _dynamic_refused(rec):
+            run, err = _run_phase(model_id, suite, "symbolic_run", args)
+            rec["symbolic_run"] = run or {"error": err}
+        else:
+            rec.pop("symbolic_run", None)
         results[model_id] = rec
         save_results(args.out, results)
         print(f"{model_id}: {_summary(rec)}", flush=True)
@@ -820,6 +851,11 @@ def _needs_sensitivity(rec, args):
              for f in _failing(r)]
     failed = bool(fails) and all(e != float("inf") for _, _, e, _ in fails)
     return failed and (args.redo_sensitivity or "ulp_sensitivity" not in rec)
+
+
+def _dynamic_refused(rec):
+    return any(r.get("status") == "refused" for k, r in (rec.get("conversions") or {}).items()
+               if k.startswith("dynamic_"))
 
 
 def _add_sensitivity(model_id, suite, rec, args):
@@ -921,6 +957,12 @@ def table(results) -> str:
             notes.insert(0, f"sensitivity: {sens['error'][:120]}")
         for p in prims:
             blocked.setdefault(p, set()).add(model_id)
+        run = rec.get("symbolic_run") or {}
+        if run.get("error"):
+            notes.insert(0, "MindSpore's own graph run of its symbolic-batch MINDIR fails at "
+                         f"batch 1: {run['error'][:150]}")
+        elif run.get("ran"):
+            notes.insert(0, "MindSpore runs its symbolic-batch MINDIR at batch 1")
         if "export_dyn_error" in exp:
             notes.insert(0, f"symbolic-batch export: {exp['export_dyn_error'][:150]}")
         if "export_axes_error" in exp:

@@ -319,6 +319,13 @@ class MindIRReader:
         if op in ("SequenceSlice", "SequenceAdd") and all(
                 isinstance(x, (tuple, list)) or _is_literal(x) for x in inputs):
             return _sequence_op(node, op, inputs)
+        if op == "SequenceSlice" and inputs and isinstance(inputs[0], (tuple, list)):
+            # a shape tuple cut at a run-time dimension: the length of the result, and so the
+            # rank of what it shapes, would be known only at run time
+            raise ConversionError(
+                f"'{node.name}' (SequenceSlice) cuts a shape tuple at a position known only at "
+                "run time (a run-time dimension used as a slice bound), which makes a rank "
+                "data-dependent; ONNX needs it at conversion time" + self._static_export_hint())
         if op in _SCALAR_FOLD and all(_is_literal(x) for x in inputs):
             return _SCALAR_FOLD[op](*inputs)
         if op in ("ScalarEq", "scalar_eq") and len(inputs) == 2 and \

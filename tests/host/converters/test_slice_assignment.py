@@ -161,3 +161,49 @@ class AssignsEveryOtherSample(nn.Cell):
 @pytest.mark.parametrize("cls", [AssignsPlainSlices, AssignsEveryOtherSample])
 def test_a_symbolic_batch_plain_slice_setitem_converts(cls, tmp_path):
     _check_a_symbolic_batch_export(cls(), tmp_path)
+
+
+class ScattersAPart(nn.Cell):
+    def construct(self, x):
+        y = ops.tanh(x)
+        y[..., 0:2] = y[..., 0:2] * 2.0
+        return (y,)
+
+
+def _cut_shape_at_dimension_zero(path):
+    """The MINDIR MindSpore 2.10 writes for yolov7-d6/e6/e6e's heads, reproduced: the updates
+    shape of a setitem, index_shape[:-1] + data_shape[index_shape[-1]:], there reads
+    index_shape[0], a run-time batch (its TupleGetItem takes the constant 0 that the first
+    slice starts at). MindSpore's own run of yolov7-d6's graph at batch 1 fails there, in
+    BroadcastTo of (1, 3, 160, 160, 2) to (1, 3, 160, 160, 2, 3, 160, 160, 85)."""
+    from coat_export.converters.mindir_reader import load_mind_ir_pb2
+    model = load_mind_ir_pb2().ModelProto()
+    with open(path, "rb") as f:
+        model.ParseFromString(f.read())
+    graphs = [model.graph] + list(model.functions)
+
+    def is_op(node, op):              # op_type reads "REF::SequenceSlice:1879"
+        return node.op_type.split("::")[-1].split(":")[0] == op
+
+    producer = {o: n for g in graphs for n in g.node for o in n.output}
+    cut = 0
+    for n in (n for g in graphs for n in g.node if is_op(n, "SequenceSlice")):
+        start = producer.get(n.input[1])
+        if start is not None and is_op(start, "TupleGetItem"):
+            first_slice = next(m for g in graphs for m in g.node
+                               if is_op(m, "SequenceSlice")
+                               and m.input[0] == start.input[0])
+            start.input[1] = first_slice.input[1]        # the 0 of index_shape[0:-1]
+            cut += 1
+    assert cut, "no SequenceSlice started at a TupleGetItem: MindSpore's export changed"
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def test_a_shape_cut_at_a_run_time_dimension_is_refused_in_one_line(tmp_path):
+    path = export(ScattersAPart(), tmp_path / "net", (1,) + SHAPE, dynamic_batch=True)
+    _cut_shape_at_dimension_zero(path)
+    with pytest.raises(converters.ConversionError,
+                       match=r"\(SequenceSlice\) cuts a shape tuple at a position known only "
+                             r"at run time.*export it at a static batch size"):
+        converters.convert_to_model(path, opset=17)
