@@ -928,7 +928,9 @@ def table(results) -> str:
                     mismatches.append((model_id, f"{kind}_{opset}", _failing(r),
                                        _within_sensitivity(rec, r)))
                 if r.get("status") not in ("ok", "no_mindir") and r.get("reason"):
-                    notes.append(f"{kind}: {r['reason'][:150]}")
+                    # the converter's messages start with the MINDIR's path: not news here
+                    reason = re.sub(r"^\S+\.mindir: ", "", r["reason"])
+                    notes.append(f"{kind}: {reason[:220]}")
                 notes += [f"converter note: {n[:200]}" for n in r.get("converter_notes", [])]
                 if r.get("tie_order"):
                     notes.append(f"ok~: {', '.join(r['tie_order'])} equal MindSpore's up to "
@@ -960,7 +962,7 @@ def table(results) -> str:
         run = rec.get("symbolic_run") or {}
         if run.get("error"):
             notes.insert(0, "MindSpore's own graph run of its symbolic-batch MINDIR fails at "
-                         f"batch 1: {run['error'][:150]}")
+                         f"batch 1: {run['error'][:110]}")
         elif run.get("ran"):
             notes.insert(0, "MindSpore runs its symbolic-batch MINDIR at batch 1")
         if "export_dyn_error" in exp:
@@ -976,7 +978,7 @@ def table(results) -> str:
         # the cache folder's path says nothing about the model: file names only
         note = re.sub(r"(?:/[^\s/:']+)+/([^\s/:']+\.mindir)", r"\1",
                       " ; ".join(dict.fromkeys(notes)))
-        note = note[:300].replace("|", "/").replace("\n", " ")
+        note = note[:480].replace("|", "/").replace("\n", " ")
         lines.append(f"| {model_id} | {exp.get('mindspore', '-')} | {inp} | {cells[0]} | "
                      f"{cells[1]} | {cells[2]} | {cells[3]} | {s17.get('convert_s', '-')} | "
                      f"{err_cell} | "
