@@ -51,7 +51,7 @@ class RunTimeScalars(Protocol):
     """Builds int64 scalar and index nodes over run-time dimensions (the reader's graph)."""
 
     def arange(self, size) -> ir.Value: ...              # [0, size)
-    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "TruncateDiv", "Minimum"...
+    def binary(self, op: str, a, b) -> ir.Value: ...     # "Add", "Sub", "TruncateDiv", "Minimum"
     def range(self, start, stop, step: int) -> ir.Value: ...
     def nonzero(self, value) -> None: ...               # a size proven >= 1
     def column(self, indices) -> ir.Value: ...          # (n,) -> (n, 1)
