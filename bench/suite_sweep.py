@@ -661,6 +661,11 @@ def _convert_and_check(model_id, workdir):
     return results
 
 
+def _inputs_b1(data):
+    """The batch-1 inputs an export phase saved (its .npz: in0_b1, in1_b1, ...)."""
+    return [data[f"in{i}_b1"] for i in range(len(data)) if f"in{i}_b1" in data]
+
+
 def _ulp_sensitivity(model_id, workdir):
     """How closely any correct float32 implementation can agree with MindSpore, per output,
     measured by MindSpore alone on the static MINDIR (graph mode): `graph_vs_pynative`, its
@@ -675,7 +680,7 @@ def _ulp_sensitivity(model_id, workdir):
     base = os.path.join(workdir, model_id.replace("/", "__"))
     mindir = _mindir(base + ".static")
     data = np.load(base + ".npz")
-    xs = [data[f"in{i}_b1"] for i in range(len(data)) if f"in{i}_b1" in data]
+    xs = _inputs_b1(data)
     refs = [data[f"out{j}_b1"] for j in range(len(data)) if f"out{j}_b1" in data]
 
     graph = nn.GraphCell(ms.load(mindir))
@@ -700,7 +705,7 @@ def _symbolic_run(model_id, workdir):
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
     base = os.path.join(workdir, model_id.replace("/", "__"))
     data = np.load(base + ".npz")
-    xs = [data[f"in{i}_b1"] for i in range(len(data)) if f"in{i}_b1" in data]
+    xs = _inputs_b1(data)
     t = time.perf_counter()
     try:
         outs = _outputs(nn.GraphCell(ms.load(_mindir(base + ".dyn"))), xs)

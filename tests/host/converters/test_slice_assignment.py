@@ -181,9 +181,10 @@ def _cut_shape_at_dimension_zero(path):
     with open(path, "rb") as f:
         model.ParseFromString(f.read())
     graphs = [model.graph] + list(model.functions)
+    primitives = {p.name: p.op_type for p in model.primitives}
 
-    def is_op(node, op):              # op_type reads "REF::SequenceSlice:1879"
-        return node.op_type.split("::")[-1].split(":")[0] == op
+    def is_op(node, op):              # node.op_type is "REF::<name of its primitive>"
+        return primitives.get(node.op_type[len("REF::"):]) == op
 
     producer = {o: n for g in graphs for n in g.node for o in n.output}
     cut = 0
