@@ -238,8 +238,12 @@ def test_recipe_exports_checks_bundles_and_validates_as_mindcv(ms_graph, tmp_pat
     with pynative_mode():
         ref = fp32(ms.Tensor(x)).asnumpy()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = np.concatenate([sess.run(None, {sess.get_inputs()[0].name: x[i:i + 1]})[0]
-                          for i in range(len(x))])
+
+    def onnx_logits(batch):   # the exported model has a batch of 1
+        return np.concatenate([sess.run(None, {sess.get_inputs()[0].name: batch[i:i + 1]})[0]
+                               for i in range(len(batch))])
+
+    got = onnx_logits(x)
     assert np.abs(got - ref).max() <= 1e-4 * max(1.0, float(np.abs(ref).max()))
 
     # an ImageFolder whose labels make MindCV's accuracy a known fraction: an image whose
@@ -248,9 +252,7 @@ def test_recipe_exports_checks_bundles_and_validates_as_mindcv(ms_graph, tmp_pat
     # (the ONNX model, just shown equal to MindCV's fp32 network, gives the logits: MindSpore's
     # CPU fp16 kernels took 66 s for coat_mini's 8 photos; the margin below covers the AMP)
     paths = _photos(tmp_path / "photos")
-    eval_inputs = _mindcv_eval_inputs(paths, cfg)
-    logits = np.concatenate([sess.run(None, {sess.get_inputs()[0].name: eval_inputs[i:i + 1]})[0]
-                             for i in range(len(paths))])
+    logits = onnx_logits(_mindcv_eval_inputs(paths, cfg))
     order = np.argsort(-logits, axis=1)
     gaps = logits[np.arange(len(paths)), order[:, 0]] - logits[np.arange(len(paths)), order[:, 1]]
     # clear: in the upper half, and by a margin that preprocessing and AMP differences
