@@ -10,7 +10,9 @@ each of MindCV's four CoaT recipes; compared with what MindCV itself loads and s
   ONNX model equal to MindCV's validate network (<= 1e-4 x max(1, max|ref|)) and a bundle
   recording the weights used; `validate -c RECIPE --ckpt_path CKPT --data_dir ROOT` scores
   what MindCV's validate flow (its dataset, transforms, loader, network, AMP level and top-k
-  metrics) scores on the same folder.
+  metrics) scores on the same folder -- for a lite recipe and the seed recipe (coat_tiny,
+  EMA): the four yamls share that flow's settings (transforms, crop, AMP O2, metrics), and
+  each recipe's network is compared with MindCV's above.
 Needs MindCV (the test extra)."""
 import json
 import os
@@ -204,6 +206,11 @@ def _mindcv_validate(root, model_name, ckpt, cfg):
                                                                  dataset_sink_mode=False)
 
 
+# the recipes whose accuracy is also scored by MindCV's validate flow and by ours (~2 minutes
+# each on 2 CPU cores); the other two differ from these only in the network, checked above
+VALIDATED = ("coat_lite_tiny", "coat_tiny")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["coat_lite_tiny", "coat_lite_mini", "coat_mini", "coat_tiny"])
 def test_recipe_exports_checks_bundles_and_validates_as_mindcv(ms_graph, tmp_path, recipe):
@@ -245,6 +252,8 @@ def test_recipe_exports_checks_bundles_and_validates_as_mindcv(ms_graph, tmp_pat
 
     got = onnx_logits(x)
     assert np.abs(got - ref).max() <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+    if recipe not in VALIDATED:
+        return
 
     # an ImageFolder whose labels make MindCV's accuracy a known fraction: an image whose
     # top-1 is clear is filed under it (correct), the others under MindCV's least likely
